@@ -1,0 +1,28 @@
+"""minisora: a deep-learning engine built from hand-written particles, for teaching.
+
+    import minisora as ms
+    x = ms.tensor([[1.0, 2.0]], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()          # x.grad == 2 x
+"""
+from . import autograd  # first: it closes the autograd <-> tensor import cycle
+from . import backends, functional, inspect, particles
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .backends.kernel import debug
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .gradcheck import gradcheck
+from .random import manual_seed
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+F = functional
+cat, stack, where, matmul = functional.cat, functional.stack, functional.where, functional.matmul
+exp, log, sqrt = functional.exp, functional.log, functional.sqrt
+float32, float64, int64 = "float32", "float64", "int64"
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
+    "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
+    "particles", "backends", "inspect", "cat", "stack", "where", "matmul", "exp", "log", "sqrt",
+]

@@ -1,0 +1,191 @@
+"""The graph walk: record each particle call, then run their backwards in reverse order.
+
+Forward: `call(Particle, *tensors)` runs the particle on the tensors' arrays and, when any
+input requires a gradient, keeps a Context (the particle, its inputs, what it saved) on the
+output. Those contexts are the graph.
+
+Backward: `backward(root)` orders the graph topologically (every tensor after all tensors
+computed from it), seeds dL/droot, and visits each tensor once: sums the gradients that
+reached it, runs its hooks, then either stores the sum in `.grad` (a leaf) or hands it to
+the particle that made it, whose `backward` sends one gradient to each input.
+"""
+import contextlib
+import time
+
+from .particles.particle import Context
+from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
+
+_grad_enabled = True
+observers = []  # callables(event, ctx, arrays, seconds) notified per particle call (inspect.trace)
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager / decorator: particle calls inside record no graph."""
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+        return False
+
+
+class enable_grad(no_grad):
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = True
+
+
+def call(particle, *inputs, **params):
+    """Run `particle` forward on Tensors `inputs`; the result remembers how it was made."""
+    return call_with_context(particle, *inputs, **params)[0]
+
+
+def call_with_context(particle, *inputs, **params):
+    """`call`, also returning the particle's Context (for extra results such as max's indices)."""
+
+    device = inputs[0].device
+    for t in inputs:
+        if t.device != device:
+            devices = ", ".join(f"{x.device}" for x in inputs)
+            raise RuntimeError(f"{particle.name}: inputs live on different devices ({devices}); move them with .to()")
+    ctx = Context(particle, inputs[0].backend, inputs)
+    arrays = [t.data for t in inputs]
+    if observers:
+        output = _observed(particle.forward, "forward", ctx, arrays, params)
+    else:
+        output = particle.forward(ctx, *arrays, **params)
+    if _grad_enabled and any(t.requires_grad for t in inputs):
+        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        return Tensor._make(output, device, ctx), ctx
+    return Tensor._make(output, device, None), ctx
+
+
+def _observed(method, event, ctx, arrays, params):
+    start = time.perf_counter()
+    output = method(ctx, *arrays, **params)
+    seconds = time.perf_counter() - start
+    for observer in list(observers):
+        observer(event, ctx, arrays, output, seconds)
+    return output
+
+
+def _topological_order(root):
+    """Tensors that need a gradient, each after every tensor computed from it (root first)."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        ctx = tensor._ctx
+        if ctx is not None:
+            for parent in ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Accumulate d(root)/d(leaf) * grad into `.grad` of every leaf that requires it."""
+    backend = root.backend
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph behind it")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be omitted only for a single-number output, got shape {root.shape}; "
+                "pass grad= of the same shape"
+            )
+        seed = backend.full(root.shape, 1.0, root.dtype)
+    else:
+        seed = backend.astype(backend.asarray(getattr(grad, "data", grad)), root.dtype)
+        if seed.shape != root.shape:
+            raise ValueError(f"backward: grad has shape {seed.shape}, the tensor has shape {root.shape}")
+
+    grads = {id(root): seed}
+    stored_as_leaf_grad = set()
+    for tensor in _topological_order(root):
+        grad_array = grads.pop(id(tensor), None)
+        if grad_array is None:
+            continue
+        if tensor._hooks:
+            grad_array = _run_hooks(tensor, grad_array)
+        ctx = tensor._ctx
+        if ctx is None or tensor._retains_grad:
+            _accumulate_grad(tensor, grad_array, stored_as_leaf_grad)
+        if ctx is None:
+            continue
+        if ctx.released:
+            raise RuntimeError(
+                f"backward: trying to go through the graph of '{ctx.particle.name}' a second time, "
+                "but its saved values were freed after the first backward; "
+                "call backward(retain_graph=True) the first time"
+            )
+        if observers:
+            input_grads = _observed(ctx.particle.backward, "backward", ctx, [grad_array], {})
+        else:
+            input_grads = ctx.particle.backward(ctx, grad_array)
+        for parent, parent_grad, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
+            if not needed or parent_grad is None:
+                continue
+            if parent_grad.shape != parent.shape:
+                raise RuntimeError(
+                    f"{ctx.particle.name}: backward returned a gradient of shape {parent_grad.shape} "
+                    f"for an input of shape {parent.shape}"
+                )
+            key = id(parent)
+            previous = grads.get(key)
+            grads[key] = parent_grad if previous is None else backend.add(previous, parent_grad)
+        if not retain_graph:
+            ctx.release()
+
+
+def _run_hooks(tensor, grad_array):
+    for hook in list(tensor._hooks.values()):
+        replaced = hook(Tensor._make(grad_array, tensor.device, None))
+        if replaced is not None:
+            grad_array = replaced.data if isinstance(replaced, Tensor) else replaced
+    return grad_array
+
+
+def _accumulate_grad(tensor, grad_array, stored):
+    """Add into `.grad`. The array is copied when it may be shared with another tensor's grad."""
+    backend = tensor.backend
+    if grad_array.dtype != tensor.dtype:
+        grad_array = backend.astype(grad_array, tensor.dtype)
+    if tensor.grad is None:
+        if id(grad_array) in stored or getattr(grad_array, "base", None) is not None:
+            grad_array = backend.asarray(grad_array)
+        stored.add(id(grad_array))
+        tensor.grad = Tensor._make(grad_array, tensor.device, None)
+    else:
+        tensor.grad = Tensor._make(backend.add(tensor.grad.data, grad_array), tensor.device, None)
+
+
+class RemovableHandle:
+    """Returned by register_hook; `.remove()` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)

@@ -1,0 +1,166 @@
+"""The CPU backend: memory is a NumPy array, compute is a Numba-compiled loop (or BLAS).
+
+Particles reach memory only through these functions, so a GPU backend with the same names
+runs every particle unchanged.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .kernel import scalar as scalar_helper
+
+name = "cpu"
+
+
+def is_array(value):
+    return isinstance(value, np.ndarray)
+
+
+def asarray(value, dtype=None):
+    """A fresh, contiguous, writeable copy of anything NumPy can read (lists, scalars, arrays)."""
+    return np.array(value, dtype=dtype, order="C", copy=True)
+
+
+def to_numpy(array):
+    return array
+
+
+def empty(shape, dtype):
+    return np.empty(shape, dtype=dtype)
+
+
+def zeros(shape, dtype):
+    return np.zeros(shape, dtype=dtype)
+
+
+def full(shape, value, dtype):
+    return np.full(shape, value, dtype=dtype)
+
+
+def scalar(value, dtype):
+    """A 0-d array holding one number (Python scalars meeting a tensor become these)."""
+    return np.array(value, dtype=dtype)
+
+
+def astype(array, dtype):
+    return array if array.dtype == dtype else array.astype(dtype)
+
+
+def contiguous(array):
+    """The array itself when its memory is already one C-ordered block, else a packed copy."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def flat(array):
+    """A 1-D view of a contiguous array (kernels loop over flat memory)."""
+    return array.reshape(-1)
+
+
+def reshape(array, shape):
+    return array.reshape(shape)
+
+
+def permute(array, axes):
+    return array.transpose(axes)
+
+
+def concatenate(arrays, axis):
+    return np.concatenate(arrays, axis=axis)
+
+
+def stack(arrays, axis):
+    return np.stack(arrays, axis=axis)
+
+
+def broadcast_to(array, shape):
+    """A view of `array` repeated along new or size-1 dims (stride 0), like np.broadcast_to."""
+    if array.shape == tuple(shape):
+        return array
+    ndim = len(shape)
+    strides = [0] * ndim
+    offset = ndim - array.ndim
+    for d in range(array.ndim):
+        if array.shape[d] != 1:
+            strides[offset + d] = array.strides[d]
+    # Built by hand rather than np.broadcast_to so the view stays writeable-typed: Numba
+    # compiles a separate copy of every kernel for read-only arrays. Nothing writes to it.
+    return as_strided(array, shape=tuple(shape), strides=tuple(strides))
+
+
+def strided_operands(arrays, shape):
+    """Describe each array, broadcast to `shape`, as flat storage plus element strides.
+
+    Returns (storages, strides, loop_shape): `storages[k]` is a 1-D view of array k's memory,
+    `strides[k, d]` how many elements to step in it per step along loop dim d (0 where the
+    array is broadcast), and `loop_shape` the shape after merging dims that can be walked as
+    one (a contiguous same-shape case becomes a single flat loop).
+    """
+    shape = tuple(shape)
+    prepared = []
+    for array in arrays:
+        if array.ndim and (min(array.strides) < 0 or any(s % array.itemsize for s in array.strides)):
+            array = np.ascontiguousarray(array)
+        prepared.append(array)
+    views = [broadcast_to(a, shape) for a in prepared]
+    element_strides = [[s // v.itemsize for s in v.strides] for v in views]
+
+    loop_shape, loop_strides = [], [[] for _ in views]
+    for d, size in enumerate(shape):
+        if size == 1:
+            continue
+        if loop_shape and all(st[-1] == es[d] * size for st, es in zip(loop_strides, element_strides)):
+            loop_shape[-1] *= size
+            for st, es in zip(loop_strides, element_strides):
+                st[-1] = es[d]
+            continue
+        loop_shape.append(size)
+        for st, es in zip(loop_strides, element_strides):
+            st.append(es[d])
+    if not loop_shape:
+        loop_shape = [1]
+        loop_strides = [[0] for _ in views]
+
+    storages = []
+    for array, strides in zip(prepared, loop_strides):
+        span = 1 + sum((n - 1) * s for n, s in zip(loop_shape, strides))
+        if array.flags.c_contiguous and span == array.size:
+            storages.append(array.reshape(-1))
+        else:
+            storages.append(as_strided(array, shape=(span,), strides=(array.itemsize,)))
+    return storages, np.array(loop_strides, dtype=np.int64), np.array(loop_shape, dtype=np.int64)
+
+
+def add(a, b):
+    """a + b into a new array (gradient accumulation; particles use kernels)."""
+    return a + b
+
+
+def matmul(a, b, out=None):
+    """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules)."""
+    return np.matmul(a, b, out=out)
+
+
+def uniform(shape, generator, dtype):
+    return generator.random(shape, dtype=dtype)
+
+
+def run(kernel, *arguments):
+    return kernel.cpu()(*arguments)
+
+
+@scalar_helper
+def advance(index, shape, strides, positions):
+    """Step a multi-index over all but the last loop dim, moving each operand's position.
+
+    Like an odometer: bump the last outer digit; when it rolls over, reset it and carry left.
+    """
+    d = shape.size - 2
+    while d >= 0:
+        index[d] += 1
+        for k in range(positions.size):
+            positions[k] += strides[k, d]
+        if index[d] < shape[d]:
+            return
+        for k in range(positions.size):
+            positions[k] -= strides[k, d] * shape[d]
+        index[d] = 0
+        d -= 1

@@ -1,0 +1,93 @@
+"""Kernels: one name, one implementation per target, compiled only when first used.
+
+A particle never calls Numba directly. It writes its loop once as a plain Python function,
+wraps it in a `Kernel`, and runs it through its context: `ctx.run(kernel, *arrays)`. The
+backend of the inputs then picks the implementation for its target:
+
+    cpu   the loop compiled by `numba.njit(cache=True)` the first time it runs
+    cuda  a `numba.cuda.jit` kernel attached later with `kernel.attach("cuda", fn)`
+
+Compilation is lazy, so `import minisora` compiles nothing and a run only pays for the
+kernels it uses; `cache=True` keeps the machine code on disk for the next process.
+With the JIT off (`MINISORA_JIT=0` or `minisora.debug()` before a kernel first runs) the
+plain Python loop runs instead: `pdb` can step through it line by line.
+"""
+import os
+
+from numba.extending import register_jitable
+
+# Read once at import; `debug()` may still switch it off before a kernel is first built.
+JIT_ENABLED = os.environ.get("MINISORA_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def cache_dir():
+    """Where compiled kernels are kept: $MINISORA_CACHE_DIR, else ~/.cache/minisora/numba."""
+    configured = os.environ.get("MINISORA_CACHE_DIR") or os.environ.get("NUMBA_CACHE_DIR")
+    if configured:
+        return configured
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "minisora", "numba")
+
+
+def debug():
+    """Run every kernel not yet built as plain Python (for pdb, IDE breakpoints, prints)."""
+    global JIT_ENABLED
+    JIT_ENABLED = False
+
+
+def scalar(fn):
+    """Scalar math written once: plain Python when called from Python, inlined into kernels.
+
+    The same function is later compiled as a `cuda.jit(device=True)` function for the GPU.
+    """
+    return register_jitable(inline="always")(fn)
+
+
+class Kernel:
+    """A named loop with one implementation per target (`cpu` now, `cuda` when attached)."""
+
+    __slots__ = ("name", "python", "parallel", "_compiled", "_targets")
+
+    def __init__(self, python, parallel=False):
+        self.name = python.__name__
+        self.python = python          # the readable loop; also what runs with the JIT off
+        self.parallel = parallel      # compile prange loops for Numba's thread pool
+        self._compiled = None
+        self._targets = {}
+
+    def cpu(self):
+        """The callable for the CPU: compiled on first use (or the Python loop, JIT off)."""
+        compiled = self._compiled
+        if compiled is None:
+            if JIT_ENABLED:
+                import numba
+
+                numba.config.CACHE_DIR = cache_dir()
+                compiled = numba.njit(
+                    cache=True, parallel=self.parallel, nogil=True, error_model="numpy"
+                )(self.python)
+            else:
+                compiled = self.python
+            self._compiled = compiled
+        return compiled
+
+    def attach(self, target, implementation):
+        """Register the implementation of this kernel for another target (e.g. "cuda")."""
+        self._targets[target] = implementation
+        return implementation
+
+    def has(self, target):
+        return target == "cpu" or target in self._targets
+
+    def on(self, target):
+        return self._targets[target]
+
+    def __repr__(self):
+        return f"Kernel({self.name})"
+
+
+def kernel(python=None, *, parallel=False):
+    """Decorator: `@kernel` or `@kernel(parallel=True)` turns a loop into a lazily compiled Kernel."""
+    if python is None:
+        return lambda fn: Kernel(fn, parallel=parallel)
+    return Kernel(python, parallel=parallel)

@@ -1,0 +1,113 @@
+"""minisora.functional (imported as F): every particle as a plain function of tensors."""
+from . import autograd
+from . import random as ms_random
+from .particles import arithmetic, dropout as dropout_particle, losses, matmul as matmul_particle
+from .particles import pointwise, shape, softmax as softmax_particle
+from .tensor import Tensor, operand
+
+
+def as_tensor(value, like=None):
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, device=like.device if like is not None else "cpu")
+
+
+def linear(x, weight, bias=None):
+    """y = x @ weight.T + bias (weight is (out_features, in_features), as in PyTorch)."""
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return autograd.call(matmul_particle.Linear, *(as_tensor(t) for t in inputs))
+
+
+def matmul(a, b):
+    return autograd.call(matmul_particle.Matmul, as_tensor(a), as_tensor(b))
+
+
+def relu(x):
+    return autograd.call(pointwise.ReLU, as_tensor(x))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return autograd.call(pointwise.LeakyReLU, as_tensor(x), alpha=float(negative_slope))
+
+
+def sigmoid(x):
+    return autograd.call(pointwise.Sigmoid, as_tensor(x))
+
+
+def tanh(x):
+    return autograd.call(pointwise.Tanh, as_tensor(x))
+
+
+def gelu(x, approximate="tanh"):
+    """GELU in its tanh form (GPT-2's). PyTorch's default is the erf form: pass approximate='tanh' there."""
+    if approximate != "tanh":
+        raise ValueError(f"gelu: minisora implements the tanh approximation only, got approximate={approximate!r}")
+    return autograd.call(pointwise.GELU, as_tensor(x))
+
+
+def exp(x):
+    return autograd.call(pointwise.Exp, as_tensor(x))
+
+
+def log(x):
+    return autograd.call(pointwise.Log, as_tensor(x))
+
+
+def sqrt(x):
+    return autograd.call(pointwise.Sqrt, as_tensor(x))
+
+
+def softmax(x, dim=-1):
+    return autograd.call(softmax_particle.Softmax, as_tensor(x), dim=dim)
+
+
+def log_softmax(x, dim=-1):
+    return autograd.call(softmax_particle.LogSoftmax, as_tensor(x), dim=dim)
+
+
+def cross_entropy(logits, targets, reduction="mean"):
+    """Mean of -log softmax(logits)[target] over rows; targets are integer class ids."""
+    logits = as_tensor(logits)
+    return autograd.call(losses.CrossEntropy, logits, as_tensor(targets, logits), reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    input = as_tensor(input)
+    return autograd.call(losses.MSELoss, input, as_tensor(target, input), reduction=reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    input = as_tensor(input)
+    return autograd.call(losses.BinaryCrossEntropy, input, as_tensor(target, input), reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    input = as_tensor(input)
+    return autograd.call(losses.BinaryCrossEntropyWithLogits, input, as_tensor(target, input), reduction=reduction)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero elements with probability p and scale the rest by 1/(1-p); the identity when not training."""
+    x = as_tensor(x)
+    if not training or p == 0:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+        return x
+    noise = Tensor._make(x.backend.uniform(x.shape, ms_random.generator(), x.dtype), x.device, None)
+    return autograd.call(dropout_particle.Dropout, x, noise, p=float(p))
+
+
+def cat(tensors, dim=0):
+    return autograd.call(shape.Cat, *(as_tensor(t) for t in tensors), dim=dim)
+
+
+def stack(tensors, dim=0):
+    return autograd.call(shape.Stack, *(as_tensor(t) for t in tensors), dim=dim)
+
+
+def where(condition, a, b):
+    """a where condition holds, else b (all three broadcast together; a or b may be numbers)."""
+    condition = as_tensor(condition)
+    tensors = [t for t in (a, b) if isinstance(t, Tensor)]
+    like = tensors[0] if tensors else Tensor(0.0, device=condition.device)
+    return autograd.call(arithmetic.Where, condition, operand(a, like), operand(b, like))

@@ -1,0 +1,99 @@
+"""trace(): a profiler a student can read.
+
+    with ms.inspect.trace() as t:
+        loss = model(x).sum(); loss.backward()
+    print(t)              # one row per particle call, in order, forward then backward
+    print(t.slowest(3))   # where the time went
+
+Each record holds the particle, its formula, input and output shapes and dtypes, statistics
+of the output (min, max, mean, std, NaN and Inf counts) and the wall time of the call.
+"""
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import autograd
+
+
+@dataclass
+class Record:
+    step: int
+    phase: str          # "forward" or "backward"
+    particle: str
+    formula: str
+    inputs: list        # "float32[128, 64]" per input
+    output: str
+    min: float
+    max: float
+    mean: float
+    std: float
+    nans: int
+    infs: int
+    seconds: float
+
+
+def describe_all(arrays):
+    from ..particles.particle import describe
+
+    return [describe(a) for a in arrays if a is not None and hasattr(a, "shape")]
+
+
+def statistics(arrays):
+    values = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays
+              if a is not None and hasattr(a, "dtype") and a.dtype.kind in "fiub"]
+    values = np.concatenate(values) if values else np.zeros(0)
+    finite = values[np.isfinite(values)]
+    stats = (finite.min(), finite.max(), finite.mean(), finite.std()) if finite.size else (np.nan,) * 4
+    return [float(s) for s in stats] + [int(np.isnan(values).sum()), int(np.isinf(values).sum())]
+
+
+class Trace:
+    def __init__(self):
+        self.records = []
+
+    def _observe(self, phase, ctx, arrays, output, seconds):
+        outputs = output if isinstance(output, tuple) else (output,)
+        particle = ctx.particle
+        self.records.append(Record(
+            len(self.records), phase, particle.name, particle.formula if phase == "forward" else particle.gradient,
+            describe_all(arrays), ", ".join(describe_all(outputs)), *statistics(outputs), seconds,
+        ))
+
+    def __enter__(self):
+        autograd.observers.append(self._observe)
+        return self
+
+    def __exit__(self, *exc):
+        autograd.observers.remove(self._observe)
+        return False
+
+    def slowest(self, count=5):
+        """Total time per (phase, particle), slowest first, as a printable table."""
+        totals = {}
+        for r in self.records:
+            key = (r.phase, r.particle)
+            calls, seconds = totals.get(key, (0, 0.0))
+            totals[key] = (calls + 1, seconds + r.seconds)
+        rows = sorted(totals.items(), key=lambda item: -item[1][1])[:count]
+        lines = [f"{'phase':<9}{'particle':<34}{'calls':>6}{'total ms':>10}"]
+        lines += [f"{p:<9}{n:<34}{c:>6}{s * 1e3:>10.3f}" for (p, n), (c, s) in rows]
+        return "\n".join(lines)
+
+    def to_json(self):
+        return json.dumps([asdict(r) for r in self.records], indent=1)
+
+    def __str__(self):
+        head = f"{'#':>3} {'phase':<9}{'particle':<18}{'inputs':<38}{'output':<18}{'mean':>10}{'std':>10}{'nan/inf':>8}{'ms':>8}"
+        lines = [head, "-" * len(head)]
+        for r in self.records:
+            lines.append(
+                f"{r.step:>3} {r.phase:<9}{r.particle:<18}{', '.join(r.inputs)[:37]:<38}{r.output[:17]:<18}"
+                f"{r.mean:>10.4g}{r.std:>10.4g}{f'{r.nans}/{r.infs}':>8}{r.seconds * 1e3:>8.3f}"
+            )
+        return "\n".join(lines)
+
+
+def trace():
+    """A context manager that records every particle call made inside it."""
+    return Trace()

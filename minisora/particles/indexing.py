@@ -1,0 +1,79 @@
+"""Indexing and slicing: y = x[index].
+
+    basic index (ints, slices, None, ...):   y is a view of x      dx = 0 with dx[index] = dy
+    advanced index (integer or bool arrays): y[i] = x_flat[p[i]]   dx_flat[p[i]] += dy[i]
+
+An advanced index may name the same element twice (x[[0, 0]]), so its backward must add,
+not assign: a scatter-add loop. Where each output element comes from (`p`, its position in
+x's flat memory) is worked out once, with every index range-checked, before any kernel runs:
+compiled loops do not check bounds.
+"""
+import numpy as np
+
+from ..backends.kernel import kernel
+from .particle import Particle, describe
+
+
+@kernel
+def gather_kernel(x, positions, y):
+    for i in range(positions.size):
+        y[i] = x[positions[i]]
+
+
+@kernel
+def scatter_add_kernel(grad_y, positions, grad_x):
+    grad_x[:] = 0
+    for i in range(positions.size):
+        grad_x[positions[i]] += grad_y[i]
+
+
+def is_basic(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+
+
+class Index(Particle):
+    name = "index"
+    formula, gradient = "y = x[index]", "dx = 0 with dy added at the indexed places"
+    kernels = (gather_kernel, scatter_add_kernel)
+
+    @classmethod
+    def forward(cls, ctx, x, index=()):
+        backend = ctx.backend
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        if is_basic(index):
+            ctx.positions = None
+            try:
+                return x[index]
+            except IndexError as error:
+                cls.fail(f"{error} (indexing {describe(x)} with {index!r})", IndexError)
+        try:
+            positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)[index]
+        except IndexError as error:
+            cls.fail(f"{error} (indexing {describe(x)} with {index!r})", IndexError)
+        ctx.positions = backend.asarray(positions)
+        y = backend.empty(positions.shape, x.dtype)
+        if y.size:
+            ctx.run(gather_kernel, backend.flat(backend.contiguous(x)), backend.flat(ctx.positions), backend.flat(y))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        backend = ctx.backend
+        grad_y = backend.astype(grad_y, ctx.dtype)
+        if ctx.positions is None:
+            grad_x = backend.zeros(ctx.shape, ctx.dtype)
+            grad_x[ctx.index] = grad_y
+            return (grad_x,)
+        grad_x = backend.empty(ctx.shape, ctx.dtype)
+        ctx.run(scatter_add_kernel, backend.flat(backend.contiguous(grad_y)), backend.flat(ctx.positions),
+                backend.flat(grad_x))
+        return (grad_x,)
+
+    reference = staticmethod(lambda x, index=(): x[index])
+
+    @staticmethod
+    def reference_backward(x, grad_y, index=()):
+        grad_x = np.zeros_like(x)
+        np.add.at(grad_x, index, grad_y)
+        return (grad_x,)

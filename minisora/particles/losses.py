@@ -1,0 +1,258 @@
+"""Losses: cross-entropy on class ids (fused with log-softmax), MSE, binary cross-entropy.
+
+    cross_entropy  l_r = ln sum_j e^(x_rj) - x_r,t_r          (t_r: the class id of row r)
+                   dx_rj = dl_r (softmax(x_r)_j - [j = t_r])
+    mse_loss       l_i = (x_i - y_i)^2                         dx_i = 2 (x_i - y_i) dl_i, dy_i = -dx_i
+    binary_cross_entropy               (p a probability, y the target in [0, 1])
+                   l_i = -(y_i ln p_i + (1 - y_i) ln(1 - p_i))  dp_i = dl_i (p_i - y_i) / (p_i (1 - p_i))
+                                                                dy_i = dl_i (ln(1 - p_i) - ln p_i)
+    binary_cross_entropy_with_logits  (x a logit: p = sigmoid(x))
+                   l_i = max(x_i, 0) - x_i y_i + ln(1 + e^-|x_i|)  dx_i = dl_i (sigmoid(x_i) - y_i)
+                                                                dy_i = -dl_i x_i
+
+reduction "mean" divides the summed loss by the number of terms, "sum" keeps the sum, "none"
+returns every l. Cross-entropy is one kernel forward and one backward: the log-softmax is
+never stored, only each row's log-sum-exp. Logs in binary cross-entropy are clamped at -100
+as PyTorch does, so p = 0 or 1 gives a large finite loss, not inf.
+"""
+import numpy as np
+
+from ..backends.kernel import kernel, scalar
+from .particle import Particle, describe
+
+REDUCTIONS = ("mean", "sum", "none")
+OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
+
+
+# 1. cross-entropy: one fused kernel each way ----------------------------------------------
+@kernel
+def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total):
+    rows, classes = logits.shape
+    running = 0.0
+    for r in range(rows):
+        row_max = logits[r, 0]
+        for j in range(1, classes):
+            row_max = max(row_max, logits[r, j])
+        exp_sum = 0.0
+        for j in range(classes):
+            exp_sum += np.exp(logits[r, j] - row_max)
+        log_sum_exp[r] = row_max + np.log(exp_sum)
+        losses[r] = log_sum_exp[r] - logits[r, targets[r]]
+        running += losses[r]
+    total[0] = running * scale
+
+
+@kernel
+def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+    rows, classes = logits.shape
+    for r in range(rows):
+        # grad_stride 0: one upstream number for the reduced loss; 1: one per row ("none").
+        row_grad = grad_loss[r * grad_stride] * scale
+        for j in range(classes):
+            grad_logits[r, j] = row_grad * np.exp(logits[r, j] - log_sum_exp[r])
+        grad_logits[r, targets[r]] -= row_grad
+
+
+def check_reduction(particle, reduction):
+    if reduction not in REDUCTIONS:
+        particle.fail(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+class CrossEntropy(Particle):
+    name = "cross_entropy"
+    formula = "l_r = logsumexp(x_r) - x_r[t_r], averaged over rows"
+    gradient = "dx_r = dl_r (softmax(x_r) - onehot(t_r))"
+    kernels = (cross_entropy_kernel, cross_entropy_backward_kernel)
+
+    @classmethod
+    def forward(cls, ctx, logits, targets, reduction="mean"):
+        cls.require_float(logits)
+        check_reduction(cls, reduction)
+        if logits.ndim != 2:
+            cls.fail(f"logits must be (batch, classes), got {describe(logits)}; reshape to (-1, classes)")
+        if targets.dtype.kind not in "iu":
+            cls.fail(f"targets must be integer class ids, got {describe(targets)}", TypeError)
+        rows, classes = logits.shape
+        if targets.shape != (rows,):
+            cls.fail(f"targets {describe(targets)} must have shape ({rows},) to match logits {describe(logits)}")
+        if classes == 0:
+            cls.fail(f"logits {describe(logits)} have no classes")
+        backend = ctx.backend
+        targets = backend.astype(backend.contiguous(targets), np.int64)
+        if rows and (targets.min() < 0 or targets.max() >= classes):
+            bad = targets[(targets < 0) | (targets >= classes)][0]
+            cls.fail(f"target class id {int(bad)} is out of range [0, {classes}) for logits {describe(logits)}",
+                     IndexError)
+        logits = backend.contiguous(logits)
+        losses = backend.empty((rows,), logits.dtype)
+        log_sum_exp = backend.empty((rows,), np.float64)
+        total = backend.zeros((1,), logits.dtype)
+        scale = 1.0 / rows if reduction == "mean" and rows else 1.0
+        if rows:
+            ctx.run(cross_entropy_kernel, logits, targets, scale, losses, log_sum_exp, total)
+        elif reduction == "mean":
+            total = backend.full((1,), np.nan, logits.dtype)
+        ctx.save(logits, targets, log_sum_exp)
+        ctx.scale, ctx.reduction = scale, reduction
+        return losses if reduction == "none" else backend.reshape(total, ())
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        logits, targets, log_sum_exp = ctx.saved
+        backend = ctx.backend
+        grad_loss = backend.flat(backend.contiguous(backend.astype(grad_loss, logits.dtype)))
+        grad_logits = backend.empty(logits.shape, logits.dtype)
+        stride = 1 if ctx.reduction == "none" else 0
+        if logits.shape[0]:
+            ctx.run(cross_entropy_backward_kernel, logits, targets, log_sum_exp, grad_loss, stride, ctx.scale,
+                    grad_logits)
+        return grad_logits, None
+
+    @staticmethod
+    def reference(logits, targets, reduction="mean"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        losses = -log_probs[np.arange(len(targets)), targets]
+        return {"mean": losses.mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
+
+    @staticmethod
+    def reference_backward(logits, targets, grad_loss, reduction="mean"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        probs[np.arange(len(targets)), targets] -= 1
+        row_grad = np.broadcast_to(grad_loss, (len(targets),)) / (len(targets) if reduction == "mean" else 1)
+        return probs * row_grad[:, None], None
+
+
+# 2. elementwise losses of a prediction and a target: one kernel pair for all three ---------
+@scalar
+def pair_loss_value(op, x, y):
+    if op == OP_MSE:
+        return (x - y) * (x - y)
+    if op == OP_BCE:
+        return -(y * max(np.log(x), -100.0) + (1 - y) * max(np.log(1 - x), -100.0))
+    return max(x, 0) - x * y + np.log(1 + np.exp(-abs(x)))
+
+
+@scalar
+def pair_loss_slopes(op, x, y):
+    """(dl/dx, dl/dy) of one term."""
+    if op == OP_MSE:
+        return 2.0 * (x - y), -2.0 * (x - y)
+    if op == OP_BCE:
+        return (x - y) / max(x * (1 - x), 1e-12), 1.0 * (max(np.log(1 - x), -100.0) - max(np.log(x), -100.0))
+    probability = 1 / (1 + np.exp(-x)) if x >= 0 else np.exp(x) / (1 + np.exp(x))
+    return 1.0 * (probability - y), -1.0 * x
+
+
+@kernel
+def pair_loss_kernel(op, x, y, scale, losses, total):
+    running = 0.0
+    for i in range(x.size):
+        losses[i] = pair_loss_value(op, x[i], y[i])
+        running += losses[i]
+    total[0] = running * scale
+
+
+@kernel
+def pair_loss_backward_kernel(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    for i in range(x.size):
+        upstream = grad_loss[i * grad_stride] * scale
+        slope_x, slope_y = pair_loss_slopes(op, x[i], y[i])
+        grad_x[i] = upstream * slope_x
+        grad_y[i] = upstream * slope_y
+
+
+class PairLoss(Particle):
+    """A loss summed over elements of a prediction and a same-shaped target."""
+
+    op = -1
+    kernels = (pair_loss_kernel, pair_loss_backward_kernel)
+
+    @classmethod
+    def forward(cls, ctx, x, y, reduction="mean"):
+        cls.require_float(x, y)
+        check_reduction(cls, reduction)
+        if x.shape != y.shape:
+            cls.fail(f"input {describe(x)} and target {describe(y)} must have the same shape")
+        if x.dtype != y.dtype:
+            cls.fail(f"input {describe(x)} and target {describe(y)} must share a dtype", TypeError)
+        cls.check_values(x, y)
+        backend = ctx.backend
+        x, y = backend.contiguous(x), backend.contiguous(y)
+        losses = backend.empty(x.shape, x.dtype)
+        total = backend.zeros((1,), x.dtype)
+        scale = 1.0 / x.size if reduction == "mean" and x.size else 1.0
+        ctx.run(pair_loss_kernel, cls.op, backend.flat(x), backend.flat(y), scale, backend.flat(losses), total)
+        if reduction == "mean" and x.size == 0:
+            total = backend.full((1,), np.nan, x.dtype)
+        ctx.save(x, y)
+        ctx.scale, ctx.reduction = scale, reduction
+        return losses if reduction == "none" else backend.reshape(total, ())
+
+    @classmethod
+    def check_values(cls, x, y):
+        pass
+
+    @classmethod
+    def backward(cls, ctx, grad_loss):
+        x, y = ctx.saved
+        backend = ctx.backend
+        grad_loss = backend.flat(backend.contiguous(backend.astype(grad_loss, x.dtype)))
+        grad_x, grad_y = backend.empty(x.shape, x.dtype), backend.empty(y.shape, y.dtype)
+        stride = 1 if ctx.reduction == "none" else 0
+        flat = backend.flat
+        ctx.run(pair_loss_backward_kernel, cls.op, flat(x), flat(y), grad_loss, stride, ctx.scale,
+                flat(grad_x), flat(grad_y))
+        need_x, need_y = ctx.needs_input_grad
+        return (grad_x if need_x else None), (grad_y if need_y else None)
+
+    @classmethod
+    def reference(cls, x, y, reduction="mean"):
+        losses = cls.reference_terms(x, y)
+        return {"mean": losses.mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
+
+    @classmethod
+    def reference_backward(cls, x, y, grad_loss, reduction="mean"):
+        slope_x, slope_y = cls.reference_slopes(x, y)
+        upstream = np.broadcast_to(grad_loss, x.shape) / (x.size if reduction == "mean" else 1)
+        return upstream * slope_x, upstream * slope_y
+
+
+class MSELoss(PairLoss):
+    name, op = "mse_loss", OP_MSE
+    formula, gradient = "l = mean((x - y)^2)", "dx = 2 (x - y) dl / n, dy = -dx"
+    reference_terms = staticmethod(lambda x, y: (x - y) ** 2)
+    reference_slopes = staticmethod(lambda x, y: (2 * (x - y), -2 * (x - y)))
+
+
+class BinaryCrossEntropy(PairLoss):
+    name, op = "binary_cross_entropy", OP_BCE
+    formula = "l = -mean(y ln p + (1 - y) ln(1 - p))"
+    gradient = "dp = dl (p - y) / (p (1 - p)) / n, dy = dl (ln(1 - p) - ln p) / n"
+
+    @classmethod
+    def check_values(cls, p, y):
+        if p.size and not (p.min() >= 0 and p.max() <= 1):
+            cls.fail(f"input {describe(p)} must hold probabilities in [0, 1] "
+                     "(for raw scores use binary_cross_entropy_with_logits)")
+
+    @staticmethod
+    def reference_terms(p, y):
+        with np.errstate(divide="ignore"):
+            return -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log(1 - p), -100))
+
+    @staticmethod
+    def reference_slopes(p, y):
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+        return (p - y) / np.maximum(p * (1 - p), 1e-12), log_q - log_p
+
+
+class BinaryCrossEntropyWithLogits(PairLoss):
+    name, op = "binary_cross_entropy_with_logits", OP_BCE_LOGITS
+    formula = "l = mean(max(x, 0) - x y + ln(1 + e^-|x|))"
+    gradient = "dx = dl (sigmoid(x) - y) / n, dy = -dl x / n"
+    reference_terms = staticmethod(lambda x, y: np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
+    reference_slopes = staticmethod(lambda x, y: (1 / (1 + np.exp(-x)) - y, -x))
+

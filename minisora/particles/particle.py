@@ -1,0 +1,99 @@
+"""What every particle is: a named forward/backward pair over plain arrays.
+
+A particle subclass gives
+    name, formula        for the catalog, traces and error messages
+    forward(ctx, ...)    arrays in, one array out; saves on `ctx` only what backward needs
+    backward(ctx, grad)  the gradient of the loss w.r.t. each input (None where not needed)
+    reference(...)       the vectorized NumPy forward, the form a student writes first
+    reference_backward   the NumPy backward: (inputs..., grad_out, **params) -> grads
+    kernels              the Kernels it launches (the catalog derives its backends from them)
+
+Particles are device-agnostic: they allocate through `ctx.backend` and compute through
+`ctx.run(kernel, ...)`, so adding a backend adds kernels, never edits a particle.
+"""
+import numpy as np
+
+_registry = {}
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Context:
+    """What one particle call keeps between its forward and its backward."""
+
+    def __init__(self, particle, backend, inputs):
+        self.particle = particle
+        self.backend = backend
+        self.inputs = inputs                  # the input Tensors: the edges of the graph
+        self.needs_input_grad = ()
+        self.saved = ()
+        self.released = False
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+    def run(self, kernel, *arguments):
+        """Launch `kernel` on the backend of this call's inputs."""
+        try:
+            return self.backend.run(kernel, *arguments)
+        except Exception as error:
+            if type(error).__module__.startswith("numba"):
+                described = ", ".join(describe(a) for a in arguments)
+                raise TypeError(
+                    f"{self.particle.name}: kernel {kernel.name} cannot run on ({described}): "
+                    f"{str(error).splitlines()[0]}"
+                ) from None
+            raise
+
+    def release(self):
+        """Drop what forward saved (the graph was used by backward and not retained)."""
+        self.saved = ()
+        self.released = True
+
+
+def describe(value):
+    """'float32[128, 64]' for arrays, repr for anything else (used in error messages)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return repr(value)
+    return f"{value.dtype}[{', '.join(map(str, shape))}]"
+
+
+class Particle:
+    name = "particle"
+    formula = ""
+    gradient = ""
+    kernels = ()
+    has_kinks = False  # not differentiable everywhere (ReLU at 0, max at ties): gradcheck warns
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            _registry[cls.name] = cls
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        raise NotImplementedError
+
+    @classmethod
+    def fail(cls, message, error=ValueError):
+        """Raise `error` with a message that starts with this particle's name."""
+        raise error(f"{cls.name}: {message}")
+
+    @classmethod
+    def require_float(cls, *arrays):
+        for array in arrays:
+            if array.dtype not in FLOATS:
+                cls.fail(
+                    f"expected float32 or float64 input, got {describe(array)} "
+                    "(convert with .float() or .double())",
+                    TypeError,
+                )
+
+
+def registry():
+    return dict(_registry)

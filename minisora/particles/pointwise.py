@@ -1,0 +1,204 @@
+"""Pointwise particles: one number in, one number out, applied to every element.
+
+    neg         y = -x                                  dy/dx = -1
+    exp         y = e^x                                 dy/dx = y
+    log         y = ln x                                dy/dx = 1 / x
+    sqrt        y = sqrt(x)                             dy/dx = 1 / (2 y)
+    pow         y = x^p   (p a number)                  dy/dx = p x^(p-1)
+    relu        y = max(0, x)                           dy/dx = 1 if x > 0 else 0
+    leaky_relu  y = x if x > 0 else a x                 dy/dx = 1 if x > 0 else a
+    sigmoid     y = 1 / (1 + e^-x)                      dy/dx = y (1 - y)
+    tanh        y = tanh(x)                             dy/dx = 1 - y^2
+    gelu        y = x/2 (1 + tanh(u)),  u = c (x + 0.044715 x^3),  c = sqrt(2/pi)
+                dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) c (1 + 3 * 0.044715 x^2)
+
+Backward of every one is the chain rule elementwise: dL/dx = dL/dy * dy/dx.
+
+The scalar math is written once (`pointwise_value`, `pointwise_slope`); one forward loop and
+one backward loop run it for every particle here, chosen by an op code. One generic loop
+compiles once for all ten particles (compile time is a cost the class pays).
+"""
+import numpy as np
+
+from ..backends.kernel import kernel, scalar
+from .particle import Particle
+
+OP_NEG, OP_EXP, OP_LOG, OP_SQRT, OP_POW, OP_RELU, OP_LEAKY_RELU, OP_SIGMOID, OP_TANH, OP_GELU = range(10)
+GELU_C = 0.7978845608028654  # sqrt(2 / pi)
+GELU_A = 0.044715
+
+
+# 1. scalar math, written once, compiled for every target -----------------------------------
+@scalar
+def pointwise_value(op, x, alpha):
+    """y = f(x) for the particle `op` (alpha: the exponent of pow, the slope of leaky_relu)."""
+    if op == OP_NEG:
+        return -x
+    if op == OP_EXP:
+        return np.exp(x)
+    if op == OP_LOG:
+        return np.log(x)
+    if op == OP_SQRT:
+        return np.sqrt(x)
+    if op == OP_POW:
+        return x ** alpha
+    if op == OP_RELU:
+        return x if x > 0 else x * 0
+    if op == OP_LEAKY_RELU:
+        return x if x > 0 else alpha * x
+    if op == OP_SIGMOID:
+        # Two forms so exp never overflows: e^-x for x >= 0, e^x below.
+        if x >= 0:
+            return 1 / (1 + np.exp(-x))
+        e = np.exp(x)
+        return e / (1 + e)
+    if op == OP_TANH:
+        return np.tanh(x)
+    return 0.5 * x * (1 + np.tanh(GELU_C * (x + GELU_A * x * x * x)))
+
+
+@scalar
+def pointwise_slope(op, x, y, alpha):
+    """dy/dx at x, given y = f(x) (several slopes are cheapest from the output)."""
+    if op == OP_NEG:
+        return -1.0
+    if op == OP_EXP:
+        return y
+    if op == OP_LOG:
+        return 1 / x
+    if op == OP_SQRT:
+        return 0.5 / y
+    if op == OP_POW:
+        return alpha * x ** (alpha - 1)
+    if op == OP_RELU:
+        return 1.0 if x > 0 else 0.0
+    if op == OP_LEAKY_RELU:
+        return 1.0 if x > 0 else alpha
+    if op == OP_SIGMOID:
+        return y * (1 - y)
+    if op == OP_TANH:
+        return 1 - y * y
+    t = np.tanh(GELU_C * (x + GELU_A * x * x * x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
+
+
+# 2. the kernels: flat loops over contiguous memory ----------------------------------------
+@kernel
+def pointwise_forward_kernel(op, alpha, x, y):
+    for i in range(x.size):
+        y[i] = pointwise_value(op, x[i], alpha)
+
+
+@kernel
+def pointwise_backward_kernel(op, alpha, x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * pointwise_slope(op, x[i], y[i], alpha)
+
+
+# 3. the particles --------------------------------------------------------------------------
+class Pointwise(Particle):
+    """y = f(x) elementwise; subclasses name f by an op code and give its NumPy reference."""
+
+    op = -1
+    kernels = (pointwise_forward_kernel, pointwise_backward_kernel)
+
+    @classmethod
+    def forward(cls, ctx, x, alpha=0.0):
+        cls.require_float(x)
+        backend = ctx.backend
+        x = backend.contiguous(x)
+        y = backend.empty(x.shape, x.dtype)
+        ctx.run(pointwise_forward_kernel, cls.op, float(alpha), backend.flat(x), backend.flat(y))
+        ctx.save(x, y)
+        ctx.alpha = float(alpha)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, grad_y):
+        x, y = ctx.saved
+        backend = ctx.backend
+        grad_y = backend.contiguous(backend.astype(grad_y, x.dtype))
+        grad_x = backend.empty(x.shape, x.dtype)
+        flat = backend.flat
+        ctx.run(pointwise_backward_kernel, cls.op, ctx.alpha, flat(x), flat(y), flat(grad_y), flat(grad_x))
+        return (grad_x,)
+
+    @classmethod
+    def reference_backward(cls, x, grad_y, alpha=0.0):
+        return (grad_y * cls.reference_slope(x, cls.reference(x, alpha), alpha),)
+
+
+class Neg(Pointwise):
+    name, op = "neg", OP_NEG
+    formula, gradient = "y = -x", "dx = -dy"
+    reference = staticmethod(lambda x, alpha=0.0: -x)
+    reference_slope = staticmethod(lambda x, y, alpha: -np.ones_like(x))
+
+
+class Exp(Pointwise):
+    name, op = "exp", OP_EXP
+    formula, gradient = "y = e^x", "dx = dy * y"
+    reference = staticmethod(lambda x, alpha=0.0: np.exp(x))
+    reference_slope = staticmethod(lambda x, y, alpha: y)
+
+
+class Log(Pointwise):
+    name, op = "log", OP_LOG
+    formula, gradient = "y = ln(x)", "dx = dy / x"
+    reference = staticmethod(lambda x, alpha=0.0: np.log(x))
+    reference_slope = staticmethod(lambda x, y, alpha: 1 / x)
+
+
+class Sqrt(Pointwise):
+    name, op = "sqrt", OP_SQRT
+    formula, gradient = "y = sqrt(x)", "dx = dy / (2 y)"
+    reference = staticmethod(lambda x, alpha=0.0: np.sqrt(x))
+    reference_slope = staticmethod(lambda x, y, alpha: 0.5 / y)
+
+
+class Pow(Pointwise):
+    name, op = "pow", OP_POW
+    formula, gradient = "y = x^p (p a number)", "dx = dy * p x^(p-1)"
+    reference = staticmethod(lambda x, alpha=0.0: x**alpha)
+    reference_slope = staticmethod(lambda x, y, alpha: alpha * x ** (alpha - 1))
+
+
+class ReLU(Pointwise):
+    name, op, has_kinks = "relu", OP_RELU, True
+    formula, gradient = "y = max(0, x)", "dx = dy if x > 0 else 0"
+    reference = staticmethod(lambda x, alpha=0.0: np.maximum(x, 0))
+    reference_slope = staticmethod(lambda x, y, alpha: (x > 0).astype(x.dtype))
+
+
+class LeakyReLU(Pointwise):
+    name, op, has_kinks = "leaky_relu", OP_LEAKY_RELU, True
+    formula, gradient = "y = x if x > 0 else a x", "dx = dy if x > 0 else a dy"
+    reference = staticmethod(lambda x, alpha=0.01: np.where(x > 0, x, alpha * x))
+    reference_slope = staticmethod(lambda x, y, alpha: np.where(x > 0, 1.0, alpha).astype(x.dtype))
+
+
+class Sigmoid(Pointwise):
+    name, op = "sigmoid", OP_SIGMOID
+    formula, gradient = "y = 1 / (1 + e^-x)", "dx = dy * y (1 - y)"
+    reference = staticmethod(lambda x, alpha=0.0: 1 / (1 + np.exp(-x)))
+    reference_slope = staticmethod(lambda x, y, alpha: y * (1 - y))
+
+
+class Tanh(Pointwise):
+    name, op = "tanh", OP_TANH
+    formula, gradient = "y = tanh(x)", "dx = dy * (1 - y^2)"
+    reference = staticmethod(lambda x, alpha=0.0: np.tanh(x))
+    reference_slope = staticmethod(lambda x, y, alpha: 1 - y * y)
+
+
+def _gelu_reference_slope(x, y, alpha):
+    t = np.tanh(GELU_C * (x + GELU_A * x**3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
+
+
+class GELU(Pointwise):
+    name, op = "gelu", OP_GELU
+    formula = "y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
+    gradient = "dx = dy * ((1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 0.134145 x^2))"
+    reference = staticmethod(lambda x, alpha=0.0: 0.5 * x * (1 + np.tanh(GELU_C * (x + GELU_A * x**3))))
+    reference_slope = staticmethod(_gelu_reference_slope)

@@ -1,0 +1,250 @@
+"""Reductions: sum, mean and max over chosen dims.
+
+    sum   y = sum_r x[r]                  dx[r] = dy
+    mean  y = (1/R) sum_r x[r]            dx[r] = dy / R
+    max   y = max_r x[r],  a = argmax     dx[r] = dy if r == a else 0
+
+Every reduction is computed on an (outer, R, inner) view of the input: the reduced dims are
+the middle block R. Reduced dims that are not side by side are first moved next to each other.
+Sums accumulate in float64, so a float32 sum of many numbers keeps its digits.
+"""
+import numpy as np
+
+from ..backends.kernel import kernel
+from .particle import Particle
+
+
+# 1. reference ------------------------------------------------------------------------------
+def sum_reference(x, dims=None, keepdim=False):
+    return np.sum(x, axis=dims, keepdims=keepdim)
+
+
+def mean_reference(x, dims=None, keepdim=False):
+    return np.mean(x, axis=dims, keepdims=keepdim)
+
+
+def max_reference(x, dims=None, keepdim=False):
+    return np.max(x, axis=dims, keepdims=keepdim)
+
+
+# 2. kernels on (outer, R, inner) blocks ---------------------------------------------------
+@kernel
+def sum_kernel(x, scale, out):
+    outer, rows, inner = x.shape
+    total = np.zeros(inner, np.float64)
+    for o in range(outer):
+        total[:] = 0.0
+        for r in range(rows):
+            for i in range(inner):
+                total[i] += x[o, r, i]
+        for i in range(inner):
+            out[o, i] = total[i] * scale
+
+
+@kernel
+def expand_kernel(grad_y, scale, grad_x):
+    outer, rows, inner = grad_x.shape
+    for o in range(outer):
+        for r in range(rows):
+            for i in range(inner):
+                grad_x[o, r, i] = grad_y[o, i] * scale
+
+
+@kernel
+def max_kernel(x, out, argmax):
+    outer, rows, inner = x.shape
+    for o in range(outer):
+        for i in range(inner):
+            best, best_r = x[o, 0, i], 0
+            for r in range(1, rows):
+                value = x[o, r, i]
+                # NaN wins, as in PyTorch: a NaN anywhere must not vanish in a max.
+                if value > best or (value != value and best == best):
+                    best, best_r = value, r
+            out[o, i], argmax[o, i] = best, best_r
+
+
+@kernel
+def max_backward_kernel(grad_y, argmax, grad_x):
+    outer, rows, inner = grad_x.shape
+    grad_x[:] = 0
+    for o in range(outer):
+        for i in range(inner):
+            grad_x[o, argmax[o, i], i] = grad_y[o, i]
+
+
+# 3. layout shared by all three -------------------------------------------------------------
+def normalize_dims(particle, shape, dims):
+    """dims as a sorted tuple of non-negative ints (None: every dim)."""
+    ndim = len(shape)
+    if dims is None:
+        return tuple(range(ndim))
+    if isinstance(dims, (int, np.integer)):
+        dims = (dims,)
+    normalized = []
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or not -max(ndim, 1) <= d < max(ndim, 1):
+            particle.fail(f"dim {d!r} is out of range for a tensor of shape {tuple(shape)}", IndexError)
+        normalized.append(int(d) % max(ndim, 1))
+    if len(set(normalized)) != len(normalized):
+        particle.fail(f"dim {dims!r} repeats a dim", ValueError)
+    return tuple(sorted(d for d in normalized if d < ndim))
+
+
+class Layout:
+    """How an array is seen as (outer, R, inner) with the reduced dims in the middle."""
+
+    def __init__(self, shape, dims):
+        ndim = len(shape)
+        kept = [d for d in range(ndim) if d not in dims]
+        adjacent = not dims or dims == tuple(range(dims[0], dims[-1] + 1))
+        self.order = None if adjacent else tuple(kept) + dims
+        moved = shape if adjacent else tuple(shape[d] for d in self.order)
+        start = dims[0] if adjacent and dims else len(kept)
+        stop = start + len(dims)
+        self.moved_shape = moved
+        self.block = (
+            int(np.prod(moved[:start], dtype=np.int64)),
+            int(np.prod(moved[start:stop], dtype=np.int64)),
+            int(np.prod(moved[stop:], dtype=np.int64)),
+        )
+        self.reduced_shape = tuple(n for d, n in enumerate(shape) if d not in dims)
+        self.kept_shape = tuple(1 if d in dims else n for d, n in enumerate(shape))
+
+    def blocks(self, backend, x):
+        if self.order is not None:
+            x = backend.permute(x, self.order)
+        return backend.reshape(backend.contiguous(x), self.block)
+
+    def unblock(self, backend, x3):
+        x = backend.reshape(x3, self.moved_shape)
+        if self.order is not None:
+            x = backend.permute(x, tuple(np.argsort(self.order)))
+        return x
+
+
+def sum_over(ctx, x, dims, scale=1.0):
+    """Sum of `x` over `dims` (sorted tuple), times `scale`; those dims are removed."""
+    backend = ctx.backend
+    layout = Layout(x.shape, dims)
+    outer, _, inner = layout.block
+    out = backend.empty((outer, inner), x.dtype)
+    if x.size == 0:
+        out = backend.zeros((outer, inner), x.dtype)
+    else:
+        ctx.run(sum_kernel, layout.blocks(backend, x), scale, out)
+    return backend.reshape(out, layout.reduced_shape)
+
+
+def sum_to_shape(ctx, grad, shape):
+    """Undo broadcasting: sum `grad` over the dims along which an input of `shape` was repeated."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + d for d, n in enumerate(shape) if n == 1 and grad.shape[lead + d] != 1
+    )
+    return ctx.backend.reshape(sum_over(ctx, grad, dims), shape)
+
+
+# 4. the particles --------------------------------------------------------------------------
+class Sum(Particle):
+    name = "sum"
+    formula, gradient = "y = sum over dims of x", "dx = dy repeated over the summed dims"
+    kernels = (sum_kernel, expand_kernel)
+    reference = staticmethod(sum_reference)
+
+    @classmethod
+    def forward(cls, ctx, x, dims=None, keepdim=False):
+        dims = normalize_dims(cls, x.shape, dims)
+        cls.validate(x)
+        layout = Layout(x.shape, dims)
+        scale = cls.scale(layout)
+        y = sum_over(ctx, x, dims, scale)
+        ctx.layout, ctx.scale, ctx.dtype = layout, scale, x.dtype
+        return ctx.backend.reshape(y, layout.kept_shape) if keepdim else y
+
+    @classmethod
+    def validate(cls, x):
+        pass
+
+    @staticmethod
+    def scale(layout):
+        return 1.0
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        backend, layout = ctx.backend, ctx.layout
+        grad_y = backend.contiguous(backend.astype(grad_y, ctx.dtype))
+        outer, _, inner = layout.block
+        grad_x = backend.empty(layout.block, ctx.dtype)
+        if grad_x.size:
+            ctx.run(expand_kernel, backend.reshape(grad_y, (outer, inner)), ctx.scale, grad_x)
+        return (layout.unblock(backend, grad_x),)
+
+    @classmethod
+    def reference_backward(cls, x, grad_y, dims=None, keepdim=False):
+        dims = normalize_dims(cls, x.shape, dims)
+        kept = tuple(1 if d in dims else n for d, n in enumerate(x.shape))
+        count = int(np.prod([x.shape[d] for d in dims])) if cls is Mean else 1
+        return (np.broadcast_to(np.reshape(grad_y, kept), x.shape) / count,)
+
+
+class Mean(Sum):
+    name = "mean"
+    formula, gradient = "y = (1/R) sum over dims of x", "dx = dy / R repeated over the dims"
+    reference = staticmethod(mean_reference)
+
+    @classmethod
+    def validate(cls, x):
+        cls.require_float(x)
+        if x.size == 0:
+            cls.fail(f"mean of an empty tensor of shape {x.shape} is undefined")
+
+    @staticmethod
+    def scale(layout):
+        return 1.0 / layout.block[1]
+
+
+class Max(Particle):
+    name, has_kinks = "max", True
+    formula = "y = max over dims of x"
+    gradient = "dx = dy at the (first) position of the max, 0 elsewhere"
+    kernels = (max_kernel, max_backward_kernel)
+    reference = staticmethod(max_reference)
+
+    @classmethod
+    def forward(cls, ctx, x, dims=None, keepdim=False):
+        dims = normalize_dims(cls, x.shape, dims)
+        layout = Layout(x.shape, dims)
+        if x.size == 0:
+            cls.fail(f"max of an empty tensor of shape {x.shape} is undefined")
+        backend = ctx.backend
+        outer, _, inner = layout.block
+        y = backend.empty((outer, inner), x.dtype)
+        argmax = backend.empty((outer, inner), np.int64)
+        ctx.run(max_kernel, layout.blocks(backend, x), y, argmax)
+        ctx.layout, ctx.argmax, ctx.dtype = layout, argmax, x.dtype
+        shape = layout.kept_shape if keepdim else layout.reduced_shape
+        ctx.indices = backend.reshape(argmax, shape)
+        return backend.reshape(y, shape)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        backend, layout = ctx.backend, ctx.layout
+        outer, _, inner = layout.block
+        grad_y = backend.contiguous(backend.astype(grad_y, ctx.dtype))
+        grad_x = backend.empty(layout.block, ctx.dtype)
+        ctx.run(max_backward_kernel, backend.reshape(grad_y, (outer, inner)), ctx.argmax, grad_x)
+        return (layout.unblock(backend, grad_x),)
+
+    @classmethod
+    def reference_backward(cls, x, grad_y, dims=None, keepdim=False):
+        dims = list(normalize_dims(cls, x.shape, dims))
+        kept = [d for d in range(x.ndim) if d not in dims]
+        moved = np.transpose(x, kept + dims)
+        rows = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        first = np.argmax(rows, axis=-1)
+        one_hot = np.arange(rows.shape[-1]) == first[..., None]
+        grad = one_hot * np.reshape(grad_y, first.shape)[..., None]
+        return (grad.reshape(moved.shape).transpose(np.argsort(kept + dims)).astype(x.dtype),)

@@ -1,0 +1,162 @@
+"""Shape particles: they move numbers, never change them.
+
+    reshape   y = x seen with a new shape         dx = dy reshaped back
+    permute   y[i_p0, i_p1, ...] = x[i_0, i_1, ...]   dx = dy permuted by the inverse order
+    cat       y = [x_1; x_2; ...] along dim       dx_k = the slice of dy that x_k filled
+    stack     y[k] = x_k along a new dim          dx_k = dy[k]
+
+No arithmetic happens, so no loop kernel is needed: the backend makes a view (reshape,
+permute) or copies blocks of memory (cat, stack), on whatever device the data lives.
+"""
+import numpy as np
+
+from .particle import Particle, describe
+
+
+class Reshape(Particle):
+    name = "reshape"
+    formula, gradient = "y = x with a new shape (same elements, row-major order)", "dx = dy reshaped to x's shape"
+
+    @classmethod
+    def forward(cls, ctx, x, shape):
+        shape = resolve_shape(cls, x, shape)
+        ctx.shape = x.shape
+        backend = ctx.backend
+        # A view when the memory allows; a strided view that does not is packed first.
+        try:
+            return backend.reshape(x, shape)
+        except (ValueError, AttributeError):
+            return backend.reshape(backend.contiguous(x), shape)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        backend = ctx.backend
+        return (backend.reshape(backend.contiguous(grad_y), ctx.shape),)
+
+    reference = staticmethod(lambda x, shape: np.reshape(x, shape))
+    reference_backward = staticmethod(lambda x, grad_y, shape: (np.reshape(grad_y, x.shape),))
+
+
+def resolve_shape(particle, x, shape):
+    shape = tuple(int(n) for n in shape)
+    unknown = [i for i, n in enumerate(shape) if n == -1]
+    if len(unknown) > 1 or any(n < -1 for n in shape):
+        particle.fail(f"invalid shape {shape}: at most one -1 and no other negative sizes")
+    known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
+    if unknown:
+        if known == 0 or x.size % known:
+            particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
+        shape = tuple(x.size // known if n == -1 else n for n in shape)
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
+    return shape
+
+
+class Permute(Particle):
+    name = "permute"
+    formula, gradient = "y = x with its dims reordered (transpose, .T)", "dx = dy with the inverse order"
+
+    @classmethod
+    def forward(cls, ctx, x, dims):
+        dims = tuple(int(d) for d in dims)
+        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)) or any(
+            not -x.ndim <= d < x.ndim for d in dims
+        ):
+            cls.fail(f"dims {dims} are not a reordering of the {x.ndim} dims of {describe(x)}", IndexError)
+        dims = tuple(d % x.ndim for d in dims)
+        ctx.inverse = tuple(np.argsort(dims))
+        return ctx.backend.permute(x, dims)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return (ctx.backend.permute(grad_y, ctx.inverse),)
+
+    reference = staticmethod(lambda x, dims: np.transpose(x, dims))
+    reference_backward = staticmethod(lambda x, grad_y, dims: (np.transpose(grad_y, np.argsort(dims)),))
+
+
+def check_same_kind(particle, arrays, dim, new_dim):
+    if not arrays:
+        particle.fail("needs at least one tensor")
+    first = arrays[0]
+    ndim = first.ndim + (1 if new_dim else 0)
+    if not -ndim <= dim < ndim or ndim == 0:
+        particle.fail(f"dim {dim} is out of range for tensors of {first.ndim} dims", IndexError)
+    dim %= ndim
+    for a in arrays:
+        if a.dtype != first.dtype:
+            particle.fail(f"all tensors must share a dtype, got {describe(first)} and {describe(a)}", TypeError)
+        same = a.shape == first.shape if new_dim else (
+            a.ndim == first.ndim and all(n == m for d, (n, m) in enumerate(zip(a.shape, first.shape)) if d != dim)
+        )
+        if not same:
+            rule = "the same shape" if new_dim else f"the same shape except along dim {dim}"
+            particle.fail(f"tensors must have {rule}, got {describe(first)} and {describe(a)}")
+    return dim
+
+
+class Cat(Particle):
+    name = "cat"
+    formula, gradient = "y = [x_1, x_2, ...] joined along dim", "dx_k = the slice of dy that x_k filled"
+
+    @classmethod
+    def forward(cls, ctx, *arrays, dim=0):
+        dim = check_same_kind(cls, arrays, dim, new_dim=False)
+        ctx.dim, ctx.sizes = dim, [a.shape[dim] for a in arrays]
+        return ctx.backend.concatenate(arrays, dim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        grads, start = [], 0
+        for size in ctx.sizes:
+            index = (slice(None),) * ctx.dim + (slice(start, start + size),)
+            grads.append(grad_y[index])
+            start += size
+        return tuple(grads)
+
+    reference = staticmethod(lambda *arrays, dim=0: np.concatenate(arrays, axis=dim))
+
+    @staticmethod
+    def reference_backward(*arrays_and_grad, dim=0):
+        *arrays, grad_y = arrays_and_grad
+        edges = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        return tuple(np.split(grad_y, edges, axis=dim))
+
+
+class Stack(Particle):
+    name = "stack"
+    formula, gradient = "y[k] = x_k along a new dim", "dx_k = dy[k] along that dim"
+
+    @classmethod
+    def forward(cls, ctx, *arrays, dim=0):
+        dim = check_same_kind(cls, arrays, dim, new_dim=True)
+        ctx.dim, ctx.count = dim, len(arrays)
+        return ctx.backend.stack(arrays, dim)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return tuple(grad_y[(slice(None),) * ctx.dim + (k,)] for k in range(ctx.count))
+
+    reference = staticmethod(lambda *arrays, dim=0: np.stack(arrays, axis=dim))
+
+    @staticmethod
+    def reference_backward(*arrays_and_grad, dim=0):
+        *arrays, grad_y = arrays_and_grad
+        return tuple(np.take(grad_y, k, axis=dim) for k in range(len(arrays)))
+
+
+class Cast(Particle):
+    name = "cast"
+    formula, gradient = "y = x converted to another dtype", "dx = dy converted back to x's dtype"
+
+    @classmethod
+    def forward(cls, ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return ctx.backend.astype(x, np.dtype(dtype))
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return (ctx.backend.astype(grad_y, ctx.dtype),)
+
+    reference = staticmethod(lambda x, dtype: x.astype(dtype))
+    reference_backward = staticmethod(lambda x, grad_y, dtype: (grad_y.astype(x.dtype),))

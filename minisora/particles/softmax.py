@@ -1,0 +1,121 @@
+"""Softmax and log-softmax along one dim.
+
+    softmax      y_j = e^(x_j - m) / sum_k e^(x_k - m)        (m = max_k x_k)
+                 dx_j = y_j (dy_j - sum_k dy_k y_k)
+    log_softmax  y_j = x_j - m - ln sum_k e^(x_k - m)
+                 dx_j = dy_j - e^(y_j) sum_k dy_k
+
+Subtracting the row max m changes nothing mathematically (it cancels) but keeps e^x from
+overflowing: the largest exponent becomes e^0 = 1.
+"""
+import numpy as np
+
+from ..backends.kernel import kernel
+from .particle import Particle, describe
+
+
+def softmax_reference(x, dim=-1, log=False):
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    if log:
+        return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=dim, keepdims=True)
+
+
+@kernel
+def softmax_kernel(x, log, y):
+    rows, n = x.shape
+    for r in range(rows):
+        row_max = x[r, 0]
+        for j in range(1, n):
+            row_max = max(row_max, x[r, j])
+        total = 0.0
+        for j in range(n):
+            total += np.exp(x[r, j] - row_max)
+        if log:
+            log_total = row_max + np.log(total)
+            for j in range(n):
+                y[r, j] = x[r, j] - log_total
+        else:
+            for j in range(n):
+                y[r, j] = np.exp(x[r, j] - row_max) / total
+
+
+@kernel
+def softmax_backward_kernel(y, grad_y, log, grad_x):
+    rows, n = y.shape
+    for r in range(rows):
+        total = 0.0
+        if log:
+            for j in range(n):
+                total += grad_y[r, j]
+            for j in range(n):
+                grad_x[r, j] = grad_y[r, j] - np.exp(y[r, j]) * total
+        else:
+            for j in range(n):
+                total += grad_y[r, j] * y[r, j]
+            for j in range(n):
+                grad_x[r, j] = y[r, j] * (grad_y[r, j] - total)
+
+
+class Softmax(Particle):
+    name, log = "softmax", False
+    formula, gradient = "y_j = e^(x_j) / sum_k e^(x_k)", "dx_j = y_j (dy_j - sum_k dy_k y_k)"
+    kernels = (softmax_kernel, softmax_backward_kernel)
+
+    @classmethod
+    def forward(cls, ctx, x, dim=-1):
+        cls.require_float(x)
+        if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+            cls.fail(f"dim {dim} is out of range for {describe(x)}", IndexError)
+        backend = ctx.backend
+        ctx.dim = dim % x.ndim
+        rows = to_rows(backend, x, ctx.dim)
+        y = backend.empty(rows.shape, x.dtype)
+        if y.size:
+            ctx.run(softmax_kernel, rows, cls.log, y)
+        ctx.save(y)
+        return from_rows(backend, y, x.shape, ctx.dim)
+
+    @classmethod
+    def backward(cls, ctx, grad_y):
+        (y,) = ctx.saved
+        backend = ctx.backend
+        grad_rows = to_rows(backend, backend.astype(grad_y, y.dtype), ctx.dim)
+        grad_x = backend.empty(y.shape, y.dtype)
+        if grad_x.size:
+            ctx.run(softmax_backward_kernel, y, grad_rows, cls.log, grad_x)
+        return (from_rows(backend, grad_x, grad_y.shape, ctx.dim),)
+
+    @classmethod
+    def reference(cls, x, dim=-1):
+        return softmax_reference(x, dim, cls.log)
+
+    @classmethod
+    def reference_backward(cls, x, grad_y, dim=-1):
+        y = softmax_reference(x, dim, cls.log)
+        if cls.log:
+            return (grad_y - np.exp(y) * np.sum(grad_y, axis=dim, keepdims=True),)
+        return (y * (grad_y - np.sum(grad_y * y, axis=dim, keepdims=True)),)
+
+
+class LogSoftmax(Softmax):
+    name, log = "log_softmax", True
+    formula, gradient = "y_j = x_j - ln sum_k e^(x_k)", "dx_j = dy_j - e^(y_j) sum_k dy_k"
+
+
+def last_dim_order(ndim, dim):
+    return tuple(d for d in range(ndim) if d != dim) + (dim,)
+
+
+def to_rows(backend, x, dim):
+    """x as a contiguous (rows, n) matrix whose rows run along `dim`."""
+    if dim != x.ndim - 1:
+        x = backend.permute(x, last_dim_order(x.ndim, dim))
+    return backend.reshape(backend.contiguous(x), (-1, x.shape[-1]))
+
+
+def from_rows(backend, rows, shape, dim):
+    order = last_dim_order(len(shape), dim)
+    y = backend.reshape(rows, tuple(shape[d] for d in order))
+    return y if dim == len(shape) - 1 else backend.permute(y, tuple(np.argsort(order)))

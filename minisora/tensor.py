@@ -1,0 +1,369 @@
+"""Tensor: an array, the gradient it will receive, and the particle call that made it.
+
+Every operator on a Tensor is one particle call (`autograd.call`); the result keeps a
+Context pointing back at its inputs, and `backward()` walks those links in reverse.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from . import autograd, backends
+from .particles import arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+
+
+def as_dtype(dtype):
+    """np.dtype from 'float32', np.float32, np.dtype(...); None stays None."""
+    if dtype is None:
+        return None
+    name = getattr(dtype, "__name__", None) or str(np.dtype(dtype) if not isinstance(dtype, str) else dtype)
+    if name not in _DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64 or bool")
+    return np.dtype(_DTYPES[name])
+
+
+def infer_dtype(data, array):
+    """PyTorch's choice without a dtype: floats are float32 unless NumPy data was float64."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind in "iu":
+        return np.dtype(np.int64)
+    if kind == "f":
+        from_numpy = isinstance(data, (np.ndarray, np.floating))
+        return np.dtype(np.float64) if from_numpy and array.dtype == np.float64 else np.dtype(np.float32)
+    raise TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
+
+
+class Tensor:
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "backend", "_hooks", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # so numpy_array + tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
+        backend = backends.get(device)
+        if isinstance(data, Tensor):
+            data = data.data
+        source = np.asarray(data)
+        array = backend.asarray(source, as_dtype(dtype) or infer_dtype(data, source))
+        self.data, self.backend, self.grad, self._ctx = array, backend, None, None
+        self._hooks, self._retains_grad = None, False
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _make(cls, data, device, ctx):
+        t = object.__new__(cls)
+        t.data, t.backend, t.grad, t._ctx = data, backends.get(device), None, ctx
+        t.requires_grad = ctx is not None
+        t._hooks, t._retains_grad = None, False
+        return t
+
+    # --- what it is ------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return self.backend.name
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        """The shape (PyTorch's name), or the length of one dim."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """The particle that made this tensor (None for leaves and untracked results)."""
+        return None if self._ctx is None else self._ctx.particle
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only float tensors can require gradients, this one is {self.data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) is only for leaves; use .detach() on a computed tensor")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def numpy(self):
+        """The values as a NumPy array (shares memory on the CPU; a copy from other devices)."""
+        return self.backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors convert to a number, this one has shape {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self):
+        """The same values, cut from the graph (no gradient flows through it)."""
+        return Tensor._make(self.data, self.device, None)
+
+    def to(self, target):
+        """A copy on another device ("cpu", "cuda") or in another dtype ("float64", ...)."""
+        if target in ("cpu", "cuda"):
+            if target == self.device:
+                return self
+            backends.get(target)
+        return self._cast(as_dtype(target))
+
+    def float(self):
+        return self._cast(np.dtype(np.float32))
+
+    def double(self):
+        return self._cast(np.dtype(np.float64))
+
+    def long(self):
+        return self._cast(np.dtype(np.int64))
+
+    def _cast(self, dtype):
+        return self if dtype == self.dtype else autograd.call(shape.Cast, self, dtype=dtype)
+
+    # --- autograd ------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad; add it into leaf.grad."""
+        autograd.backward(self, grad, retain_graph)
+
+    def register_hook(self, hook):
+        """Call hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = autograd.RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def retain_grad(self):
+        """Keep .grad on a non-leaf tensor too (leaves always keep it)."""
+        self._retains_grad = True
+
+    # --- arithmetic (each operator is one particle) -------------------------------------
+    def __add__(self, other):
+        return autograd.call(arithmetic.Add, self, operand(other, self))
+
+    def __radd__(self, other):
+        return autograd.call(arithmetic.Add, operand(other, self), self)
+
+    def __sub__(self, other):
+        return autograd.call(arithmetic.Sub, self, operand(other, self))
+
+    def __rsub__(self, other):
+        return autograd.call(arithmetic.Sub, operand(other, self), self)
+
+    def __mul__(self, other):
+        return autograd.call(arithmetic.Mul, self, operand(other, self))
+
+    def __rmul__(self, other):
+        return autograd.call(arithmetic.Mul, operand(other, self), self)
+
+    def __truediv__(self, other):
+        return autograd.call(arithmetic.Div, self, operand(other, self))
+
+    def __rtruediv__(self, other):
+        return autograd.call(arithmetic.Div, operand(other, self), self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
+            return autograd.call(pointwise.Pow, self, alpha=float(exponent))
+        return autograd.call(arithmetic.PowTensor, self, operand(exponent, self))
+
+    def __rpow__(self, base):
+        return autograd.call(arithmetic.PowTensor, operand(base, self), self)
+
+    def __matmul__(self, other):
+        return autograd.call(matmul.Matmul, self, operand(other, self))
+
+    def __rmatmul__(self, other):
+        return autograd.call(matmul.Matmul, operand(other, self), self)
+
+    def __neg__(self):
+        return autograd.call(pointwise.Neg, self)
+
+    def _compare(self, other, op):
+        return autograd.call(arithmetic.Compare, self, operand(other, self), op=op)
+
+    __gt__ = lambda self, other: self._compare(other, "gt")  # noqa: E731
+    __lt__ = lambda self, other: self._compare(other, "lt")  # noqa: E731
+    __ge__ = lambda self, other: self._compare(other, "ge")  # noqa: E731
+    __le__ = lambda self, other: self._compare(other, "le")  # noqa: E731
+
+    def __eq__(self, other):
+        return NotImplemented if other is None else self._compare(other, "eq")
+
+    def __ne__(self, other):
+        return NotImplemented if other is None else self._compare(other, "ne")
+
+    __hash__ = object.__hash__
+
+    # --- pointwise functions --------------------------------------------------------------
+    def exp(self):
+        return autograd.call(pointwise.Exp, self)
+
+    def log(self):
+        return autograd.call(pointwise.Log, self)
+
+    def sqrt(self):
+        return autograd.call(pointwise.Sqrt, self)
+
+    def relu(self):
+        return autograd.call(pointwise.ReLU, self)
+
+    def sigmoid(self):
+        return autograd.call(pointwise.Sigmoid, self)
+
+    def tanh(self):
+        return autograd.call(pointwise.Tanh, self)
+
+    def softmax(self, dim=-1):
+        return autograd.call(softmax.Softmax, self, dim=dim)
+
+    def log_softmax(self, dim=-1):
+        return autograd.call(softmax.LogSoftmax, self, dim=dim)
+
+    # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims accepted too) ----------
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        return autograd.call(reductions.Sum, self, dims=dim, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        return autograd.call(reductions.Mean, self, dims=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """max over all elements (a tensor), or over `dim` (values, indices) as in PyTorch."""
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        values, ctx = autograd.call_with_context(reductions.Max, self, dims=dim, keepdim=keepdim)
+        if dim is None:
+            return values
+        return ValuesIndices(values, Tensor._make(ctx.indices, self.device, None))
+
+    # --- shape ----------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return autograd.call(shape_module.Reshape, self, shape=shape)
+
+    view = reshape
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = dim % max(self.ndim, 1)
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.shape[dim] == 1 else self
+
+    def permute(self, *dims):
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return autograd.call(shape_module.Permute, self, dims=dims)
+
+    def transpose(self, dim0, dim1):
+        order = list(range(self.ndim))
+        order[dim0], order[dim1] = order[dim1], order[dim0]
+        return self.permute(order)
+
+    @property
+    def T(self):
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    def __getitem__(self, index):
+        return autograd.call(indexing.Index, self, index=plain_index(index))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = [] if self.dtype == np.float32 or self.dtype == np.int64 else [f"dtype={self.dtype}"]
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{self._ctx.particle.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({', '.join([body] + extras)})"
+
+
+shape_module = shape
+
+
+def dim_alias(dim, keepdim, axis, keepdims):
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("give dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)
+
+
+def operand(value, like):
+    """The other side of a binary operator, as a Tensor on `like`'s device (no gradient)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float, np.number)):
+        if isinstance(value, (float, np.floating)) and like.dtype.kind != "f":
+            dtype = np.float32
+        elif isinstance(value, bool) and like.dtype.kind == "b":
+            dtype = np.bool_
+        else:
+            dtype = like.dtype if like.dtype.kind != "b" else np.int64
+        return Tensor._make(like.backend.scalar(value, dtype), like.device, None)
+    return Tensor(value, device=like.device)
+
+
+def plain_index(index):
+    """An index with any Tensors in it replaced by their arrays (validated by the particle)."""
+    if isinstance(index, tuple):
+        return tuple(plain_index(part) for part in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
