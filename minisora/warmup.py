@@ -1,0 +1,29 @@
+"""Compile (or load from the cache) every kernel, so a class never waits on the compiler."""
+import numpy as np
+
+from . import functional as F
+from .creation import tensor
+
+
+def compile_all(dtypes):
+    """Run each particle forward and backward once per dtype; returns the calls made."""
+    calls = 0
+    for dtype in dtypes:
+        rng = np.random.default_rng(0)
+        x = tensor(rng.random((2, 3)) + 0.5, dtype=dtype, requires_grad=True)
+        b = tensor(rng.random((3,)) + 0.5, dtype=dtype, requires_grad=True)
+        w = tensor(rng.random((4, 3)), dtype=dtype, requires_grad=True)
+        targets = tensor([1, 3])
+        probabilities = tensor(rng.random((2, 3)) * 0.8 + 0.1, dtype=dtype)
+        results = [
+            x + b, x - b, x * b, x / b, x**b, -x, x.exp(), x.log(), x.sqrt(), x**2, x.relu(), F.leaky_relu(x),
+            x.sigmoid(), x.tanh(), F.gelu(x), x.sum(0), x.mean(1), x.max(), x.softmax(-1), x.log_softmax(0),
+            F.cross_entropy(F.linear(x, w, tensor(np.zeros(4), dtype=dtype)), targets),
+            F.mse_loss(x, probabilities), F.binary_cross_entropy(probabilities * 0 + x.sigmoid(), probabilities),
+            F.binary_cross_entropy_with_logits(x, probabilities), F.dropout(x, 0.5), x[[0, 0]],
+            F.where(x > 1.0, x, b),
+        ]
+        for result in results:
+            result.sum().backward()
+            calls += 1
+    return calls

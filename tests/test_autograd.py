@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+import minisora as ms
+
+
+def test_gradients_accumulate_over_uses_and_over_backward_calls():
+    x = ms.tensor([1.0, 2.0], requires_grad=True)
+    (x * x + x).sum().backward()
+    assert x.grad.tolist() == [3.0, 5.0]
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [6.0, 8.0]
+
+
+def test_shared_gradient_arrays_are_not_aliased_between_leaves():
+    a, b = ms.ones(3, requires_grad=True), ms.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.numpy()[0] = 100.0
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_no_grad_and_detach_record_no_graph():
+    x = ms.ones(2, requires_grad=True)
+    with ms.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    z = (x * 2).detach()
+    assert z.is_leaf and not z.requires_grad
+
+
+def test_second_backward_through_a_freed_graph_is_a_clear_error():
+    x = ms.ones(2, requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"second time.*retain_graph=True"):
+        y.backward()
+    z = (x.exp() * 2).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * 2 * 2 * np.e * np.ones(2) / 2 + 2 * np.e, rtol=1e-6)
+
+
+def test_hooks_see_and_may_replace_the_gradient_and_can_be_removed():
+    x = ms.ones(2, requires_grad=True)
+    y = x * 3
+    seen = []
+    handle = y.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
+    y.sum().backward()
+    assert seen == [[1.0, 1.0]] and x.grad.tolist() == [30.0, 30.0]
+    handle.remove()
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = ms.ones(2, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [4.0, 4.0]
+
+
+def test_backward_needs_a_gradient_for_non_scalars_and_a_graph():
+    with pytest.raises(RuntimeError, match="single-number output"):
+        (ms.ones(2, requires_grad=True) * 2).backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ms.ones(2).sum().backward()
+    with pytest.raises(TypeError, match="only float tensors can require gradients"):
+        ms.tensor([1, 2], requires_grad=True)
+
+
+def test_dtypes_and_creation_follow_pytorch():
+    assert ms.tensor([1.0]).dtype == np.float32
+    assert ms.tensor(np.array([1.0])).dtype == np.float64
+    assert ms.tensor([1, 2]).dtype == np.int64
+    assert ms.zeros(2, 3).shape == (2, 3) and ms.arange(4).tolist() == [0, 1, 2, 3]
+    ms.manual_seed(5)
+    first = ms.randn(3).tolist()
+    ms.manual_seed(5)
+    assert ms.randn(3).tolist() == first
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        ms.tensor([1.0], device="tpu")
+    with pytest.raises(RuntimeError, match="device 'cuda'"):
+        ms.tensor([1.0]).to("cuda")
+
+
+def test_float_to_double_is_differentiable():
+    x = ms.tensor([1.5], requires_grad=True)
+    (x.double() * 2).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [2.0]
+
+
+def test_a_deep_chain_does_not_hit_the_recursion_limit():
+    x = ms.ones(1, requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0]

@@ -1,0 +1,81 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import minisora as ms
+from minisora import F
+from minisora.particles import get
+from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
+
+REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
+
+
+@given(rows=st.integers(1, 6), classes=st.integers(1, 7), seed=st.integers(0, 2**16), reduction=REDUCTIONS,
+       layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]))
+def test_cross_entropy_matches_reference(rows, classes, seed, reduction, layout, dtype):
+    targets = np.random.default_rng(seed).integers(0, classes, rows)
+    check_against_reference(get("cross_entropy"), lambda x, t: F.cross_entropy(x, t, reduction=reduction),
+                            [values(seed, (rows, classes), -4, 4), targets], {"reduction": reduction}, dtype,
+                            [layout, "contiguous"], differentiable=[True, False])
+
+
+@given(rows=st.integers(1, 4), classes=st.integers(1, 5), seed=st.integers(0, 2**16), reduction=REDUCTIONS)
+def test_cross_entropy_gradcheck(rows, classes, seed, reduction):
+    targets = ms.tensor(np.random.default_rng(seed).integers(0, classes, rows))
+    check_gradcheck(lambda x: F.cross_entropy(x, targets, reduction=reduction), [values(seed, (rows, classes))])
+
+
+def test_cross_entropy_hand_computed():
+    assert F.cross_entropy(ms.tensor([[0.0, 0.0]]), ms.tensor([0])).item() == pytest.approx(math.log(2))
+
+
+def test_cross_entropy_bad_targets():
+    logits = ms.zeros(2, 3)
+    with pytest.raises(IndexError, match=r"^cross_entropy: target class id 3 is out of range \[0, 3\) for logits float32\[2, 3\]"):
+        F.cross_entropy(logits, ms.tensor([0, 3]))
+    with pytest.raises(IndexError, match=r"^cross_entropy: target class id -1"):
+        F.cross_entropy(logits, ms.tensor([-1, 0]))
+    with pytest.raises(TypeError, match=r"^cross_entropy: targets must be integer class ids, got float32\[2\]"):
+        F.cross_entropy(logits, ms.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: targets int64\[3\] must have shape \(2,\)"):
+        F.cross_entropy(logits, ms.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: reduction must be one of"):
+        F.cross_entropy(logits, ms.tensor([0, 1]), reduction="avg")
+
+
+PAIR_LOSSES = [
+    ("mse_loss", F.mse_loss, (-2, 2), (-2, 2)),
+    ("binary_cross_entropy", F.binary_cross_entropy, (0.05, 0.95), (0, 1)),
+    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, (-4, 4), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("name, fn, x_range, y_range", PAIR_LOSSES, ids=[p[0] for p in PAIR_LOSSES])
+@given(shape=st.lists(st.sampled_from([1, 2, 3, 5]), min_size=1, max_size=3).map(tuple), seed=st.integers(0, 2**16),
+       reduction=REDUCTIONS, layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2), dtype=st.sampled_from(["float32", "float64"]))
+def test_pair_losses_match_reference(name, fn, x_range, y_range, shape, seed, reduction, layouts, dtype):
+    arrays = [values(seed, shape, *x_range), values(seed + 1, shape, *y_range)]
+    check_against_reference(get(name), lambda x, y: fn(x, y, reduction=reduction), arrays, {"reduction": reduction},
+                            dtype, list(layouts))
+
+
+@pytest.mark.parametrize("name, fn, x_range, y_range", PAIR_LOSSES, ids=[p[0] for p in PAIR_LOSSES])
+@given(seed=st.integers(0, 2**16), reduction=REDUCTIONS)
+def test_pair_losses_gradcheck(name, fn, x_range, y_range, seed, reduction):
+    check_gradcheck(lambda x, y: fn(x, y, reduction=reduction), [values(seed, (2, 3), *x_range), values(seed + 1, (2, 3), *y_range)])
+
+
+@pytest.mark.parametrize("name, fn, x_range, y_range", PAIR_LOSSES, ids=[p[0] for p in PAIR_LOSSES])
+def test_pair_losses_bad_input(name, fn, x_range, y_range):
+    with pytest.raises(ValueError, match=rf"^{name}: input float32\[2, 3\] and target float32\[3\] must have the same shape"):
+        fn(ms.full((2, 3), 0.5), ms.full((3,), 0.5))
+    with pytest.raises(TypeError, match=rf"^{name}: expected float32 or float64 input, got int64\[2\]"):
+        fn(ms.tensor([0, 1]), ms.tensor([0.0, 1.0]))
+
+
+def test_binary_cross_entropy_refuses_non_probabilities_and_clamps_logs():
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: input float32\[2\] must hold probabilities"):
+        F.binary_cross_entropy(ms.tensor([0.5, 1.5]), ms.tensor([0.0, 1.0]))
+    assert F.binary_cross_entropy(ms.tensor([0.0]), ms.tensor([1.0])).item() == pytest.approx(100.0)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import minisora as ms
+from minisora import F
+from minisora.particles import get
+from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
+
+side = st.sampled_from([1, 2, 3, 5])
+
+
+@st.composite
+def matmul_shapes(draw):
+    n, k, m = draw(side), draw(side), draw(side)
+    batch = tuple(draw(st.lists(side, max_size=2)))
+    other_batch = tuple(1 if draw(st.booleans()) else b for b in batch[len(batch) - draw(st.integers(0, len(batch))):])
+    a, b = batch + (n, k), other_batch + (k, m)
+    if draw(st.booleans()):
+        a, b = b[:-2] + (n, k), a[:-2] + (k, m)
+    kind = draw(st.sampled_from(["matrix", "vector_left", "vector_right"]))
+    return ((k,), b) if kind == "vector_left" else (a, (k,)) if kind == "vector_right" else (a, b)
+
+
+@given(pair=matmul_shapes(), seed=st.integers(0, 2**16), layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_matmul_matches_reference(pair, seed, layouts, dtype):
+    check_against_reference(get("matmul"), lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])],
+                            {}, dtype, list(layouts))
+
+
+@given(pair=matmul_shapes(), seed=st.integers(0, 2**16))
+def test_matmul_gradcheck(pair, seed):
+    check_gradcheck(lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])])
+
+
+@given(rows=st.lists(side, min_size=1, max_size=2), inputs=side, outputs=side, bias=st.booleans(),
+       seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]))
+def test_linear_matches_reference(rows, inputs, outputs, bias, seed, layout, dtype):
+    arrays = [values(seed, tuple(rows) + (inputs,)), values(seed + 1, (outputs, inputs))]
+    arrays += [values(seed + 2, (outputs,))] if bias else []
+    check_against_reference(get("linear"), F.linear, arrays, {}, dtype, [layout, "contiguous", "contiguous"][: len(arrays)])
+
+
+def test_linear_gradcheck_with_and_without_bias():
+    x, w, b = values(0, (4, 3)), values(1, (2, 3)), values(2, (2,))
+    check_gradcheck(F.linear, [x, w, b])
+    check_gradcheck(F.linear, [x, w])
+
+
+def test_bad_inputs_name_the_particle_and_shapes():
+    with pytest.raises(ValueError, match=r"^matmul: inner sizes differ: float32\[2, 3\] @ float32\[4, 5\]"):
+        ms.ones(2, 3) @ ms.ones(4, 5)
+    with pytest.raises(TypeError, match=r"^matmul: operands must share a dtype"):
+        ms.ones(2, 3) @ ms.ones(3, 2, dtype="float64")
+    with pytest.raises(ValueError, match=r"^linear: input float32\[4, 3\] does not fit weight float32\[2, 5\]"):
+        F.linear(ms.ones(4, 3), ms.ones(2, 5))
+    with pytest.raises(ValueError, match=r"^linear: bias float32\[3\] must have shape \(2,\)"):
+        F.linear(ms.ones(4, 3), ms.ones(2, 3), ms.ones(3))
+
+
+def test_linear_skips_the_input_gradient_it_does_not_need():
+    w = ms.tensor(values(0, (2, 3)), requires_grad=True)
+    x = ms.tensor(values(1, (4, 3)))
+    F.linear(x, w).sum().backward()
+    assert x.grad is None
+    np.testing.assert_allclose(w.grad.numpy(), np.ones((4, 2)).T @ x.numpy(), rtol=1e-6)
