@@ -43,7 +43,7 @@ def pointwise_value(op, x, alpha):
     if op == OP_POW:
         return x ** alpha
     if op == OP_RELU:
-        return x if x > 0 else x * 0
+        return x if x > 0 or x != x else 0.0  # NaN passes through, as in PyTorch
     if op == OP_LEAKY_RELU:
         return x if x > 0 else alpha * x
     if op == OP_SIGMOID:
@@ -83,16 +83,66 @@ def pointwise_slope(op, x, y, alpha):
 
 
 # 2. the kernels: flat loops over contiguous memory ----------------------------------------
-@kernel
-def pointwise_forward_kernel(op, alpha, x, y):
+@scalar
+def map_value(op, alpha, x, y):
     for i in range(x.size):
         y[i] = pointwise_value(op, x[i], alpha)
 
 
-@kernel
-def pointwise_backward_kernel(op, alpha, x, y, grad_y, grad_x):
+@scalar
+def map_gradient(op, alpha, x, y, grad_y, grad_x):
     for i in range(x.size):
         grad_x[i] = grad_y[i] * pointwise_slope(op, x[i], y[i], alpha)
+
+
+@kernel
+def pointwise_forward_kernel(op, alpha, x, y):
+    # Each branch hands its op over as a constant, so once inlined the compiler folds the
+    # if-chain of pointwise_value away: one tight loop per op, no op test per element.
+    if op == OP_NEG:
+        map_value(OP_NEG, alpha, x, y)
+    elif op == OP_EXP:
+        map_value(OP_EXP, alpha, x, y)
+    elif op == OP_LOG:
+        map_value(OP_LOG, alpha, x, y)
+    elif op == OP_SQRT:
+        map_value(OP_SQRT, alpha, x, y)
+    elif op == OP_POW:
+        map_value(OP_POW, alpha, x, y)
+    elif op == OP_RELU:
+        map_value(OP_RELU, alpha, x, y)
+    elif op == OP_LEAKY_RELU:
+        map_value(OP_LEAKY_RELU, alpha, x, y)
+    elif op == OP_SIGMOID:
+        map_value(OP_SIGMOID, alpha, x, y)
+    elif op == OP_TANH:
+        map_value(OP_TANH, alpha, x, y)
+    else:
+        map_value(OP_GELU, alpha, x, y)
+
+
+@kernel
+def pointwise_backward_kernel(op, alpha, x, y, grad_y, grad_x):
+    if op == OP_NEG:
+        map_gradient(OP_NEG, alpha, x, y, grad_y, grad_x)
+    elif op == OP_EXP:
+        map_gradient(OP_EXP, alpha, x, y, grad_y, grad_x)
+    elif op == OP_LOG:
+        map_gradient(OP_LOG, alpha, x, y, grad_y, grad_x)
+    elif op == OP_SQRT:
+        map_gradient(OP_SQRT, alpha, x, y, grad_y, grad_x)
+    elif op == OP_POW:
+        map_gradient(OP_POW, alpha, x, y, grad_y, grad_x)
+    elif op == OP_RELU:
+        map_gradient(OP_RELU, alpha, x, y, grad_y, grad_x)
+    elif op == OP_LEAKY_RELU:
+        map_gradient(OP_LEAKY_RELU, alpha, x, y, grad_y, grad_x)
+    elif op == OP_SIGMOID:
+        map_gradient(OP_SIGMOID, alpha, x, y, grad_y, grad_x)
+    elif op == OP_TANH:
+        map_gradient(OP_TANH, alpha, x, y, grad_y, grad_x)
+    else:
+        map_gradient(OP_GELU, alpha, x, y, grad_y, grad_x)
 
 
 # 3. the particles --------------------------------------------------------------------------
