@@ -91,7 +91,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="minisora", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train a tiny net on two spirals, then trace one step")
-    demo.add_argument("--steps", type=int, default=300)
+    demo.add_argument("--steps", type=int, default=600)
     demo.set_defaults(run=command_demo)
     commands.add_parser("doctor", help="versions, threads, JIT, CUDA, kernel cache").set_defaults(run=command_doctor)
     commands.add_parser("warmup", help="compile every kernel now (before a class)").set_defaults(run=command_warmup)

@@ -33,7 +33,7 @@ def init_layer(inputs, outputs):
     return weight.detach().requires_grad_(), zeros(outputs, requires_grad=True)
 
 
-def run(steps=300, hidden=32, lr=0.5, seed=0, out=print):
+def run(steps=600, hidden=64, lr=0.5, seed=0, out=print):
     manual_seed(seed)
     points, labels = spirals(100, seed)
     x, y = tensor(points), tensor(labels)
