@@ -19,6 +19,7 @@ import numpy as np
 
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
+from .softmax import row_max_and_exp_sum
 
 REDUCTIONS = ("mean", "sum", "none")
 OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
@@ -27,15 +28,10 @@ OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
 # 1. cross-entropy: one fused kernel each way ----------------------------------------------
 @kernel
 def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total):
-    rows, classes = logits.shape
+    rows = logits.shape[0]
     running = 0.0
     for r in range(rows):
-        row_max = logits[r, 0]
-        for j in range(1, classes):
-            row_max = max(row_max, logits[r, j])
-        exp_sum = 0.0
-        for j in range(classes):
-            exp_sum += np.exp(logits[r, j] - row_max)
+        row_max, exp_sum = row_max_and_exp_sum(logits, r)
         log_sum_exp[r] = row_max + np.log(exp_sum)
         losses[r] = log_sum_exp[r] - logits[r, targets[r]]
         running += losses[r]

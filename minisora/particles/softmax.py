@@ -10,7 +10,7 @@ overflowing: the largest exponent becomes e^0 = 1.
 """
 import numpy as np
 
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
 
@@ -22,16 +22,23 @@ def softmax_reference(x, dim=-1, log=False):
     return e / np.sum(e, axis=dim, keepdims=True)
 
 
+@scalar
+def row_max_and_exp_sum(x, r):
+    """(m, sum_j e^(x_rj - m)) for row r: the two numbers every softmax-like particle needs."""
+    row_max = x[r, 0]
+    for j in range(1, x.shape[1]):
+        row_max = max(row_max, x[r, j])
+    total = 0.0
+    for j in range(x.shape[1]):
+        total += np.exp(x[r, j] - row_max)
+    return row_max, total
+
+
 @kernel
 def softmax_kernel(x, log, y):
     rows, n = x.shape
     for r in range(rows):
-        row_max = x[r, 0]
-        for j in range(1, n):
-            row_max = max(row_max, x[r, j])
-        total = 0.0
-        for j in range(n):
-            total += np.exp(x[r, j] - row_max)
+        row_max, total = row_max_and_exp_sum(x, r)
         if log:
             log_total = row_max + np.log(total)
             for j in range(n):
