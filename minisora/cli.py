@@ -1,4 +1,4 @@
-"""The `minisora` command: demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -11,6 +11,60 @@ def command_demo(args):
     from . import demo
 
     demo.run(steps=args.steps)
+
+
+TRAIN_OPTIONS = ("dataset", "data_dir", "hidden", "activation", "dropout", "optimizer", "lr", "momentum",
+                 "weight_decay", "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed")
+
+
+def command_train(args):
+    from .training import ClassifierRun
+    from .training.classifier import CHECKPOINT
+
+    given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
+    out = args.out or f"runs/{args.model}-{given.get('dataset', 'digits')}"
+    if args.resume:
+        run = ClassifierRun.resume(out, overrides=given)
+        print(f"resuming {out}: epoch {run.epoch + 1}, step {run.batch} of {run.config['epochs']} epochs")
+    else:
+        if os.path.exists(os.path.join(out, CHECKPOINT)):
+            print(f"note: {out} already holds a run; starting over (use --resume to continue it)")
+        run = ClassifierRun({"model": args.model, **given}, out)
+        config = run.config
+        print(f"training {config['model']} {config['hidden']} on {config['dataset']} "
+              f"({len(run.loader.dataset)} train / {len(run.validation)} val), {config['optimizer']} "
+              f"lr {config['lr']}, batch {config['batch_size']}, {config['epochs']} epochs, seed {config['seed']}")
+    start = time.perf_counter()
+    history = run.fit(progress=not args.no_progress)
+    if history:
+        best = max(row["val_accuracy"] for row in history)
+        print(f"done in {time.perf_counter() - start:.1f} s: final val acc {history[-1]['val_accuracy']:.2%} "
+              f"(best {best:.2%}); wrote {out}/checkpoint.safetensors, metrics.jsonl, curves.png")
+    return 130 if run.stop_requested else 0
+
+
+def command_eval(args):
+    from .plot import confusion_matrix, plot_confusion_matrix
+    from .serialization import load
+    from .training import ClassifierRun, checkpoint_path
+    from .training.classifier import accuracy_table
+    from .training.data_setup import evaluation_set
+
+    path = checkpoint_path(args.checkpoint)
+    state = load(path)
+    config = {**state["config"], **({"data_dir": args.data_dir} if args.data_dir else {})}
+    run = ClassifierRun(config, os.path.dirname(path))
+    run.model.load_state_dict(state["model"])
+    dataset = evaluation_set(config, args.split)
+    loss, accuracy, predictions, targets = run.evaluate(dataset)
+    names = state["classes"]
+    counts = confusion_matrix(targets, predictions, len(names))
+    print(f"{path}: {config['model']} on {config['dataset']} ({args.split}, {len(targets)} samples)")
+    print(f"accuracy {accuracy:.2%}   loss {loss:.4f}\n")
+    print(accuracy_table(counts, names))
+    picture = args.out or os.path.join(os.path.dirname(path), f"confusion-{args.split}.png")
+    plot_confusion_matrix(counts, names, path=picture, title=f"{config['dataset']} {args.split}: {accuracy:.2%}")
+    print(f"\nconfusion matrix saved to {picture}")
 
 
 def command_doctor(args):
@@ -99,9 +153,49 @@ def main(argv=None):
     cache = commands.add_parser("cache", help="manage the compiled-kernel cache")
     cache.add_argument("action", choices=["clear"])
     cache.set_defaults(run=command_cache)
+    add_train_parser(commands)
+    add_eval_parser(commands)
     args = parser.parse_args(argv)
-    args.run(args)
-    return 0
+    try:
+        return args.run(args) or 0
+    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
+        print(f"minisora {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+def add_train_parser(commands):
+    train = commands.add_parser("train", help="train a model; writes a checkpoint, metrics.jsonl and curves.png")
+    train.add_argument("model", choices=["mlp"], help="which model to train")
+    train.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
+                       help="default digits (scikit-learn's 8x8 digits, bundled)")
+    train.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
+    train.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes (default 64)")
+    train.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
+    train.add_argument("--dropout", type=float, help="dropout after each hidden layer (default 0)")
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
+    train.add_argument("--lr", type=float, help="learning rate (default 0.1)")
+    train.add_argument("--momentum", type=float, help="for sgd and rmsprop (default 0.9)")
+    train.add_argument("--weight-decay", type=float, help="default 0")
+    train.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
+    train.add_argument("--clip", type=float, help="clip the gradient norm to this value")
+    train.add_argument("--epochs", type=int, help="default 30")
+    train.add_argument("--batch-size", type=int, help="default 128")
+    train.add_argument("--val-split", type=float, help="fraction held out for validation (default 0.2)")
+    train.add_argument("--split-seed", type=int, help="which samples are held out (default 0; fixed across seeds)")
+    train.add_argument("--seed", type=int, help="initial weights, data order and dropout (default 0)")
+    train.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=command_train)
+
+
+def add_eval_parser(commands):
+    evaluate = commands.add_parser("eval", help="accuracy and confusion matrix of a trained checkpoint")
+    evaluate.add_argument("--checkpoint", required=True, help="run folder or checkpoint file")
+    evaluate.add_argument("--split", choices=["val", "train", "test"], default="val")
+    evaluate.add_argument("--data-dir", help="folder with the IDX files, if it moved since training")
+    evaluate.add_argument("--out", help="where to save the confusion matrix picture (.png)")
+    evaluate.set_defaults(run=command_eval)
 
 
 if __name__ == "__main__":

@@ -1,58 +1,29 @@
 """The first run: a tiny network learns to separate two interleaved spirals, then one training
 step is replayed under `trace()` so every particle call shows, forward and backward.
 """
-import math
 import time
 
-import numpy as np
-
 from . import functional as F
-from .creation import randn, tensor, zeros
+from . import nn, optim
 from .autograd import no_grad
+from .creation import tensor
+from .data import spiral
 from .inspect import trace
 from .random import manual_seed
 
 
-def spirals(count, seed=0):
-    """Two spirals of `count` points each, with a little noise (2-D points, labels 0 and 1)."""
-    rng = np.random.default_rng(seed)
-    radius = np.linspace(0.1, 1.0, count)
-    angle = radius * 3 * math.pi
-    points, labels = [], []
-    for label in (0, 1):
-        turn = angle + label * math.pi
-        xy = np.stack([radius * np.cos(turn), radius * np.sin(turn)], axis=1)
-        points.append(xy + rng.normal(0, 0.03, xy.shape))
-        labels.append(np.full(count, label))
-    return np.concatenate(points).astype(np.float32), np.concatenate(labels)
-
-
-def init_layer(inputs, outputs):
-    """PyTorch's default Linear init: U(-1/sqrt(in), 1/sqrt(in)) via a scaled normal here."""
-    weight = randn(outputs, inputs) * (1.0 / math.sqrt(inputs))
-    return weight.detach().requires_grad_(), zeros(outputs, requires_grad=True)
-
-
-def run(steps=600, hidden=64, lr=0.5, seed=0, out=print):
+def run(steps=600, hidden=64, lr=0.1, seed=0, out=print):
     manual_seed(seed)
-    points, labels = spirals(100, seed)
+    points, labels = spiral(count=200, seed=seed).arrays
     x, y = tensor(points), tensor(labels)
-    params = [*init_layer(2, hidden), *init_layer(hidden, hidden), *init_layer(hidden, 2)]
-
-    def forward():
-        w1, b1, w2, b2, w3, b3 = params
-        h = F.tanh(F.linear(x, w1, b1))
-        h = F.relu(F.linear(h, w2, b2))
-        return F.linear(h, w3, b3)
+    model = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
 
     def step():
-        for p in params:
-            p.grad = None
-        loss = F.cross_entropy(forward(), y)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
         loss.backward()
-        with no_grad():
-            for p in params:
-                p.data -= lr * p.grad.data  # plain SGD, written out (minisora.optim comes later)
+        optimizer.step()
         return loss.item()
 
     out(f"minisora demo: an MLP 2 -> {hidden} -> {hidden} -> 2 learns two spirals ({len(points)} points)")
@@ -60,7 +31,8 @@ def run(steps=600, hidden=64, lr=0.5, seed=0, out=print):
     for i in range(steps):
         loss = step()
         if i % (steps // 6) == 0 or i == steps - 1:
-            accuracy = (forward().numpy().argmax(1) == labels).mean()
+            with no_grad():
+                accuracy = (model(x).numpy().argmax(1) == labels).mean()
             out(f"  step {i:4d}  loss {loss:.4f}  accuracy {accuracy:6.1%}")
     out(f"  {steps} steps in {time.perf_counter() - start:.2f} s (first steps include compiling kernels)\n")
 

@@ -2,11 +2,12 @@
 import numpy as np
 
 from . import functional as F
+from . import nn, optim
 from .creation import tensor
 
 
 def compile_all(dtypes):
-    """Run each particle forward and backward once per dtype; returns the calls made."""
+    """Run each particle forward and backward and each optimizer step once per dtype; returns the calls made."""
     calls = 0
     for dtype in dtypes:
         rng = np.random.default_rng(0)
@@ -25,5 +26,11 @@ def compile_all(dtypes):
         ]
         for result in results:
             result.sum().backward()
+            calls += 1
+        for make in (lambda p: optim.SGD(p, lr=0.1, momentum=0.9), optim.Adam, optim.Adadelta, optim.RMSprop):
+            parameter = nn.Parameter(tensor(rng.random(3), dtype=dtype))
+            parameter.grad = tensor(rng.random(3), dtype=dtype)
+            make([parameter]).step()
+            optim.clip_grad_norm_([parameter], 1.0)
             calls += 1
     return calls

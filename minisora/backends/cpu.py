@@ -15,9 +15,18 @@ def is_array(value):
     return isinstance(value, np.ndarray)
 
 
+def is_contiguous(array):
+    return array.flags.c_contiguous
+
+
 def asarray(value, dtype=None):
     """A fresh, contiguous, writeable copy of anything NumPy can read (lists, scalars, arrays)."""
     return np.array(value, dtype=dtype, order="C", copy=True)
+
+
+def copy_into(target, values):
+    """Overwrite `target` in place with `values` (cast to target's dtype)."""
+    np.copyto(target, values, casting="unsafe")
 
 
 def to_numpy(array):

@@ -8,6 +8,8 @@ Every reduction is computed on an (outer, R, inner) view of the input: the reduc
 the middle block R. Reduced dims that are not side by side are first moved next to each other.
 Sums accumulate in float64, so a float32 sum of many numbers keeps its digits.
 """
+import math
+
 import numpy as np
 
 from ..backends.kernel import kernel
@@ -103,11 +105,7 @@ class Layout:
         start = dims[0] if adjacent and dims else len(kept)
         stop = start + len(dims)
         self.moved_shape = moved
-        self.block = (
-            int(np.prod(moved[:start], dtype=np.int64)),
-            int(np.prod(moved[start:stop], dtype=np.int64)),
-            int(np.prod(moved[stop:], dtype=np.int64)),
-        )
+        self.block = (math.prod(moved[:start]), math.prod(moved[start:stop]), math.prod(moved[stop:]))
         self.reduced_shape = tuple(n for d, n in enumerate(shape) if d not in dims)
         self.kept_shape = tuple(1 if d in dims else n for d, n in enumerate(shape))
 

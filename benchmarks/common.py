@@ -1,0 +1,72 @@
+"""What every benchmark shares: interleaved timing rounds, medians, the side-by-side table, start-up."""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def have_torch():
+    try:
+        import torch
+
+        torch.set_num_threads(2)   # the same two cores minisora's BLAS and Numba threads get
+        return True
+    except ImportError:
+        print("(PyTorch not installed: pip install '.[torch]' to compare against it)")
+        return False
+
+
+def measure(steps, rounds, repeat):
+    """Median seconds per call of each step; every round runs all of them, so noise hits all alike.
+
+    The order rotates every round: a library's idle threads keep spinning for a moment after
+    it returns, which slows whoever runs next, so no one may always run next.
+    """
+    for step in steps.values():
+        step()   # compile kernels and warm caches outside the timing
+    times = {name: [] for name in steps}
+    names = list(steps)
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            step = steps[name]
+            start = time.perf_counter()
+            for _ in range(repeat):
+                step()
+            times[name].append((time.perf_counter() - start) / repeat)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def header():
+    return f"{'model':<18}{'minisora ms':>12}{'numpy ms':>10}{'torch ms':>10}{'vs numpy':>10}{'vs torch':>10}"
+
+
+def row(label, t):
+    """One table row; ratios > 1 mean minisora is faster."""
+    torch_ms = f"{t['torch'] * 1e3:10.3f}" if "torch" in t else f"{'-':>10}"
+    vs_torch = f"{t['torch'] / t['minisora']:9.2f}x" if "torch" in t else f"{'-':>10}"
+    return (f"{label:<18}{t['minisora'] * 1e3:12.3f}{t['numpy'] * 1e3:10.3f}{torch_ms}"
+            f"{t['numpy'] / t['minisora']:9.2f}x{vs_torch}")
+
+
+def startup_times(module, function):
+    """Seconds from `import` to the end of the first step of benchmarks/<module>.<function> on the
+    784-64-10 MLP in a fresh process: cold (empty kernel cache, so every kernel compiles) and warm."""
+    code = ("import time; t0 = time.perf_counter(); import sys; sys.path.insert(0, 'benchmarks'); "
+            f"import numpy as np; import {module} as b; rng = np.random.default_rng(0); "
+            "x = rng.standard_normal((128, 784)).astype(np.float32); y = rng.integers(0, 10, 128); "
+            f"b.{function}([784, 64, 10], x, y)(); print(time.perf_counter() - t0)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def once(cache):
+        env = dict(os.environ, MINISORA_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
+                             check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as cache:
+        cold = once(cache)
+        warm = statistics.median(once(cache) for _ in range(3))
+    return cold, warm

@@ -1,0 +1,9 @@
+"""minisora.data: datasets that work offline, and a DataLoader that batches and shuffles them."""
+from .dataset import Dataset, Subset, TensorDataset, random_split
+from .digits import digits
+from .idx import mnist, read_idx
+from .loader import DataLoader
+from .toy import circles, moons, spiral
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "digits", "moons", "circles",
+           "spiral", "mnist", "read_idx"]

@@ -1,0 +1,147 @@
+"""Optimizer: parameter groups, per-parameter state, and saving both.
+
+Each optimizer (sgd.py, adam.py, ...) writes its update rule once as a kernel that reads a
+parameter, its gradient and its state in one pass over memory and updates them in place.
+This base class only does the bookkeeping around it, as PyTorch's does:
+
+    param_groups   [{"params": [...], "lr": ..., ...}]   hyper-parameters per group
+    state          {parameter: {"step": n, "exp_avg": array, ...}}   (arrays on the parameter's device)
+    step()         for every parameter with a gradient: run the update kernel
+"""
+import copy
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    defaults = {}
+
+    def __init__(self, params, **hyper):
+        unknown = set(hyper) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
+        self.check(hyper)
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups, self.state = [], {}
+        for group in groups:
+            self.add_param_group({**self.defaults, **hyper, **group})
+
+    def add_param_group(self, group):
+        group = dict(group)
+        group["params"] = list(group["params"])
+        self.check(group)
+        for parameter in group["params"]:
+            if not isinstance(parameter, Tensor) or not parameter.requires_grad or not parameter.is_leaf:
+                raise TypeError(f"{type(self).__name__}: can only optimize leaf tensors that require grad, "
+                                f"got {type(parameter).__name__}")
+            if any(parameter is seen for g in self.param_groups for seen in g["params"]):
+                raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
+        self.param_groups.append(group)
+
+    def check(self, hyper):
+        """Raise ValueError for hyper-parameters outside their range (each optimizer adds its own)."""
+        if "lr" in hyper and not hyper["lr"] >= 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {hyper['lr']!r}")
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for parameter in group["params"]:
+                if set_to_none or parameter.grad is None:
+                    parameter.grad = None
+                else:
+                    parameter.grad.backend.copy_into(parameter.grad.data, 0)
+
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        for group in self.param_groups:
+            for parameter in group["params"]:
+                if parameter.grad is None:
+                    continue
+                grad = parameter.grad.data
+                if grad.dtype != parameter.dtype or grad.shape != parameter.shape:
+                    raise ValueError(f"{type(self).__name__}: gradient {grad.dtype}{list(grad.shape)} does not match "
+                                     f"its parameter {parameter.dtype}{list(parameter.shape)}")
+                if not parameter.backend.is_contiguous(parameter.data):
+                    raise ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} is not "
+                                     "contiguous in memory; the update kernels write through a flat view of it")
+                state = self.state.get(parameter)
+                if state is None:
+                    state = self.state[parameter] = self.initial_state(parameter, group)
+                self.update(parameter, parameter.backend.contiguous(grad), state, group)
+
+    @staticmethod
+    def flat(parameter, *arrays):
+        """The 1-D views a kernel loops over; None (state this setting never uses) becomes an empty array."""
+        backend = parameter.backend
+        return tuple(backend.empty((0,), parameter.dtype) if a is None else backend.flat(a) for a in arrays)
+
+    def initial_state(self, parameter, group):
+        return {"step": 0}
+
+    def update(self, parameter, grad, state, group):
+        raise NotImplementedError
+
+    # --- saving -------------------------------------------------------------------------
+    def state_dict(self):
+        """{"state": {index: {name: array or number}}, "param_groups": [... "params": [indices]]}."""
+        index_of, groups = {}, []
+        for group in self.param_groups:
+            indices = []
+            for parameter in group["params"]:
+                index_of[id(parameter)] = len(index_of)
+                indices.append(index_of[id(parameter)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": indices})
+        state = {}
+        for group in self.param_groups:
+            for parameter in group["params"]:
+                if parameter in self.state:
+                    backend = parameter.backend
+                    state[index_of[id(parameter)]] = {
+                        name: (backend.to_numpy(value).copy() if backend.is_array(value) else value)
+                        for name, value in self.state[parameter].items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state saved by state_dict() into an optimizer over the same parameters."""
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        parameters = []
+        for index, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {index} has {len(saved['params'])} parameters "
+                                 f"in the checkpoint, {len(group['params'])} here")
+            parameters.extend(zip(saved["params"], group["params"]))
+        by_index = dict(parameters)
+        new_state = {}
+        for key, values in state_dict["state"].items():
+            parameter = by_index.get(int(key))
+            if parameter is None:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which no group has")
+            new_state[parameter] = {}
+            for field, value in values.items():
+                if isinstance(value, (np.ndarray, Tensor)):
+                    array = value.numpy() if isinstance(value, Tensor) else value
+                    if array.shape != tuple(parameter.shape):
+                        raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
+                                         f"{array.shape}, the parameter has {tuple(parameter.shape)}")
+                    value = parameter.backend.asarray(array, parameter.dtype)
+                new_state[parameter][field] = value
+        for saved, group in zip(saved_groups, self.param_groups):
+            group.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for index, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {index}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines + [")"])

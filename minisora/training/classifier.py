@@ -1,0 +1,250 @@
+"""Training a classifier in a folder: epochs of mini-batch steps, validation, checkpoints, curves.
+
+    run = ClassifierRun(config, out="runs/mlp-digits")      # or ClassifierRun.resume(out)
+    run.fit()
+
+The folder ends up holding
+    checkpoint.safetensors   model, optimizer, schedule, RNG states and position (resumable)
+    metrics.jsonl            one JSON object per epoch
+    curves.png               loss and accuracy per epoch
+
+A checkpoint records where the run stands down to the batch, the state of the data order and
+of the random numbers, so a resumed run computes exactly what the uninterrupted run would
+have. Ctrl-C finishes the current step, saves, and exits; a second Ctrl-C stops at once.
+"""
+import json
+import os
+import signal
+import time
+
+import numpy as np
+
+from .. import functional as F
+from .. import optim, random as ms_random
+from ..autograd import no_grad
+from ..data import DataLoader
+from ..models import MLP
+from ..plot import training_curves
+from ..serialization import load, save
+from .data_setup import shape_of, train_val_split
+
+CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
+
+DEFAULTS = {
+    "model": "mlp", "dataset": "digits", "data_dir": None, "hidden": [64], "activation": "relu", "dropout": 0.0,
+    "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "scheduler": "cosine", "clip": None,
+    "epochs": 30, "batch_size": 128, "val_split": 0.2, "split_seed": 0, "seed": 0,
+}
+
+
+def make_optimizer(config, parameters):
+    name, lr, decay = config["optimizer"], config["lr"], config["weight_decay"]
+    if name == "sgd":
+        return optim.SGD(parameters, lr=lr, momentum=config["momentum"], weight_decay=decay)
+    if name == "adam":
+        return optim.Adam(parameters, lr=lr, weight_decay=decay)
+    if name == "adamw":
+        return optim.AdamW(parameters, lr=lr, weight_decay=decay)
+    if name == "rmsprop":
+        return optim.RMSprop(parameters, lr=lr, momentum=config["momentum"], weight_decay=decay)
+    if name == "adadelta":
+        return optim.Adadelta(parameters, lr=lr, weight_decay=decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw, rmsprop or adadelta")
+
+
+def make_scheduler(config, optimizer):
+    name = config["scheduler"]
+    if name == "none":
+        return None
+    if name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+    if name == "step":
+        return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config["epochs"] // 3), gamma=0.1)
+    raise ValueError(f"unknown scheduler {name!r}; choose none, cosine or step")
+
+
+def make_model(config, features, classes):
+    if config["model"] != "mlp":
+        raise ValueError(f"unknown classifier model {config['model']!r}")
+    return MLP(features, config["hidden"], classes, activation=config["activation"], dropout=config["dropout"])
+
+
+class ClassifierRun:
+    def __init__(self, config, out, log=print):
+        self.config = {**DEFAULTS, **config}
+        self.out, self.log = out, log
+        ms_random.manual_seed(self.config["seed"])
+        train, validation = train_val_split(self.config)
+        features, classes, self.class_names = shape_of(train)
+        self.model = make_model(self.config, features, classes)
+        self.optimizer = make_optimizer(self.config, self.model.parameters())
+        self.scheduler = make_scheduler(self.config, self.optimizer)
+        self.loader = DataLoader(train, self.config["batch_size"], shuffle=True, seed=[self.config["seed"], 1])
+        self.validation = validation
+        self.epoch, self.batch = 0, 0            # completed epochs; steps done in the current one
+        self.running = {"loss": 0.0, "correct": 0, "seen": 0}
+        self.epoch_start_order = self.loader.state_dict()
+        self.history = []
+        self.stop_requested = False
+
+    # --- one step and one evaluation --------------------------------------------------------
+    def train_step(self, x, y):
+        self.model.train()
+        self.optimizer.zero_grad()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        if self.config["clip"]:
+            optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
+        self.optimizer.step()
+        correct = int((logits.numpy().argmax(1) == y.numpy()).sum())
+        return loss.item(), correct
+
+    def evaluate(self, dataset, batch_size=1024):
+        """(mean loss, accuracy, predicted classes, true classes) over `dataset`, in eval mode."""
+        self.model.eval()
+        total, predictions, targets = 0.0, [], []
+        with no_grad():
+            for x, y in DataLoader(dataset, batch_size):
+                logits = self.model(x)
+                total += F.cross_entropy(logits, y, reduction="sum").item()
+                predictions.append(logits.numpy().argmax(1))
+                targets.append(y.numpy())
+        predictions, targets = np.concatenate(predictions), np.concatenate(targets)
+        return total / len(targets), float((predictions == targets).mean()), predictions, targets
+
+    # --- the loop ---------------------------------------------------------------------------
+    def fit(self, progress=True):
+        """Train until config["epochs"]; returns the history (one dict per epoch)."""
+        from tqdm import tqdm
+
+        epochs = self.config["epochs"]
+        previous_handler = self._catch_ctrl_c()
+        try:
+            while self.epoch < epochs and not self.stop_requested:
+                self._run_epoch(tqdm, progress)
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        self.save_checkpoint()
+        self.draw_curves()
+        if self.stop_requested:
+            self.log(f"stopped: saved epoch {self.epoch + 1}, step {self.batch} to {self.out}; "
+                     f"continue with --resume --out {self.out}")
+        return self.history
+
+    def _run_epoch(self, tqdm, progress):
+        if self.batch == 0:
+            self.running = {"loss": 0.0, "correct": 0, "seen": 0}
+        self.loader.load_state_dict(self.epoch_start_order)   # mid-epoch: replay this epoch's order, skip what was done
+        started = time.perf_counter()
+        label = f"epoch {self.epoch + 1}/{self.config['epochs']}"
+        bar = tqdm(total=len(self.loader), desc=label, leave=False, disable=None if progress else True,
+                   initial=self.batch, unit="step")
+        for index, (x, y) in enumerate(self.loader):
+            if index < self.batch:
+                continue
+            loss, correct = self.train_step(x, y)
+            self.running["loss"] += loss * len(y)
+            self.running["correct"] += correct
+            self.running["seen"] += len(y)
+            self.batch = index + 1
+            bar.update(1)
+            if self.stop_requested:
+                bar.close()
+                return
+        bar.close()
+        val_loss, val_accuracy, _, _ = self.evaluate(self.validation)
+        seen = self.running["seen"]
+        row = {"epoch": self.epoch + 1, "train_loss": self.running["loss"] / seen,
+               "train_accuracy": self.running["correct"] / seen, "val_loss": val_loss,
+               "val_accuracy": val_accuracy, "lr": self.optimizer.param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - started, 4)}
+        self.history.append(row)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.epoch, self.batch = self.epoch + 1, 0
+        self.epoch_start_order = self.loader.state_dict()   # where the next epoch's shuffle starts
+        self.log(f"{label:>12}  loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "
+                 f"val acc {val_accuracy:6.2%}  lr {row['lr']:.3g}  {row['seconds']:.2f} s")
+        self.write_metrics()
+        self.save_checkpoint()
+
+    def _catch_ctrl_c(self):
+        """First Ctrl-C: finish the step, save, stop. Second: the usual KeyboardInterrupt."""
+        def request_stop(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            self.log("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to abort)")
+
+        try:
+            return signal.signal(signal.SIGINT, request_stop)
+        except ValueError:   # not the main thread: Ctrl-C is not ours to catch
+            return None
+
+    # --- files -------------------------------------------------------------------------------
+    def write_metrics(self):
+        lines = "".join(json.dumps(row) + "\n" for row in self.history)
+        path = os.path.join(self.out, METRICS)
+        os.makedirs(self.out, exist_ok=True)
+        with open(path + ".tmp", "w") as handle:
+            handle.write(lines)
+        os.replace(path + ".tmp", path)
+
+    def draw_curves(self):
+        if self.history:
+            title = f"{self.config['model']} on {self.config['dataset']}"
+            training_curves(self.history, path=os.path.join(self.out, CURVES), title=title)
+
+    def save_checkpoint(self):
+        state = {
+            "kind": "classifier", "config": self.config, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "position": {"epoch": self.epoch, "batch": self.batch}, "running": self.running,
+            "data_order": self.epoch_start_order, "random": ms_random.generator().bit_generator.state,
+            "history": self.history, "classes": self.class_names,
+        }
+        return save(state, os.path.join(self.out, CHECKPOINT))
+
+    @classmethod
+    def resume(cls, out, overrides=None, log=print):
+        """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
+        state = load(checkpoint_path(out))
+        config, overrides = dict(state["config"]), dict(overrides or {})
+        for key, value in overrides.items():
+            if key != "epochs" and value != config.get(key):
+                raise ValueError(f"--resume: {key} was {config.get(key)!r} in the saved run, got {value!r}; "
+                                 "only --epochs can change when resuming")
+        if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
+            raise ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
+                             "epochs; keep --epochs, or train with --scheduler none to extend a run")
+        config.update(overrides)
+        run = cls(config, out, log)
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        run.epoch, run.batch = state["position"]["epoch"], state["position"]["batch"]
+        run.running, run.history = state["running"], state["history"]
+        run.epoch_start_order = state["data_order"]
+        run.loader.load_state_dict(state["data_order"])
+        ms_random.generator().bit_generator.state = state["random"]
+        return run
+
+
+def checkpoint_path(path):
+    """A run folder or a checkpoint file -> the checkpoint file."""
+    candidate = os.path.join(path, CHECKPOINT) if os.path.isdir(path) else path
+    if not os.path.exists(candidate):
+        raise FileNotFoundError(f"no checkpoint at {candidate} (train first, or pass the run folder)")
+    return candidate
+
+
+def accuracy_table(counts, names):
+    """The confusion matrix as text: rows true class, columns predicted."""
+    width = max(5, max(len(n) for n in names) + 1, len(str(counts.max())) + 1)
+    head = " " * width + "".join(f"{n[:width - 1]:>{width}}" for n in names)
+    rows = [f"{n[:width - 1]:>{width}}" + "".join(f"{c:>{width}}" for c in row) for n, row in zip(names, counts)]
+    return "\n".join(["true \\ predicted", head, *rows])

@@ -1,0 +1,95 @@
+"""Checkpoints: round trips of nested state, atomic saving, and clear errors for bad files."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import minisora as ms
+from minisora.serialization import CheckpointError
+
+
+def test_round_trip_keeps_structure_types_and_values(tmp_path):
+    state = {
+        "weights": {"layer.weight": ms.tensor([[1.0, 2.0]]), "layer.bias": ms.tensor([0.5], dtype="float64")},
+        "counts": np.arange(4, dtype=np.int64), "flags": np.array([True, False]),
+        "optimizer": {"state": {0: {"step": 3, "exp_avg": np.ones((1, 2), np.float32)}}, "betas": (0.9, 0.999)},
+        "history": [{"epoch": 1, "loss": 0.25}], "name": "run", "none": None, "big": 2**100,
+        "empty": np.zeros((0, 3), np.float32),
+    }
+    path = ms.save(state, str(tmp_path / "state.safetensors"))
+    loaded = ms.load(path)
+    weight = loaded["weights"]["layer.weight"]
+    assert isinstance(weight, ms.Tensor) and weight.dtype == np.float32 and weight.tolist() == [[1.0, 2.0]]
+    assert loaded["weights"]["layer.bias"].dtype == np.float64
+    assert isinstance(loaded["counts"], np.ndarray) and loaded["counts"].tolist() == [0, 1, 2, 3]
+    assert loaded["flags"].dtype == np.bool_
+    assert loaded["optimizer"]["state"][0]["step"] == 3 and loaded["optimizer"]["betas"] == (0.9, 0.999)
+    assert loaded["history"] == state["history"] and loaded["name"] == "run" and loaded["none"] is None
+    assert loaded["big"] == 2**100 and loaded["empty"].shape == (0, 3)
+
+
+def test_a_model_and_optimizer_checkpoint_restores_them(tmp_path):
+    model = ms.nn.Sequential(ms.nn.Linear(3, 2))
+    ms.save({"model": model.state_dict()}, str(tmp_path / "m.safetensors"))
+    other = ms.nn.Sequential(ms.nn.Linear(3, 2))
+    other.load_state_dict(ms.load(str(tmp_path / "m.safetensors"))["model"])
+    np.testing.assert_array_equal(other[0].weight.numpy(), model[0].weight.numpy())
+
+
+def test_truncated_and_corrupt_files_are_reported(tmp_path):
+    path = str(tmp_path / "good.safetensors")
+    ms.save({"w": np.ones(100, np.float32), "epoch": 2}, path)
+    raw = open(path, "rb").read()
+    cases = {"cut-body": raw[:-17], "cut-header": raw[:40], "tiny": raw[:5], "empty": b""}
+    for name, content in cases.items():
+        broken = tmp_path / name
+        broken.write_bytes(content)
+        with pytest.raises(CheckpointError, match="truncated"):
+            ms.load(str(broken))
+    garbled = tmp_path / "garbled"
+    garbled.write_bytes(raw[:8] + b"\xff" * (len(raw) - 8))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        ms.load(str(garbled))
+
+
+def test_loading_never_unpickles(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("echo should-never-run",))
+
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(CheckpointError):
+        ms.load(str(path))
+
+
+def test_plain_safetensors_file_is_not_taken_for_a_checkpoint(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(CheckpointError, match="not a minisora checkpoint"):
+        ms.load(str(tmp_path / "plain.safetensors"))
+
+
+def test_saving_is_atomic(tmp_path, monkeypatch):
+    path = str(tmp_path / "ckpt.safetensors")
+    ms.save({"epoch": 1}, path)
+
+    def crash(source, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        ms.save({"epoch": 2, "w": np.ones(1000)}, path)
+    monkeypatch.undo()
+    assert ms.load(path) == {"epoch": 1}
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]   # no temporary file left behind
+
+
+def test_unsavable_values_and_folders_give_clear_errors(tmp_path):
+    with pytest.raises(TypeError, match="save: cannot store a set at 'config/tags'"):
+        ms.save({"config": {"tags": {"a"}}}, str(tmp_path / "x.safetensors"))
+    assert not os.path.exists(tmp_path / "x.safetensors")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        ms.load(str(tmp_path))

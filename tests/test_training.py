@@ -1,0 +1,166 @@
+"""Training runs end to end: the CLI, its files, resuming bit for bit, Ctrl-C, and the digits target."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from minisora.cli import main
+from minisora.serialization import load
+from minisora.training import ClassifierRun
+
+QUICK = {"dataset": "moons", "hidden": [16], "epochs": 3, "batch_size": 64, "optimizer": "adam", "lr": 0.01,
+         "dropout": 0.2, "scheduler": "cosine"}
+
+
+def quiet(*_):
+    pass
+
+
+def final_state(out):
+    state = load(os.path.join(out, "checkpoint.safetensors"))
+    history = [{k: v for k, v in row.items() if k != "seconds"} for row in state["history"]]
+    return {k: v.numpy() for k, v in state["model"].items()}, state["optimizer"], history
+
+
+def assert_same_run(a, b):
+    (model_a, optimizer_a, history_a), (model_b, optimizer_b, history_b) = a, b
+    for name in model_a:
+        np.testing.assert_array_equal(model_a[name], model_b[name], err_msg=name)
+    for index, fields in optimizer_a["state"].items():
+        for field, value in fields.items():
+            np.testing.assert_array_equal(value, optimizer_b["state"][index][field], err_msg=f"{index}.{field}")
+    assert history_a == history_b
+
+
+def test_cli_train_then_eval(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "mlp", "--dataset", "moons", "--epochs", "2", "--hidden", "8", "--out", out,
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch 1/2" in printed and "val acc" in printed and "done in" in printed
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"train_loss", "val_loss", "val_accuracy", "train_accuracy", "lr", "seconds"} <= set(rows[0])
+    assert main(["eval", "--checkpoint", out]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "true \\ predicted" in printed
+    accuracy = float(printed.split("accuracy ")[1].split("%")[0]) / 100
+    assert accuracy == pytest.approx(rows[-1]["val_accuracy"], abs=1e-9)
+    for picture, size in (("curves.png", (1000, 400)), ("confusion-val.png", None)):
+        path = os.path.join(out, picture)
+        assert os.path.getsize(path) > 5000
+        header = open(path, "rb").read(24)
+        assert header[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+        assert size is None or (width, height) == size
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["train", "mlp", "--dataset", "mnist", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "pass --data-dir FOLDER" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+    assert main(["train", "mlp", "--val-split", "1.5", "--out", str(tmp_path / "y"), "--no-progress"]) == 2
+    assert "--val-split must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_extending_a_finished_run_is_bit_for_bit(tmp_path):
+    straight, pieces = str(tmp_path / "straight"), str(tmp_path / "pieces")
+    config = {**QUICK, "scheduler": "none"}   # a schedule is planned for a fixed number of epochs
+    ClassifierRun(config, straight, log=quiet).fit(progress=False)
+    ClassifierRun({**config, "epochs": 1}, pieces, log=quiet).fit(progress=False)
+    ClassifierRun.resume(pieces, {"epochs": 3}, log=quiet).fit(progress=False)
+    assert_same_run(final_state(straight), final_state(pieces))
+    assert len(open(os.path.join(pieces, "metrics.jsonl")).readlines()) == 3
+
+
+def test_ctrl_c_mid_epoch_saves_and_resume_continues_bit_for_bit(tmp_path, monkeypatch):
+    straight, interrupted = str(tmp_path / "straight"), str(tmp_path / "interrupted")
+    ClassifierRun(QUICK, straight, log=quiet).fit(progress=False)
+
+    original, calls = ClassifierRun.train_step, []
+
+    def press_ctrl_c_at_step_16(self, x, y):
+        calls.append(1)
+        if len(calls) == 16:   # in epoch 2 (13 steps per epoch)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, x, y)
+
+    monkeypatch.setattr(ClassifierRun, "train_step", press_ctrl_c_at_step_16)
+    messages = []
+    run = ClassifierRun(QUICK, interrupted, log=messages.append)
+    run.fit(progress=False)
+    assert run.stop_requested and len(calls) == 16
+    assert any("Ctrl-C" in m for m in messages) and any("--resume" in m for m in messages)
+    position = load(os.path.join(interrupted, "checkpoint.safetensors"))["position"]
+    assert position == {"epoch": 1, "batch": 3}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+    monkeypatch.undo()
+
+    ClassifierRun.resume(interrupted, log=quiet).fit(progress=False)
+    assert_same_run(final_state(straight), final_state(interrupted))
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    out = str(tmp_path / "run")
+    ClassifierRun({**QUICK, "epochs": 1}, out, log=quiet).fit(progress=False)
+    with pytest.raises(ValueError, match=r"--resume: hidden was \[16\] in the saved run, got \[32\]"):
+        ClassifierRun.resume(out, {"hidden": [32]})
+    with pytest.raises(ValueError, match="the cosine lr schedule was planned for 1 epochs"):
+        ClassifierRun.resume(out, {"epochs": 5})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_digits_defaults_reach_97_percent(tmp_path, seed, capsys):
+    out = str(tmp_path / f"digits-{seed}")
+    assert main(["train", "mlp", "--dataset", "digits", "--seed", str(seed), "--out", out, "--no-progress"]) == 0
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    assert len(rows) == 30
+    assert rows[-1]["val_accuracy"] >= 0.97, capsys.readouterr().out
+
+
+def test_mnist_from_idx_files_trains_and_evaluates_on_its_test_set(tmp_path, capsys):
+    from test_data import write_idx
+    from minisora.data.idx import FILES
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 60), ("test", 20)):
+        labels = rng.integers(0, 10, count).astype(np.uint8)
+        images = (rng.random((count, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+        write_idx(str(tmp_path / FILES[split][0]), images)
+        write_idx(str(tmp_path / FILES[split][1]), labels)
+    out = str(tmp_path / "run")
+    assert main(["train", "mlp", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--epochs", "2",
+                 "--batch-size", "16", "--out", out, "--no-progress"]) == 0
+    assert main(["eval", "--checkpoint", out, "--split", "test"]) == 0
+    printed = capsys.readouterr().out
+    assert "(test, 20 samples)" in printed and "Ankle boot" in printed
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = str(tmp_path / "run")
+    command = [sys.executable, "-m", "minisora.cli", "train", "mlp", "--epochs", "10000", "--scheduler", "none",
+               "--out", out, "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while not os.path.exists(metrics) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    printed, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, printed
+    assert "saving a checkpoint" in printed and "--resume" in printed
+    epoch = load(os.path.join(out, "checkpoint.safetensors"))["position"]["epoch"]
+    assert epoch >= 1
+    resumed = subprocess.run(command[:6] + [str(epoch + 1)] + command[7:] + ["--resume"], capture_output=True,
+                             text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {out}: epoch {epoch + 1}" in resumed.stdout
