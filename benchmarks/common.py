@@ -1,10 +1,13 @@
 """What every benchmark shares: interleaved timing rounds, medians, the side-by-side table, start-up."""
+import argparse
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 
 def have_torch():
@@ -25,7 +28,8 @@ def measure(steps, rounds, repeat):
     it returns, which slows whoever runs next, so no one may always run next.
     """
     for step in steps.values():
-        step()   # compile kernels and warm caches outside the timing
+        for _ in range(repeat):
+            step()   # compile kernels, warm caches and thread pools outside the timing
     times = {name: [] for name in steps}
     names = list(steps)
     for round_number in range(rounds):
@@ -70,3 +74,26 @@ def startup_times(module, function):
         cold = once(cache)
         warm = statistics.median(once(cache) for _ in range(3))
     return cold, warm
+
+
+def compare_mlps(module, title, sizes, batch=128):
+    """The command line of an MLP benchmark: time module.{minisora,numpy,torch}_step on each size."""
+    parser = argparse.ArgumentParser(description=title)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--startup", action="store_true", help="also time a cold and a warm start")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    builders = {"minisora": module.minisora_step, "numpy": module.numpy_step}
+    if have_torch():
+        builders["torch"] = module.torch_step
+    print(f"{title}, batch {batch}, float32, median of {args.rounds} interleaved rounds")
+    print(header())
+    for label, layer_sizes in sizes.items():
+        steps = {name: build(layer_sizes, x, y) for name, build in builders.items()}
+        print(row(label, measure(steps, args.rounds, 20 if layer_sizes[1] < 100 else 5)))
+    if args.startup:
+        cold, warm = startup_times(os.path.splitext(os.path.basename(module.__file__))[0], "minisora_step")
+        print(f"start-up, import to the end of the first minisora step (784-64-10): cold {cold:.2f} s "
+              f"(empty kernel cache), warm {warm:.2f} s")

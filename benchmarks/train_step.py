@@ -6,14 +6,14 @@ minisora (nn + optim) vs PyTorch CPU eager (torch.nn + torch.optim) vs plain Num
 
 Ratios > 1 mean minisora is faster. PyTorch is optional (pip install ".[torch]").
 """
-import argparse
+import sys
 
 import numpy as np
 
-from common import have_torch, header, measure, row, startup_times
+from common import compare_mlps
 
 SIZES = {"784-64-10": [784, 64, 10], "784-512-512-10": [784, 512, 512, 10]}
-BATCH, LR, MOMENTUM = 128, 0.1, 0.9
+LR, MOMENTUM = 0.1, 0.9
 
 
 def minisora_step(sizes, x, y):
@@ -82,28 +82,5 @@ def numpy_step(sizes, x, y):
     return step
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--startup", action="store_true")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, 784)).astype(np.float32)
-    y = rng.integers(0, 10, BATCH)
-    torch_available = have_torch()
-    print(f"MLP training step (forward, backward, SGD momentum {MOMENTUM}), batch {BATCH}, float32, "
-          f"median of {args.rounds} interleaved rounds")
-    print(header())
-    for label, sizes in SIZES.items():
-        steps = {"minisora": minisora_step(sizes, x, y), "numpy": numpy_step(sizes, x, y)}
-        if torch_available:
-            steps["torch"] = torch_step(sizes, x, y)
-        print(row(label, measure(steps, args.rounds, 20 if sizes[1] < 100 else 5)))
-    if args.startup:
-        cold, warm = startup_times("train_step", "minisora_step")
-        print(f"start-up, import to first finished training step of the 784-64-10 MLP: cold {cold:.2f} s "
-              f"(empty kernel cache), warm {warm:.2f} s")
-
-
 if __name__ == "__main__":
-    main()
+    compare_mlps(sys.modules[__name__], "MLP training step (forward, backward, SGD momentum 0.9)", SIZES)

@@ -42,14 +42,10 @@ class Adadelta(Optimizer):
         super().check(hyper)
         if "rho" in hyper and not 0.0 <= hyper["rho"] <= 1.0:
             raise ValueError(f"Adadelta: rho must be in [0, 1], got {hyper['rho']!r}")
-        for name in ("eps", "weight_decay"):
-            if name in hyper and not hyper[name] >= 0:
-                raise ValueError(f"Adadelta: invalid {name} {hyper[name]!r}")
+        self.require_non_negative(hyper, "eps", "weight_decay")
 
     def initial_state(self, parameter, group):
-        zeros = parameter.backend.zeros
-        return {"step": 0, "square_avg": zeros(parameter.shape, parameter.dtype),
-                "acc_delta": zeros(parameter.shape, parameter.dtype)}
+        return {"step": 0, "square_avg": self.zeros(parameter), "acc_delta": self.zeros(parameter)}
 
     def update(self, parameter, grad, state, group):
         param, grad, square_avg, acc_delta = self.flat(

@@ -53,15 +53,10 @@ class Adam(Optimizer):
             betas = tuple(hyper["betas"])
             if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
                 raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {hyper['betas']!r}")
-        if "eps" in hyper and not hyper["eps"] >= 0:
-            raise ValueError(f"{name}: invalid eps {hyper['eps']!r}")
-        if "weight_decay" in hyper and not hyper["weight_decay"] >= 0:
-            raise ValueError(f"{name}: invalid weight_decay {hyper['weight_decay']!r}")
+        self.require_non_negative(hyper, "eps", "weight_decay")
 
     def initial_state(self, parameter, group):
-        zeros = parameter.backend.zeros
-        return {"step": 0, "exp_avg": zeros(parameter.shape, parameter.dtype),
-                "exp_avg_sq": zeros(parameter.shape, parameter.dtype)}
+        return {"step": 0, "exp_avg": self.zeros(parameter), "exp_avg_sq": self.zeros(parameter)}
 
     def update(self, parameter, grad, state, group):
         state["step"] += 1

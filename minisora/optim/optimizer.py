@@ -48,6 +48,16 @@ class Optimizer:
         if "lr" in hyper and not hyper["lr"] >= 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {hyper['lr']!r}")
 
+    def require_non_negative(self, hyper, *names):
+        for name in names:
+            if name in hyper and not hyper[name] >= 0:
+                raise ValueError(f"{type(self).__name__}: invalid {name} {hyper[name]!r} (must be >= 0)")
+
+    @staticmethod
+    def zeros(parameter):
+        """A state array shaped like the parameter, on its device, starting at 0."""
+        return parameter.backend.zeros(parameter.shape, parameter.dtype)
+
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for parameter in group["params"]:

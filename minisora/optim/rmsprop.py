@@ -56,15 +56,12 @@ class RMSprop(Optimizer):
 
     def check(self, hyper):
         super().check(hyper)
-        for name in ("alpha", "eps", "weight_decay", "momentum"):
-            if name in hyper and not hyper[name] >= 0:
-                raise ValueError(f"RMSprop: invalid {name} {hyper[name]!r}")
+        self.require_non_negative(hyper, "alpha", "eps", "weight_decay", "momentum")
 
     def initial_state(self, parameter, group):
-        zeros, shape, dtype = parameter.backend.zeros, parameter.shape, parameter.dtype
-        return {"step": 0, "square_avg": zeros(shape, dtype),
-                "grad_avg": zeros(shape, dtype) if group["centered"] else None,
-                "momentum_buffer": zeros(shape, dtype) if group["momentum"] > 0 else None}
+        return {"step": 0, "square_avg": self.zeros(parameter),
+                "grad_avg": self.zeros(parameter) if group["centered"] else None,
+                "momentum_buffer": self.zeros(parameter) if group["momentum"] > 0 else None}
 
     def update(self, parameter, grad, state, group):
         param, grad, square_avg, grad_avg, buffer = self.flat(

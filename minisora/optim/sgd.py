@@ -43,15 +43,12 @@ class SGD(Optimizer):
 
     def check(self, hyper):
         super().check(hyper)
-        for name in ("momentum", "weight_decay"):
-            if name in hyper and not hyper[name] >= 0:
-                raise ValueError(f"SGD: invalid {name} {hyper[name]!r} (must be >= 0)")
+        self.require_non_negative(hyper, "momentum", "weight_decay")
         if hyper.get("nesterov") and (hyper.get("momentum", 0) <= 0 or hyper.get("dampening", 0) != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
 
     def initial_state(self, parameter, group):
-        velocity = parameter.backend.zeros(parameter.shape, parameter.dtype) if group["momentum"] != 0 else None
-        return {"step": 0, "momentum_buffer": velocity}
+        return {"step": 0, "momentum_buffer": self.zeros(parameter) if group["momentum"] != 0 else None}
 
     def update(self, parameter, grad, state, group):
         param, grad, velocity = self.flat(parameter, parameter.data, grad, state["momentum_buffer"])
