@@ -76,6 +76,33 @@ def startup_times(module, function):
     return cold, warm
 
 
+def mlp_weights(sizes, seed=0):
+    """[weight (out, in), bias (out,)] per layer, float32, scaled by 1/sqrt(in)."""
+    rng = np.random.default_rng(seed)
+    return [[(rng.uniform(-1, 1, (o, i)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32)]
+            for i, o in zip(sizes[:-1], sizes[1:])]
+
+
+def numpy_mlp_gradients(weights, x, y):
+    """Forward and backward of the ReLU MLP + cross-entropy written directly in NumPy (no graph,
+    no framework): the gradients [(d weight, d bias)] from the last layer to the first."""
+    activations, h = [x], x
+    for k, (w, b) in enumerate(weights):
+        h = h @ w.T + b
+        if k < len(weights) - 1:
+            h = np.maximum(h, 0)
+        activations.append(h)
+    probs = np.exp(h - h.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    probs[np.arange(len(y)), y] -= 1
+    grad, grads = probs / len(y), []
+    for k in reversed(range(len(weights))):
+        grads.append((grad.T @ activations[k], grad.sum(0)))
+        if k:
+            grad = (grad @ weights[k][0]) * (activations[k] > 0)
+    return grads
+
+
 def compare_mlps(module, title, sizes, batch=128):
     """The command line of an MLP benchmark: time module.{minisora,numpy,torch}_step on each size."""
     parser = argparse.ArgumentParser(description=title)

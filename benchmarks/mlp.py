@@ -8,23 +8,16 @@ Ratios > 1 mean minisora is faster. PyTorch is optional (pip install ".[torch]")
 """
 import sys
 
-import numpy as np
 
-from common import compare_mlps
+from common import compare_mlps, mlp_weights, numpy_mlp_gradients
 
 SIZES = {"784-64-10": [784, 64, 10], "784-512-512-10": [784, 512, 512, 10]}
-
-
-def make_weights(sizes, seed=0):
-    rng = np.random.default_rng(seed)
-    return [((rng.uniform(-1, 1, (o, i)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32))
-            for i, o in zip(sizes[:-1], sizes[1:])]
 
 
 def minisora_step(sizes, x, y):
     import minisora as ms
 
-    weights = make_weights(sizes)
+    weights = mlp_weights(sizes)
     params = [(ms.tensor(w, requires_grad=True), ms.tensor(b, requires_grad=True)) for w, b in weights]
     xs, ys = ms.tensor(x), ms.tensor(y)
 
@@ -42,7 +35,7 @@ def minisora_step(sizes, x, y):
 def torch_step(sizes, x, y):
     import torch
 
-    weights = make_weights(sizes)
+    weights = mlp_weights(sizes)
     params = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in weights]
     xs, ys = torch.tensor(x), torch.tensor(y)
 
@@ -59,26 +52,8 @@ def torch_step(sizes, x, y):
 
 def numpy_step(sizes, x, y):
     """The same forward and backward written directly in NumPy (no graph, no framework)."""
-    weights = make_weights(sizes)
-
-    def step():
-        activations, h = [x], x
-        for k, (w, b) in enumerate(weights):
-            h = h @ w.T + b
-            if k < len(weights) - 1:
-                h = np.maximum(h, 0)
-            activations.append(h)
-        shifted = h - h.max(1, keepdims=True)
-        probs = np.exp(shifted)
-        probs /= probs.sum(1, keepdims=True)
-        probs[np.arange(len(y)), y] -= 1
-        grad = probs / len(y)
-        for k in reversed(range(len(weights))):
-            w, _ = weights[k]
-            grad_w, grad_b = grad.T @ activations[k], grad.sum(0)  # noqa: F841
-            if k:
-                grad = (grad @ w) * (activations[k] > 0)
-    return step
+    weights = mlp_weights(sizes)
+    return lambda: numpy_mlp_gradients(weights, x, y)
 
 
 if __name__ == "__main__":

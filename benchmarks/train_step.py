@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from common import compare_mlps
+from common import compare_mlps, mlp_weights, numpy_mlp_gradients
 
 SIZES = {"784-64-10": [784, 64, 10], "784-512-512-10": [784, 512, 512, 10]}
 LR, MOMENTUM = 0.1, 0.9
@@ -54,30 +54,14 @@ def torch_step(sizes, x, y):
 
 def numpy_step(sizes, x, y):
     """The same step written directly in NumPy: no graph, no framework, in-place momentum update."""
-    rng = np.random.default_rng(0)
-    weights = [[(rng.uniform(-1, 1, (o, i)) / np.sqrt(i)).astype(np.float32), np.zeros(o, np.float32)]
-               for i, o in zip(sizes[:-1], sizes[1:])]
+    weights = mlp_weights(sizes)
     velocities = [[np.zeros_like(w), np.zeros_like(b)] for w, b in weights]
 
     def step():
-        activations, h = [x], x
-        for k, (w, b) in enumerate(weights):
-            h = h @ w.T + b
-            if k < len(weights) - 1:
-                h = np.maximum(h, 0)
-            activations.append(h)
-        probs = np.exp(h - h.max(1, keepdims=True))
-        probs /= probs.sum(1, keepdims=True)
-        probs[np.arange(len(y)), y] -= 1
-        grad = probs / len(y)
-        for k in reversed(range(len(weights))):
-            w, b = weights[k]
-            grads = (grad.T @ activations[k], grad.sum(0))
-            if k:
-                grad = (grad @ w) * (activations[k] > 0)
-            for param, velocity, g in zip(weights[k], velocities[k], grads):
+        for k, grads in zip(reversed(range(len(weights))), numpy_mlp_gradients(weights, x, y)):
+            for param, velocity, grad in zip(weights[k], velocities[k], grads):
                 velocity *= MOMENTUM
-                velocity += g
+                velocity += grad
                 param -= LR * velocity
     return step
 
