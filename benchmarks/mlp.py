@@ -8,7 +8,6 @@ Ratios > 1 mean minisora is faster. PyTorch is optional (pip install ".[torch]")
 """
 import sys
 
-
 from common import compare_mlps, mlp_weights, numpy_mlp_gradients
 
 SIZES = {"784-64-10": [784, 64, 10], "784-512-512-10": [784, 512, 512, 10]}

@@ -1,4 +1,4 @@
-"""The `minisora` command: train, eval, demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, generate, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -13,34 +13,71 @@ def command_demo(args):
     demo.run(steps=args.steps)
 
 
-TRAIN_OPTIONS = ("dataset", "data_dir", "hidden", "activation", "dropout", "optimizer", "lr", "momentum",
-                 "weight_decay", "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed")
+# Which `minisora train` options each model takes (argparse leaves the others None).
+MODEL_OPTIONS = {
+    "mlp": ("dataset", "data_dir", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "weight_decay",
+            "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed"),
+    "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
+            "weight_decay", "eval_every", "seed"),
+}
 
 
 def command_train(args):
-    from .training import ClassifierRun
-    from .training.classifier import CHECKPOINT
+    from .training import ClassifierRun, LanguageModelRun
+    from .training.common import CHECKPOINT
 
-    given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
-    out = args.out or f"runs/{args.model}-{given.get('dataset', 'digits')}"
+    allowed = MODEL_OPTIONS[args.model]
+    given = {name: getattr(args, name) for name in set().union(*MODEL_OPTIONS.values())
+             if getattr(args, name) is not None}
+    foreign = sorted(set(given) - set(allowed))
+    if foreign:
+        raise ValueError(f"{', '.join('--' + f.replace('_', '-') for f in foreign)} do(es) not apply to {args.model}")
+    run_class = ClassifierRun if args.model == "mlp" else LanguageModelRun
+    default_out = f"runs/mlp-{given.get('dataset', 'digits')}" if args.model == "mlp" else \
+        f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
+    out = args.out or default_out
     if args.resume:
-        run = ClassifierRun.resume(out, overrides=given)
-        print(f"resuming {out}: epoch {run.epoch + 1}, step {run.batch} of {run.config['epochs']} epochs")
+        run = run_class.resume(out, overrides=given)
+        print(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if args.model == "mlp"
+                                          else f"step {run.step}"))
     else:
         if os.path.exists(os.path.join(out, CHECKPOINT)):
             print(f"note: {out} already holds a run; starting over (use --resume to continue it)")
-        run = ClassifierRun({"model": args.model, **given}, out)
-        config = run.config
-        print(f"training {config['model']} {config['hidden']} on {config['dataset']} "
-              f"({len(run.loader.dataset)} train / {len(run.validation)} val), {config['optimizer']} "
-              f"lr {config['lr']}, batch {config['batch_size']}, {config['epochs']} epochs, seed {config['seed']}")
+        run = run_class({"model": args.model, **given}, out)
+        print(describe_run(run))
     start = time.perf_counter()
     history = run.fit(progress=not args.no_progress)
     if history:
-        best = max(row["val_accuracy"] for row in history)
-        print(f"done in {time.perf_counter() - start:.1f} s: final val acc {history[-1]['val_accuracy']:.2%} "
-              f"(best {best:.2%}); wrote {out}/checkpoint.safetensors, metrics.jsonl, curves.png")
+        last = history[-1]
+        result = (f"final val acc {last['val_accuracy']:.2%} (best {max(r['val_accuracy'] for r in history):.2%})"
+                  if args.model == "mlp" else f"final val loss {last['val_loss']:.4f}")
+        print(f"done in {time.perf_counter() - start:.1f} s: {result}; wrote {out}/checkpoint.safetensors, "
+              "metrics.jsonl, curves.png")
     return 130 if run.stop_requested else 0
+
+
+def describe_run(run):
+    c = run.config
+    if c["model"] == "mlp":
+        return (f"training mlp {c['hidden']} on {c['dataset']} ({len(run.loader.dataset)} train / {len(run.validation)} "
+                f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}")
+    parameters = sum(p.numel() for p in run.model.parameters())
+    return (f"training gpt ({c['layers']} layers, d_model {c['d_model']}, {c['heads']} heads, context {c['context']}, "
+            f"{parameters:,} parameters) on {c['corpus']} ({run.tokenizer.vocab_size} symbols, "
+            f"{len(run.batches.ids):,} train tokens), AdamW lr {c['lr']}, batch {c['batch_size']}, {c['steps']} steps")
+
+
+def command_generate(args):
+    from . import random as ms_random
+    from .training import load_for_generation
+
+    model, tokenizer = load_for_generation(args.checkpoint)
+    ms_random.manual_seed(args.seed)
+    ids = tokenizer.encode(args.prompt)[None, :]
+    if ids.size == 0:
+        raise ValueError("--prompt must hold at least one character")
+    out = model.generate(ids, args.tokens, temperature=args.temperature, top_k=args.top_k)
+    print(tokenizer.decode(out.numpy()[0]))
 
 
 def command_eval(args):
@@ -52,6 +89,8 @@ def command_eval(args):
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
+    if state.get("kind") != "classifier":
+        raise ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
     config = {**state["config"], **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = ClassifierRun(config, os.path.dirname(path))
     run.model.load_state_dict(state["model"])
@@ -155,6 +194,7 @@ def main(argv=None):
     cache.set_defaults(run=command_cache)
     add_train_parser(commands)
     add_eval_parser(commands)
+    add_generate_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
@@ -165,28 +205,49 @@ def main(argv=None):
 
 def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model; writes a checkpoint, metrics.jsonl and curves.png")
-    train.add_argument("model", choices=["mlp"], help="which model to train")
-    train.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
-                       help="default digits (scikit-learn's 8x8 digits, bundled)")
-    train.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
-    train.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes (default 64)")
-    train.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
-    train.add_argument("--dropout", type=float, help="dropout after each hidden layer (default 0)")
-    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
-    train.add_argument("--lr", type=float, help="learning rate (default 0.1)")
-    train.add_argument("--momentum", type=float, help="for sgd and rmsprop (default 0.9)")
-    train.add_argument("--weight-decay", type=float, help="default 0")
-    train.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
-    train.add_argument("--clip", type=float, help="clip the gradient norm to this value")
-    train.add_argument("--epochs", type=int, help="default 30")
-    train.add_argument("--batch-size", type=int, help="default 128")
-    train.add_argument("--val-split", type=float, help="fraction held out for validation (default 0.2)")
-    train.add_argument("--split-seed", type=int, help="which samples are held out (default 0; fixed across seeds)")
-    train.add_argument("--seed", type=int, help="initial weights, data order and dropout (default 0)")
-    train.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
-    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("model", choices=sorted(MODEL_OPTIONS), help="mlp (a classifier) or gpt (a character model)")
+    mlp = train.add_argument_group("mlp")
+    mlp.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
+                     help="default digits (scikit-learn's 8x8 digits, bundled)")
+    mlp.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
+    mlp.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes (default 64)")
+    mlp.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
+    mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
+    mlp.add_argument("--momentum", type=float, help="for sgd and rmsprop (default 0.9)")
+    mlp.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
+    mlp.add_argument("--clip", type=float, help="clip the gradient norm to this value")
+    mlp.add_argument("--epochs", type=int, help="default 30")
+    mlp.add_argument("--val-split", type=float, help="fraction held out for validation (default 0.2)")
+    mlp.add_argument("--split-seed", type=int, help="which samples are held out (default 0; fixed across seeds)")
+    gpt = train.add_argument_group("gpt")
+    gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
+    gpt.add_argument("--layers", type=int, help="transformer blocks (default 4)")
+    gpt.add_argument("--d-model", type=int, help="vector size (default 128)")
+    gpt.add_argument("--heads", type=int, help="attention heads (default 4)")
+    gpt.add_argument("--context", type=int, help="tokens the model sees at once (default 64)")
+    gpt.add_argument("--steps", type=int, help="training steps (default 3000)")
+    gpt.add_argument("--eval-every", type=int, help="steps between validation losses and samples (default 250)")
+    both = train.add_argument_group("both")
+    both.add_argument("--lr", type=float, help="learning rate (default 0.1 for mlp, 1e-3 for gpt)")
+    both.add_argument("--batch-size", type=int, help="default 128 for mlp, 32 for gpt")
+    both.add_argument("--weight-decay", type=float, help="default 0 for mlp, 0.1 for gpt (AdamW)")
+    both.add_argument("--dropout", type=float, help="default 0")
+    both.add_argument("--seed", type=int, help="initial weights, data order and dropout (default 0)")
+    both.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
+    both.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    both.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=command_train)
+
+
+def add_generate_parser(commands):
+    generate = commands.add_parser("generate", help="write text with a trained GPT")
+    generate.add_argument("--checkpoint", required=True, help="run folder or checkpoint file")
+    generate.add_argument("--prompt", default="\n", help="text to continue (default a newline)")
+    generate.add_argument("--tokens", type=int, default=300, help="characters to generate")
+    generate.add_argument("--temperature", type=float, default=0.8, help="< 1 safer, > 1 wilder (default 0.8)")
+    generate.add_argument("--top-k", type=int, help="sample only among the k most likely characters")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.set_defaults(run=command_generate)
 
 
 def add_eval_parser(commands):

@@ -1,8 +1,11 @@
 """minisora.functional (imported as F): every particle as a plain function of tensors."""
+import numpy as np
+
 from . import autograd
 from . import random as ms_random
-from .particles import arithmetic, dropout as dropout_particle, losses, matmul as matmul_particle
-from .particles import pointwise, shape, softmax as softmax_particle
+from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
+from .particles import layer_norm as layer_norm_particle, losses, matmul as matmul_particle, pointwise
+from .particles import positional, shape, softmax as softmax_particle
 from .tensor import Tensor, operand
 
 
@@ -95,6 +98,48 @@ def dropout(x, p=0.5, training=True):
         return x
     noise = Tensor._make(x.backend.uniform(x.shape, ms_random.generator(), x.dtype), x.device, None)
     return autograd.call(dropout_particle.Dropout, x, noise, p=float(p))
+
+
+def embedding(ids, weight):
+    """Row ids[p] of the table weight (num_embeddings, dim) for every position p of ids."""
+    ids = as_tensor(ids)
+    return autograd.call(embedding_particle.Embedding, ids, as_tensor(weight))
+
+
+def positional_encoding(x):
+    """x + PE: the sinusoidal table PE(t, 2i) = sin(t / 10000^(2i/d)), PE(t, 2i+1) = cos(...) added at each position."""
+    return autograd.call(positional.PositionalEncoding, as_tensor(x))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize the last dim to mean 0, variance 1, then scale by weight and shift by bias (PyTorch's signature)."""
+    x = as_tensor(x)
+    size = normalized_shape if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if size not in (x.shape[-1:], x.shape[-1]) and size != (x.shape[-1],):
+        raise ValueError(f"layer_norm: minisora normalizes the last dim only; normalized_shape {normalized_shape} "
+                         f"does not match input shape {x.shape}")
+    n = x.shape[-1]
+    weight = Tensor(np.ones(n), dtype=x.dtype, device=x.device) if weight is None else as_tensor(weight)
+    bias = Tensor(np.zeros(n), dtype=x.dtype, device=x.device) if bias is None else as_tensor(bias)
+    return autograd.call(layer_norm_particle.LayerNorm, x, weight, bias, eps=eps)
+
+
+def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=None, need_weights=False,
+                                 is_causal=None):
+    """softmax(q k^T / sqrt(d) + mask) v over the last two dims; causal hides later positions.
+
+    attn_mask: bool (True = may attend, as in PyTorch) or float (added to the scores).
+    need_weights=True also returns the attention weights (..., T, S) for plotting.
+    `is_causal` is PyTorch's name for `causal`.
+    """
+    causal = bool(is_causal) if is_causal is not None else bool(causal)
+    mask = None if attn_mask is None else as_tensor(attn_mask).data
+    output, ctx = autograd.call_with_context(attention.ScaledDotProductAttention, as_tensor(q), as_tensor(k),
+                                             as_tensor(v), causal=causal, mask=mask, scale=scale)
+    if not need_weights:
+        return output
+    weights = ctx.saved[-1]
+    return output, Tensor._make(ctx.backend.reshape(weights, ctx.weights_shape), output.device, None)
 
 
 def cat(tensors, dim=0):

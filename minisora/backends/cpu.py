@@ -7,8 +7,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .kernel import scalar as scalar_helper
+from .memory import keep_freed_memory
 
 name = "cpu"
+keep_freed_memory()   # a step's arrays reuse the last step's memory (see memory.py)
 
 
 def is_array(value):

@@ -35,23 +35,32 @@ def debug():
     JIT_ENABLED = False
 
 
-def scalar(fn):
+def scalar(fn=None, *, inline=True):
     """Scalar math written once: plain Python when called from Python, inlined into kernels.
 
     The same function is later compiled as a `cuda.jit(device=True)` function for the GPU.
+    inline=True copies its body into every caller before compiling (so a constant op code
+    argument prunes its branches); inline=False compiles it once as a function of its own,
+    which LLVM still inlines where it is small: much less to compile when many callers share it.
     """
-    return register_jitable(inline="always")(fn)
+    if fn is None:
+        return lambda f: scalar(f, inline=inline)
+    return register_jitable(inline="always" if inline else "never")(fn)
 
 
 class Kernel:
     """A named loop with one implementation per target (`cpu` now, `cuda` when attached)."""
 
-    __slots__ = ("name", "python", "parallel", "_compiled", "_targets")
+    __slots__ = ("name", "python", "parallel", "reorder_sums", "_compiled", "_targets")
 
-    def __init__(self, python, parallel=False):
+    def __init__(self, python, parallel=False, reorder_sums=False):
         self.name = python.__name__
         self.python = python          # the readable loop; also what runs with the JIT off
         self.parallel = parallel      # compile prange loops for Numba's thread pool
+        # Let the compiler add up a running sum in several partial sums at once (vector lanes):
+        # 4-8x faster sums, rounded in a different order. Only the "reassoc" and "contract" math
+        # flags: never the ones that assume no NaN or inf, so NaN still shows up (and is tested).
+        self.reorder_sums = reorder_sums
         self._compiled = None
         self._targets = {}
 
@@ -64,7 +73,8 @@ class Kernel:
 
                 numba.config.CACHE_DIR = cache_dir()
                 compiled = numba.njit(
-                    cache=True, parallel=self.parallel, nogil=True, error_model="numpy"
+                    cache=True, parallel=self.parallel, nogil=True, error_model="numpy",
+                    fastmath={"reassoc", "contract"} if self.reorder_sums else False,
                 )(self.python)
             else:
                 compiled = self.python
@@ -86,8 +96,8 @@ class Kernel:
         return f"Kernel({self.name})"
 
 
-def kernel(python=None, *, parallel=False):
-    """Decorator: `@kernel` or `@kernel(parallel=True)` turns a loop into a lazily compiled Kernel."""
+def kernel(python=None, *, parallel=False, reorder_sums=False):
+    """Decorator: `@kernel` or `@kernel(parallel=True, reorder_sums=True)` makes a lazily compiled Kernel."""
     if python is None:
-        return lambda fn: Kernel(fn, parallel=parallel)
-    return Kernel(python, parallel=parallel)
+        return lambda fn: Kernel(fn, parallel=parallel, reorder_sums=reorder_sums)
+    return Kernel(python, parallel=parallel, reorder_sums=reorder_sums)

@@ -1,11 +1,16 @@
 """minisora.nn: layers built from particles, and the Module that holds their parameters."""
 from . import init
 from .activation import GELU, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .attention import MultiHeadAttention
 from .container import Sequential
+from .embedding import Embedding, PositionalEncoding
 from .linear import Flatten, Identity, Linear
 from .module import Module, Parameter
+from .normalization import LayerNorm
+from .transformer import FeedForward, TransformerBlock
 
 __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "GELU", "Dropout", "Sequential", "init",
+    "GELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
+    "FeedForward", "TransformerBlock",
 ]

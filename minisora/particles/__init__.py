@@ -6,7 +6,8 @@ and benchmark every particle.
 from dataclasses import dataclass
 
 from .. import backends
-from . import arithmetic, dropout, indexing, losses, matmul, pointwise, reductions, shape, softmax  # noqa: F401
+from . import arithmetic, attention, dropout, embedding, indexing, layer_norm, losses, matmul  # noqa: F401
+from . import pointwise, positional, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry
 
 

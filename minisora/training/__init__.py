@@ -1,4 +1,6 @@
-"""Training runs the CLI starts: a classifier (MLP) now, the GPT later."""
-from .classifier import ClassifierRun, checkpoint_path
+"""Training runs the CLI starts: a classifier (the MLP) and a character-level language model (the GPT)."""
+from .classifier import ClassifierRun
+from .common import checkpoint_path
+from .language_model import LanguageModelRun, load_for_generation
 
-__all__ = ["ClassifierRun", "checkpoint_path"]
+__all__ = ["ClassifierRun", "LanguageModelRun", "checkpoint_path", "load_for_generation"]

@@ -12,9 +12,7 @@ A checkpoint records where the run stands down to the batch, the state of the da
 of the random numbers, so a resumed run computes exactly what the uninterrupted run would
 have. Ctrl-C finishes the current step, saves, and exits; a second Ctrl-C stops at once.
 """
-import json
 import os
-import signal
 import time
 
 import numpy as np
@@ -26,9 +24,8 @@ from ..data import DataLoader
 from ..models import MLP
 from ..plot import training_curves
 from ..serialization import load, save
+from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, stop_on_ctrl_c, write_metrics
 from .data_setup import shape_of, train_val_split
-
-CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
 
 DEFAULTS = {
     "model": "mlp", "dataset": "digits", "data_dir": None, "hidden": [64], "activation": "relu", "dropout": 0.0,
@@ -118,14 +115,9 @@ class ClassifierRun:
         """Train until config["epochs"]; returns the history (one dict per epoch)."""
         from tqdm import tqdm
 
-        epochs = self.config["epochs"]
-        previous_handler = self._catch_ctrl_c()
-        try:
-            while self.epoch < epochs and not self.stop_requested:
+        with stop_on_ctrl_c(self):
+            while self.epoch < self.config["epochs"] and not self.stop_requested:
                 self._run_epoch(tqdm, progress)
-        finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
         self.save_checkpoint()
         self.draw_curves()
         if self.stop_requested:
@@ -167,31 +159,10 @@ class ClassifierRun:
         self.epoch_start_order = self.loader.state_dict()   # where the next epoch's shuffle starts
         self.log(f"{label:>12}  loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "
                  f"val acc {val_accuracy:6.2%}  lr {row['lr']:.3g}  {row['seconds']:.2f} s")
-        self.write_metrics()
+        write_metrics(self.out, self.history)
         self.save_checkpoint()
 
-    def _catch_ctrl_c(self):
-        """First Ctrl-C: finish the step, save, stop. Second: the usual KeyboardInterrupt."""
-        def request_stop(signum, frame):
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-            self.log("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to abort)")
-
-        try:
-            return signal.signal(signal.SIGINT, request_stop)
-        except ValueError:   # not the main thread: Ctrl-C is not ours to catch
-            return None
-
     # --- files -------------------------------------------------------------------------------
-    def write_metrics(self):
-        lines = "".join(json.dumps(row) + "\n" for row in self.history)
-        path = os.path.join(self.out, METRICS)
-        os.makedirs(self.out, exist_ok=True)
-        with open(path + ".tmp", "w") as handle:
-            handle.write(lines)
-        os.replace(path + ".tmp", path)
-
     def draw_curves(self):
         if self.history:
             title = f"{self.config['model']} on {self.config['dataset']}"
@@ -213,10 +184,7 @@ class ClassifierRun:
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
         state = load(checkpoint_path(out))
         config, overrides = dict(state["config"]), dict(overrides or {})
-        for key, value in overrides.items():
-            if key != "epochs" and value != config.get(key):
-                raise ValueError(f"--resume: {key} was {config.get(key)!r} in the saved run, got {value!r}; "
-                                 "only --epochs can change when resuming")
+        check_overrides(config, overrides, ("epochs",))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
             raise ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
                              "epochs; keep --epochs, or train with --scheduler none to extend a run")
@@ -232,14 +200,6 @@ class ClassifierRun:
         run.loader.load_state_dict(state["data_order"])
         ms_random.generator().bit_generator.state = state["random"]
         return run
-
-
-def checkpoint_path(path):
-    """A run folder or a checkpoint file -> the checkpoint file."""
-    candidate = os.path.join(path, CHECKPOINT) if os.path.isdir(path) else path
-    if not os.path.exists(candidate):
-        raise FileNotFoundError(f"no checkpoint at {candidate} (train first, or pass the run folder)")
-    return candidate
 
 
 def accuracy_table(counts, names):

@@ -1,0 +1,150 @@
+"""The transformer, side by side with PyTorch CPU eager (2 threads), interleaved, medians:
+
+    GPT training step   V96, T64, d128, 4 heads, 4 layers, batch 32, AdamW   (tokens per second)
+    attention block     multi-head causal self-attention, B8, T256, d256, 8 heads, forward + backward
+
+    python benchmarks/gpt.py [--rounds N]
+
+Both sides build the same network: token + learned position embeddings, pre-LayerNorm blocks
+with separate q, k, v projections, tanh-GELU feed-forward, a bias-free head. PyTorch is
+optional (pip install ".[torch]"); without it only minisora's numbers print.
+"""
+import argparse
+
+import numpy as np
+
+from common import have_torch, measure
+
+V, T, D, HEADS, LAYERS, BATCH = 96, 64, 128, 4, 4, 32
+ATTENTION = dict(batch=8, length=256, d_model=256, heads=8)
+
+
+def minisora_gpt_step():
+    import minisora as ms
+
+    ms.manual_seed(0)
+    model = ms.models.GPT(V, T, D, HEADS, LAYERS)
+    optimizer = ms.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    rng = np.random.default_rng(0)
+    ids, targets = (ms.tensor(rng.integers(0, V, (BATCH, T))) for _ in range(2))
+
+    def step():
+        optimizer.zero_grad()
+        model.loss(ids, targets).backward()
+        optimizer.step()
+    return step
+
+
+def minisora_attention():
+    import minisora as ms
+
+    ms.manual_seed(0)
+    a = ATTENTION
+    layer = ms.nn.MultiHeadAttention(a["d_model"], a["heads"], causal=True)
+    x = ms.randn(a["batch"], a["length"], a["d_model"], requires_grad=True)
+
+    def step():
+        layer.zero_grad()
+        x.grad = None
+        layer(x).sum().backward()
+    return step
+
+
+def torch_modules():
+    import torch
+    import torch.nn.functional as F
+
+    class Attention(torch.nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.heads = heads
+            self.query, self.key, self.value, self.out = (torch.nn.Linear(d, d) for _ in range(4))
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = (layer(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
+                       for layer in (self.query, self.key, self.value))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+    class Block(torch.nn.Module):
+        def __init__(self, d, heads):
+            super().__init__()
+            self.norm1, self.norm2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.attention = Attention(d, heads)
+            self.feed_forward = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.GELU(approximate="tanh"),
+                                                    torch.nn.Linear(4 * d, d))
+
+        def forward(self, x):
+            x = x + self.attention(self.norm1(x))
+            return x + self.feed_forward(self.norm2(x))
+
+    class GPT(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.token_embedding, self.position_embedding = torch.nn.Embedding(V, D), torch.nn.Embedding(T, D)
+            self.blocks = torch.nn.Sequential(*(Block(D, HEADS) for _ in range(LAYERS)))
+            self.norm, self.head = torch.nn.LayerNorm(D), torch.nn.Linear(D, V, bias=False)
+
+        def forward(self, ids):
+            x = self.token_embedding(ids) + self.position_embedding(torch.arange(ids.shape[1]))
+            return self.head(self.norm(self.blocks(x)))
+
+    return Attention, GPT
+
+
+def torch_gpt_step():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch_modules()[1]()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    rng = np.random.default_rng(0)
+    ids, targets = (torch.tensor(rng.integers(0, V, (BATCH, T))) for _ in range(2))
+
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(ids).view(-1, V), targets.view(-1)).backward()
+        optimizer.step()
+    return step
+
+
+def torch_attention():
+    import torch
+
+    torch.manual_seed(0)
+    a = ATTENTION
+    layer = torch_modules()[0](a["d_model"], a["heads"])
+    x = torch.randn(a["batch"], a["length"], a["d_model"], requires_grad=True)
+
+    def step():
+        layer.zero_grad()
+        x.grad = None
+        layer(x).sum().backward()
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=11)
+    args = parser.parse_args()
+    torch_available = have_torch()
+    print(f"median of {args.rounds} interleaved rounds; ratios > 1 mean minisora is faster")
+    cases = [("GPT training step", minisora_gpt_step, torch_gpt_step, 2, BATCH * T),
+             ("attention block fwd+bwd", minisora_attention, torch_attention, 3, None)]
+    for label, ours, theirs, repeat, tokens in cases:
+        steps = {"minisora": ours()}
+        if torch_available:
+            steps["torch"] = theirs()
+        times = measure(steps, args.rounds, repeat)
+        parts = [f"{label:<26}"]
+        for name, seconds in times.items():
+            rate = f" ({tokens / seconds:,.0f} tokens/s)" if tokens else ""
+            parts.append(f"{name} {seconds * 1e3:8.2f} ms{rate}")
+        if torch_available:
+            parts.append(f"vs torch {times['torch'] / times['minisora']:.2f}x")
+        print("   ".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Multi-head self-attention: `heads` attentions side by side, each on its own slice of the features.
+
+    q, k, v = x Wq, x Wk, x Wv                      (B, T, d) each, then split into heads:
+    q_h, k_h, v_h                                   (B, heads, T, d / heads)
+    o_h = softmax(q_h k_h^T / sqrt(d / heads) + mask) v_h
+    y = concat_h(o_h) Wo
+"""
+from .. import functional as F
+from .linear import Linear
+from .module import Module
+
+
+class MultiHeadAttention(Module):
+    def __init__(self, d_model, heads, causal=False, bias=True, dropout=0.0):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"MultiHeadAttention: d_model {d_model} must be divisible by heads {heads}")
+        self.d_model, self.heads, self.causal, self.dropout = int(d_model), int(heads), bool(causal), float(dropout)
+        self.query = Linear(d_model, d_model, bias=bias)
+        self.key = Linear(d_model, d_model, bias=bias)
+        self.value = Linear(d_model, d_model, bias=bias)
+        self.out = Linear(d_model, d_model, bias=bias)
+        self.weights = None   # the last call's attention weights (B, heads, T, T), when keep_weights is set
+        self.keep_weights = False
+
+    def split_heads(self, x):
+        batch, length, _ = x.shape
+        return x.reshape(batch, length, self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
+
+    def forward(self, x, need_weights=False):
+        if x.ndim != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
+                             f"{self.d_model}), got shape {x.shape}")
+        q, k, v = (self.split_heads(layer(x)) for layer in (self.query, self.key, self.value))
+        out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
+        if self.keep_weights:
+            self.weights = weights
+        batch, length, _ = x.shape
+        y = self.out(out.permute(0, 2, 1, 3).reshape(batch, length, self.d_model))
+        y = F.dropout(y, self.dropout, self.training)
+        return (y, weights) if need_weights else y
+
+    def extra_repr(self):
+        return f"d_model={self.d_model}, heads={self.heads}, causal={self.causal}"

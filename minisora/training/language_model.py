@@ -1,0 +1,157 @@
+"""Training a character-level GPT in a folder: steps of AdamW on random windows of text, a
+validation loss on fixed windows every `eval_every` steps, a generated sample at each one.
+
+    run = LanguageModelRun({"corpus": "pydoc", "steps": 3000}, out="runs/gpt-pydoc")
+    run.fit()
+
+The folder ends up holding checkpoint.safetensors (model, optimizer, tokenizer, RNG states,
+step), metrics.jsonl (one JSON object per evaluation) and curves.png (train and validation
+loss against steps). Ctrl-C finishes the step, saves and stops; --resume continues exactly.
+"""
+import os
+import time
+
+import numpy as np
+
+from .. import optim, random as ms_random
+from ..autograd import no_grad
+from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
+from ..models import GPT
+from ..plot import training_curves
+from ..serialization import load, save
+from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, stop_on_ctrl_c, write_metrics
+
+DEFAULTS = {
+    "model": "gpt", "corpus": "pydoc", "layers": 4, "d_model": 128, "heads": 4, "context": 64, "dropout": 0.0,
+    "batch_size": 32, "steps": 3000, "lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1,
+    "eval_every": 250, "eval_batches": 20, "sample_tokens": 200, "seed": 0,
+}
+
+
+def make_optimizer(config, model):
+    """AdamW; weight decay on the matrices and embedding tables only, not on biases and LayerNorm
+    (decaying a bias or a norm's scale towards 0 only fights the fit, as in GPT-2 and nanoGPT)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    return optim.AdamW(groups, lr=config["lr"], betas=(config["beta1"], config["beta2"]))
+
+
+class LanguageModelRun:
+    def __init__(self, config, out, log=print, tokenizer=None):
+        self.config = {**DEFAULTS, **config}
+        self.out, self.log = out, log
+        config = self.config
+        text = read_corpus(config["corpus"])
+        self.tokenizer = tokenizer or CharTokenizer.from_text(text)
+        train_ids, val_ids = split_ids(self.tokenizer.encode(text))
+        self.batches = TextBatches(train_ids, config["context"], config["batch_size"], seed=[config["seed"], 1])
+        # the validation windows are drawn once, from a fixed seed: the same text at every evaluation
+        self.val_batches = TextBatches(val_ids, config["context"], config["batch_size"], seed=12345).fixed(
+            config["eval_batches"])
+        ms_random.manual_seed(config["seed"])
+        self.model = GPT(self.tokenizer.vocab_size, config["context"], config["d_model"], config["heads"],
+                         config["layers"], config["dropout"])
+        self.optimizer = make_optimizer(config, self.model)
+        self.step, self.history, self.stop_requested = 0, [], False
+        self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
+
+    def train_step(self):
+        x, y = self.batches.sample()
+        self.model.train()
+        self.optimizer.zero_grad()
+        loss = self.model.loss(x, y)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def validation_loss(self):
+        self.model.eval()
+        with no_grad():
+            return float(np.mean([self.model.loss(x, y).item() for x, y in self.val_batches]))
+
+    def sample(self, prompt="\n", tokens=None, temperature=1.0, top_k=None):
+        ids = self.tokenizer.encode(prompt)[None, :]
+        out = self.model.generate(ids, tokens or self.config["sample_tokens"], temperature, top_k)
+        return self.tokenizer.decode(out.numpy()[0])
+
+    def fit(self, progress=True):
+        from tqdm import tqdm
+
+        steps = self.config["steps"]
+        bar = tqdm(total=steps, initial=self.step, desc="training", unit="step", disable=None if progress else True)
+        with stop_on_ctrl_c(self):
+            while self.step < steps and not self.stop_requested:
+                started = time.perf_counter()
+                loss = self.train_step()
+                self.running["loss"] += loss
+                self.running["steps"] += 1
+                self.running["seconds"] += time.perf_counter() - started
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}")
+                if self.step % self.config["eval_every"] == 0 or self.step == steps:
+                    self.evaluate(bar)
+        bar.close()
+        self.save_checkpoint()
+        self.draw_curves()
+        if self.stop_requested:
+            self.log(f"stopped: saved step {self.step} to {self.out}; continue with --resume --out {self.out}")
+        return self.history
+
+    def evaluate(self, bar=None):
+        val_loss = self.validation_loss()
+        steps, seconds = max(self.running["steps"], 1), max(self.running["seconds"], 1e-9)
+        row = {"step": self.step, "train_loss": self.running["loss"] / steps, "val_loss": val_loss,
+               "ms_per_step": 1e3 * seconds / steps,
+               "tokens_per_second": steps * self.config["batch_size"] * self.config["context"] / seconds}
+        self.history.append(row)
+        self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
+        text = self.sample()
+        message = (f"step {self.step:5d}  train loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "
+                   f"{row['ms_per_step']:.0f} ms/step\n  sample: {text.strip()[:160]!r}")
+        (bar.write if bar is not None and not bar.disable else self.log)(message)
+        write_metrics(self.out, self.history)
+        self.save_checkpoint()
+
+    def draw_curves(self):
+        if self.history:
+            training_curves(self.history, path=os.path.join(self.out, CURVES), x="step",
+                            title=f"GPT on {os.path.basename(str(self.config['corpus']))}")
+
+    def save_checkpoint(self):
+        state = {
+            "kind": "gpt", "config": self.config, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "tokenizer": self.tokenizer.state_dict(),
+            "step": self.step, "running": self.running, "history": self.history,
+            "batches": self.batches.state_dict(), "random": ms_random.generator().bit_generator.state,
+        }
+        return save(state, os.path.join(self.out, CHECKPOINT))
+
+    @classmethod
+    def resume(cls, out, overrides=None, log=print):
+        state = load(checkpoint_path(out))
+        config, overrides = dict(state["config"]), dict(overrides or {})
+        check_overrides(config, overrides, ("steps", "eval_every"))
+        run = cls({**config, **overrides}, out, log, CharTokenizer.from_state_dict(state["tokenizer"]))
+        run.restore(state)
+        return run
+
+    def restore(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.running, self.history = state["step"], state["running"], state["history"]
+        self.batches.load_state_dict(state["batches"])
+        ms_random.generator().bit_generator.state = state["random"]
+
+
+def load_for_generation(path):
+    """(model, tokenizer) from a GPT checkpoint, ready to generate."""
+    state = load(checkpoint_path(path))
+    if state.get("kind") != "gpt":
+        raise ValueError(f"{path} holds a {state.get('kind', 'unknown')} run, not a GPT: generate needs a GPT checkpoint")
+    config = state["config"]
+    tokenizer = CharTokenizer.from_state_dict(state["tokenizer"])
+    model = GPT(tokenizer.vocab_size, config["context"], config["d_model"], config["heads"], config["layers"])
+    model.load_state_dict(state["model"])
+    return model, tokenizer
