@@ -126,7 +126,7 @@ def torch_attention():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args()
     torch_available = have_torch()
     print(f"median of {args.rounds} interleaved rounds; ratios > 1 mean minisora is faster")
@@ -142,7 +142,7 @@ def main():
             rate = f" ({tokens / seconds:,.0f} tokens/s)" if tokens else ""
             parts.append(f"{name} {seconds * 1e3:8.2f} ms{rate}")
         if torch_available:
-            parts.append(f"vs torch {times['torch'] / times['minisora']:.2f}x")
+            parts.append(f"vs torch {times.ratio('torch'):.2f}x (paired by round)")
         print("   ".join(parts))
 
 

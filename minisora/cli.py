@@ -24,7 +24,7 @@ MODEL_OPTIONS = {
 
 def command_train(args):
     from .training import ClassifierRun, LanguageModelRun
-    from .training.common import CHECKPOINT
+    from .training.common import CHECKPOINT, say
 
     allowed = MODEL_OPTIONS[args.model]
     given = {name: getattr(args, name) for name in set().union(*MODEL_OPTIONS.values())
@@ -38,13 +38,13 @@ def command_train(args):
     out = args.out or default_out
     if args.resume:
         run = run_class.resume(out, overrides=given)
-        print(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if args.model == "mlp"
-                                          else f"step {run.step}"))
+        say(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if args.model == "mlp"
+                                        else f"step {run.step}"))
     else:
         if os.path.exists(os.path.join(out, CHECKPOINT)):
-            print(f"note: {out} already holds a run; starting over (use --resume to continue it)")
+            say(f"note: {out} already holds a run; starting over (use --resume to continue it)")
         run = run_class({"model": args.model, **given}, out)
-        print(describe_run(run))
+        say(describe_run(run))
     start = time.perf_counter()
     history = run.fit(progress=not args.no_progress)
     if history:

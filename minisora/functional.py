@@ -138,8 +138,7 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
                                              as_tensor(v), causal=causal, mask=mask, scale=scale)
     if not need_weights:
         return output
-    weights = ctx.saved[-1]
-    return output, Tensor._make(ctx.backend.reshape(weights, ctx.weights_shape), output.device, None)
+    return output, Tensor._make(ctx.saved[-1], output.device, None)
 
 
 def cat(tensors, dim=0):

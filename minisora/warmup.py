@@ -22,7 +22,8 @@ def compile_all(dtypes):
             F.cross_entropy(F.linear(x, w, tensor(np.zeros(4), dtype=dtype)), targets),
             F.mse_loss(x, probabilities), F.binary_cross_entropy(probabilities * 0 + x.sigmoid(), probabilities),
             F.binary_cross_entropy_with_logits(x, probabilities), F.dropout(x, 0.5), x[[0, 0]],
-            F.where(x > 1.0, x, b),
+            F.where(x > 1.0, x, b), F.embedding(targets, w), F.positional_encoding(x[None]),
+            F.layer_norm(x, 3, b, b), F.scaled_dot_product_attention(x[None], x[None], x[None], causal=True),
         ]
         for result in results:
             result.sum().backward()

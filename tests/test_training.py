@@ -163,4 +163,4 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     resumed = subprocess.run(command[:6] + [str(epoch + 1)] + command[7:] + ["--resume"], capture_output=True,
                              text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming {out}: epoch {epoch + 1}" in resumed.stdout
+    assert f"resuming {out} from epoch {epoch + 1}" in resumed.stdout

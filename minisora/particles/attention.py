@@ -20,24 +20,13 @@ import math
 
 import numpy as np
 
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
+from .matmul import swap_last
 from .particle import Particle, describe
 
 
-def attention_reference(q, k, v, causal=False, mask=None, scale=None):
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = q @ np.swapaxes(k, -1, -2) * scale
-    if causal:
-        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
-    scores = scores - scores.max(-1, keepdims=True)
-    weights = np.exp(scores)
-    weights /= weights.sum(-1, keepdims=True)
-    return weights @ v
-
-
-def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, scale=None):
+def attention_weights_reference(q, k, causal=False, mask=None, scale=None):
+    """P = softmax(scale q k^T + mask) over the last dim, in NumPy."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ np.swapaxes(k, -1, -2) * scale
     if causal:
@@ -45,39 +34,67 @@ def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, sca
     if mask is not None:
         scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
     weights = np.exp(scores - scores.max(-1, keepdims=True))
-    weights /= weights.sum(-1, keepdims=True)
+    return weights / weights.sum(-1, keepdims=True), scale
+
+
+def attention_reference(q, k, v, causal=False, mask=None, scale=None):
+    return attention_weights_reference(q, k, causal, mask, scale)[0] @ v
+
+
+def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, scale=None):
+    weights, scale = attention_weights_reference(q, k, causal, mask, scale)
     grad_v = np.swapaxes(weights, -1, -2) @ grad_out
     grad_weights = grad_out @ np.swapaxes(v, -1, -2)
     grad_scores = weights * (grad_weights - (grad_weights * weights).sum(-1, keepdims=True))
     return grad_scores @ k * scale, np.swapaxes(grad_scores, -1, -2) @ q * scale, grad_v
 
 
+# e^r for small r by its Taylor series: 1 + r + r^2/2! + ... + r^10/10!
+E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10 = (1.0 / math.factorial(k) for k in range(11))
+
+
+@scalar(inline=False)
+def exp_nonpositive(x):
+    """e^x for x <= 0 from multiplications only, so a loop of them runs as vector instructions
+    (the library exp is one call per element). e^x = (e^(x/64))^64: x/64 lies in [-0.625, 0] where
+    10 Taylor terms are exact to 2e-10, and six squarings give the 64th power (relative error
+    below 2e-8 on [-40, 0], under float32's rounding; below -40, where e^x < 5e-18, it returns e^-40)."""
+    r = max(x, -40.0) * (1.0 / 64.0)
+    p = E0 + r * (E1 + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * (E7 + r * (E8 + r * (E9 + r * E10)))))))))
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
 @kernel(reorder_sums=True)
-def attention_softmax_kernel(scores, scale, causal, mask, has_mask):
+def attention_softmax_kernel(scores, scale, causal, mask, has_mask, fast_exp):
     """In place: scores (batch, T, S) -> softmax(scale * scores + mask) row by row.
-    mask: (batch, T, S) additive (0 or -inf) when has_mask."""
+    mask: (batch, T, S) additive (0 or -inf) when has_mask. fast_exp (float32 scores): e^x by
+    exp_nonpositive; else the library exp, exact to the last bit for float64 checks."""
     batch, rows, columns = scores.shape
     for b in range(batch):
         for t in range(rows):
+            row = scores[b, t]
             visible = min(t + 1, columns) if causal else columns
+            row_max = -np.inf
             for s in range(visible):
-                scores[b, t, s] = scores[b, t, s] * scale + (mask[b, t, s] if has_mask else 0.0)
-            # row_max keeps the scores' own dtype, so exp below runs in float32 for float32
-            # scores (twice as fast) and in float64 for float64 ones
-            row_max = scores[b, t, 0]
-            for s in range(1, visible):
-                row_max = max(row_max, scores[b, t, s])
+                value = row[s] * scale + (mask[b, t, s] if has_mask else 0.0)
+                row[s] = value
+                row_max = max(row_max, value)
             total = 0.0
             if row_max > -np.inf:   # a row that sees nothing gets all-zero weights, not NaN
                 for s in range(visible):
-                    e = math.exp(scores[b, t, s] - row_max)
-                    scores[b, t, s] = e
+                    e = exp_nonpositive(row[s] - row_max) if fast_exp else math.exp(row[s] - row_max)
+                    row[s] = e
                     total += e
             inverse = 1.0 / total if total > 0.0 else 0.0
             for s in range(visible):
-                scores[b, t, s] = scores[b, t, s] * inverse if total > 0.0 else 0.0
+                row[s] = row[s] * inverse if total > 0.0 else 0.0
             for s in range(visible, columns):
-                scores[b, t, s] = 0.0
+                row[s] = 0.0
 
 
 @kernel(reorder_sums=True)
@@ -114,17 +131,18 @@ class ScaledDotProductAttention(Particle):
             cls.fail(f"q, k, v must share a dtype: {describe(q)}, {describe(k)}, {describe(v)}", TypeError)
         backend = ctx.backend
         length, keys = q.shape[-2], k.shape[-2]
-        q3, k3, v3 = (backend.reshape(backend.contiguous(t), (-1,) + t.shape[-2:]) for t in (q, k, v))
         additive = cls.additive_mask(backend, mask, q.shape[:-2] + (length, keys), q.dtype)
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-        weights = backend.matmul(q3, backend.permute(k3, (0, 2, 1)))
-        ctx.run(attention_softmax_kernel, weights, scale, bool(causal),
-                additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None)
-        out = backend.matmul(weights, v3)
-        ctx.save(q3, k3, v3, weights)
-        ctx.scale, ctx.shapes = scale, (q.shape, k.shape, v.shape)
-        ctx.weights_shape = q.shape[:-2] + (length, keys)
-        return backend.reshape(out, q.shape[:-1] + (v.shape[-1],))
+        # The products take q, k, v as they come (a head-split view needs no copy: BLAS steps
+        # through it); the scores they make are fresh, contiguous (batch..., T, S) arrays.
+        weights = backend.matmul(q, backend.permute(k, swap_last(k.ndim)))
+        ctx.run(attention_softmax_kernel, backend.reshape(weights, (-1, length, keys)), scale, bool(causal),
+                additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None,
+                q.dtype == np.float32)
+        out = backend.matmul(weights, v)
+        ctx.save(q, k, v, weights)
+        ctx.scale = scale
+        return out
 
     @classmethod
     def additive_mask(cls, backend, mask, shape, dtype):
@@ -144,16 +162,17 @@ class ScaledDotProductAttention(Particle):
 
     @staticmethod
     def backward(ctx, grad_out):
-        q3, k3, v3, weights = ctx.saved
+        q, k, v, weights = ctx.saved
         backend = ctx.backend
-        shape_q, shape_k, shape_v = ctx.shapes
-        grad = backend.reshape(backend.contiguous(backend.astype(grad_out, q3.dtype)), q3.shape[:2] + (v3.shape[2],))
-        grad_v = backend.matmul(backend.permute(weights, (0, 2, 1)), grad)
-        grad_scores = backend.matmul(grad, backend.permute(v3, (0, 2, 1)))
-        ctx.run(attention_softmax_backward_kernel, weights, grad_scores, ctx.scale)
-        grad_q = backend.matmul(grad_scores, k3)
-        grad_k = backend.matmul(backend.permute(grad_scores, (0, 2, 1)), q3)
-        return (backend.reshape(grad_q, shape_q), backend.reshape(grad_k, shape_k), backend.reshape(grad_v, shape_v))
+        grad = backend.astype(grad_out, q.dtype)
+        grad_v = backend.matmul(backend.permute(weights, swap_last(weights.ndim)), grad)
+        grad_scores = backend.matmul(grad, backend.permute(v, swap_last(v.ndim)))
+        rows = (-1,) + weights.shape[-2:]
+        ctx.run(attention_softmax_backward_kernel, backend.reshape(weights, rows), backend.reshape(grad_scores, rows),
+                ctx.scale)
+        grad_q = backend.matmul(grad_scores, k)
+        grad_k = backend.matmul(backend.permute(grad_scores, swap_last(grad_scores.ndim)), q)
+        return grad_q, grad_k, grad_v
 
     reference = staticmethod(attention_reference)
     reference_backward = staticmethod(attention_backward_reference)

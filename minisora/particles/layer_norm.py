@@ -20,20 +20,24 @@ from .particle import Particle, describe
 
 
 def layer_norm_reference(x, weight, bias, eps=1e-5):
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
+    # in float64 (as the kernel sums): a row of nearly equal numbers loses its digits in float32
+    x64 = x.astype(np.float64)
+    mean = x64.mean(-1, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(-1, keepdims=True)
+    return ((x64 - mean) / np.sqrt(var + eps) * weight + bias).astype(x.dtype)
 
 
 def layer_norm_backward_reference(x, weight, bias, grad_y, eps=1e-5):
-    n = x.shape[-1]
+    dtype, n = x.dtype, x.shape[-1]
+    x, weight, grad_y = x.astype(np.float64), weight.astype(np.float64), grad_y.astype(np.float64)
     mean = x.mean(-1, keepdims=True)
     rstd = 1 / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps)
     xhat = (x - mean) * rstd
     g = grad_y * weight
     grad_x = rstd * (g - g.sum(-1, keepdims=True) / n - xhat * (g * xhat).sum(-1, keepdims=True) / n)
     rows = (-1, n)
-    return grad_x, (grad_y * xhat).reshape(rows).sum(0), grad_y.reshape(rows).sum(0)
+    grads = grad_x, (grad_y * xhat).reshape(rows).sum(0), grad_y.reshape(rows).sum(0)
+    return tuple(g.astype(dtype) for g in grads)
 
 
 @kernel(reorder_sums=True)

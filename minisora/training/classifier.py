@@ -24,7 +24,7 @@ from ..data import DataLoader
 from ..models import MLP
 from ..plot import training_curves
 from ..serialization import load, save
-from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, stop_on_ctrl_c, write_metrics
+from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, say, stop_on_ctrl_c, write_metrics
 from .data_setup import shape_of, train_val_split
 
 DEFAULTS = {
@@ -67,7 +67,7 @@ def make_model(config, features, classes):
 
 
 class ClassifierRun:
-    def __init__(self, config, out, log=print):
+    def __init__(self, config, out, log=say):
         self.config = {**DEFAULTS, **config}
         self.out, self.log = out, log
         ms_random.manual_seed(self.config["seed"])
@@ -180,7 +180,7 @@ class ClassifierRun:
         return save(state, os.path.join(self.out, CHECKPOINT))
 
     @classmethod
-    def resume(cls, out, overrides=None, log=print):
+    def resume(cls, out, overrides=None, log=say):
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
         state = load(checkpoint_path(out))
         config, overrides = dict(state["config"]), dict(overrides or {})

@@ -7,6 +7,11 @@ import signal
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
 
 
+def say(message):
+    """Print a progress line at once, even when the output goes to a file or a pipe."""
+    print(message, flush=True)
+
+
 @contextlib.contextmanager
 def stop_on_ctrl_c(run):
     """First Ctrl-C sets run.stop_requested (the loop finishes its step, saves and stops);

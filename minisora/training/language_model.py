@@ -19,7 +19,7 @@ from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
 from ..models import GPT
 from ..plot import training_curves
 from ..serialization import load, save
-from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, stop_on_ctrl_c, write_metrics
+from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, say, stop_on_ctrl_c, write_metrics
 
 DEFAULTS = {
     "model": "gpt", "corpus": "pydoc", "layers": 4, "d_model": 128, "heads": 4, "context": 64, "dropout": 0.0,
@@ -38,7 +38,7 @@ def make_optimizer(config, model):
 
 
 class LanguageModelRun:
-    def __init__(self, config, out, log=print, tokenizer=None):
+    def __init__(self, config, out, log=say, tokenizer=None):
         self.config = {**DEFAULTS, **config}
         self.out, self.log = out, log
         config = self.config
@@ -129,7 +129,7 @@ class LanguageModelRun:
         return save(state, os.path.join(self.out, CHECKPOINT))
 
     @classmethod
-    def resume(cls, out, overrides=None, log=print):
+    def resume(cls, out, overrides=None, log=say):
         state = load(checkpoint_path(out))
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("steps", "eval_every"))
