@@ -21,15 +21,6 @@ def have_torch():
         return False
 
 
-class Timings(dict):
-    """Median seconds per call by name, plus each round's times for paired ratios."""
-
-    def ratio(self, slower, faster="minisora"):
-        """Median over rounds of time[slower] / time[faster] measured in the same round: a shared
-        machine's slow phases last longer than a round, so pairs within a round cancel them."""
-        return statistics.median(a / b for a, b in zip(self.rounds[slower], self.rounds[faster]))
-
-
 def measure(steps, rounds, repeat):
     """Median seconds per call of each step; every round runs all of them, so noise hits all alike.
 
@@ -49,9 +40,7 @@ def measure(steps, rounds, repeat):
             for _ in range(repeat):
                 step()
             times[name].append((time.perf_counter() - start) / repeat)
-    result = Timings((name, statistics.median(t)) for name, t in times.items())
-    result.rounds = times
-    return result
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def header():
@@ -59,11 +48,11 @@ def header():
 
 
 def row(label, t):
-    """One table row: median times, and ratios (paired by round) > 1 where minisora is faster."""
+    """One table row: median times, and their ratios (> 1 where minisora is faster)."""
     torch_ms = f"{t['torch'] * 1e3:10.3f}" if "torch" in t else f"{'-':>10}"
-    vs_torch = f"{t.ratio('torch'):9.2f}x" if "torch" in t else f"{'-':>10}"
+    vs_torch = f"{t['torch'] / t['minisora']:9.2f}x" if "torch" in t else f"{'-':>10}"
     return (f"{label:<18}{t['minisora'] * 1e3:12.3f}{t['numpy'] * 1e3:10.3f}{torch_ms}"
-            f"{t.ratio('numpy'):9.2f}x{vs_torch}")
+            f"{t['numpy'] / t['minisora']:9.2f}x{vs_torch}")
 
 
 def startup_times(module, function):

@@ -142,7 +142,7 @@ def main():
             rate = f" ({tokens / seconds:,.0f} tokens/s)" if tokens else ""
             parts.append(f"{name} {seconds * 1e3:8.2f} ms{rate}")
         if torch_available:
-            parts.append(f"vs torch {times.ratio('torch'):.2f}x (paired by round)")
+            parts.append(f"vs torch {times['torch'] / times['minisora']:.2f}x")
         print("   ".join(parts))
 
 

@@ -85,7 +85,7 @@ def test_ctrl_c_mid_epoch_saves_and_resume_continues_bit_for_bit(tmp_path, monke
     def press_ctrl_c_at_step_16(self, x, y):
         calls.append(1)
         if len(calls) == 16:   # in epoch 2 (13 steps per epoch)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)   # to this thread: handled before the step ends
         return original(self, x, y)
 
     monkeypatch.setattr(ClassifierRun, "train_step", press_ctrl_c_at_step_16)

@@ -76,8 +76,12 @@ def binary_kernel(op, a, b, strides, shape, out):
         # Numba knows, and the check for that on every element blocks vectorizing (8x slower).
         if stride_a == 1 and stride_b == 1:
             a_row, b_row, out_row = a[pa:pa + inner], b[pb:pb + inner], out[start:start + inner]
-            for j in range(inner):
-                out_row[j] = binary_value(op, a_row[j], b_row[j])
+            if op == OP_ADD:   # the residual connections' sum, spelled out so it needs no op test per element
+                for j in range(inner):
+                    out_row[j] = a_row[j] + b_row[j]
+            else:
+                for j in range(inner):
+                    out_row[j] = binary_value(op, a_row[j], b_row[j])
         elif stride_a == 1 and stride_b == 0:
             a_row, b_value, out_row = a[pa:pa + inner], b[pb], out[start:start + inner]
             for j in range(inner):
