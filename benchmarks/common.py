@@ -1,5 +1,12 @@
-"""What every benchmark shares: interleaved timing rounds, medians, the side-by-side table, start-up."""
+"""What every benchmark shares: interleaved timing rounds, medians, the side-by-side table, start-up.
+
+Each implementation runs in a process of its own (a `Worker`), so no library's process-wide
+settings reach another: minisora keeps freed memory for reuse (backends/memory.py), which
+slows PyTorch's allocator when both share a process. The parent only says "run n steps" to
+each worker in turn and reads back the time.
+"""
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -12,34 +19,78 @@ import numpy as np
 
 def have_torch():
     try:
-        import torch
-
-        torch.set_num_threads(2)   # the same two cores minisora's BLAS and Numba threads get
+        import torch  # noqa: F401  (only to see that it is installed; the workers use it)
         return True
     except ImportError:
         print("(PyTorch not installed: pip install '.[torch]' to compare against it)")
         return False
 
 
-def measure(steps, rounds, repeat):
-    """Median seconds per call of each step; every round runs all of them, so noise hits all alike.
+WORKER = """
+import json, sys, time
+sys.path.insert(0, {folder!r})
+if {torch}:
+    import torch
+    torch.set_num_threads(2)   # the same two cores minisora's BLAS and Numba threads get
+import {module} as benchmark
+step = benchmark.{builder}(*benchmark.inputs(json.loads(sys.argv[1])))
+for line in sys.stdin:
+    count = int(line)
+    start = time.perf_counter()
+    for _ in range(count):
+        step()
+    print((time.perf_counter() - start) / count, flush=True)
+"""
 
-    The order rotates every round: a library's idle threads keep spinning for a moment after
-    it returns, which slows whoever runs next, so no one may always run next.
+
+SETTLE_SECONDS = 0.3
+
+
+class Worker:
+    """benchmarks/<module>.<builder>(*<module>.inputs(case)) -> a step function, run in its own process."""
+
+    def __init__(self, module, builder, case):
+        code = WORKER.format(folder=os.path.dirname(os.path.abspath(__file__)), module=module, builder=builder,
+                             torch=builder.startswith("torch"))
+        env = dict(os.environ, NUMBA_NUM_THREADS=os.environ.get("NUMBA_NUM_THREADS", "2"))
+        self.process = subprocess.Popen([sys.executable, "-c", code, json.dumps(case)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, env=env)
+
+    def seconds_per_step(self, count):
+        self.process.stdin.write(f"{count}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker stopped (exit code {self.process.wait()})")
+        return float(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def measure(workers, rounds, block_seconds=1.0):
+    """Median seconds per step of each worker; every round runs all of them, so noise hits all alike.
+
+    The order rotates every round, so no one always runs right after the same neighbour, and
+    each block starts after a pause: BLAS and OpenMP threads keep spinning for up to a few
+    tenths of a second after their last work, which would take cores from the next worker.
+    A block repeats the step for about `block_seconds`, so waking those threads again after the
+    pause is a small part of it.
     """
-    for step in steps.values():
-        for _ in range(repeat):
-            step()   # compile kernels, warm caches and thread pools outside the timing
-    times = {name: [] for name in steps}
-    names = list(steps)
+    for worker in workers.values():
+        worker.seconds_per_step(3)   # compile kernels, warm caches and thread pools outside the timing
+    warm = max(worker.seconds_per_step(3) for worker in workers.values())
+    repeat = max(1, round(block_seconds / warm))
+    times = {name: [] for name in workers}
+    names = list(workers)
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            step = steps[name]
-            start = time.perf_counter()
-            for _ in range(repeat):
-                step()
-            times[name].append((time.perf_counter() - start) / repeat)
+            time.sleep(SETTLE_SECONDS)
+            times[name].append(workers[name].seconds_per_step(repeat))
+    for worker in workers.values():
+        worker.close()
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -103,24 +154,28 @@ def numpy_mlp_gradients(weights, x, y):
     return grads
 
 
+def mlp_inputs(case):
+    """(sizes, x, y) for an MLP benchmark case {"sizes": [...], "batch": n}: fixed random data."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((case["batch"], case["sizes"][0])).astype(np.float32)
+    return case["sizes"], x, rng.integers(0, case["sizes"][-1], case["batch"])
+
+
 def compare_mlps(module, title, sizes, batch=128):
     """The command line of an MLP benchmark: time module.{minisora,numpy,torch}_step on each size."""
     parser = argparse.ArgumentParser(description=title)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--startup", action="store_true", help="also time a cold and a warm start")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 784)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
-    builders = {"minisora": module.minisora_step, "numpy": module.numpy_step}
-    if have_torch():
-        builders["torch"] = module.torch_step
-    print(f"{title}, batch {batch}, float32, median of {args.rounds} interleaved rounds")
+    name = os.path.splitext(os.path.basename(module.__file__))[0]
+    builders = ["minisora", "numpy"] + (["torch"] if have_torch() else [])
+    print(f"{title}, batch {batch}, float32, median of {args.rounds} interleaved rounds, one process each")
     print(header())
     for label, layer_sizes in sizes.items():
-        steps = {name: build(layer_sizes, x, y) for name, build in builders.items()}
-        print(row(label, measure(steps, args.rounds, 20 if layer_sizes[1] < 100 else 5)))
+        case = {"sizes": layer_sizes, "batch": batch}
+        workers = {b: Worker(name, f"{b}_step", case) for b in builders}
+        print(row(label, measure(workers, args.rounds)))
     if args.startup:
-        cold, warm = startup_times(os.path.splitext(os.path.basename(module.__file__))[0], "minisora_step")
+        cold, warm = startup_times(name, "minisora_step")
         print(f"start-up, import to the end of the first minisora step (784-64-10): cold {cold:.2f} s "
               f"(empty kernel cache), warm {warm:.2f} s")

@@ -5,7 +5,7 @@
 
     python benchmarks/gpt.py [--rounds N]
 
-Both sides build the same network: token + learned position embeddings, pre-LayerNorm blocks
+Each side runs in a process of its own (see common.py). Both build the same network: token + learned position embeddings, pre-LayerNorm blocks
 with separate q, k, v projections, tanh-GELU feed-forward, a bias-free head. PyTorch is
 optional (pip install ".[torch]"); without it only minisora's numbers print.
 """
@@ -13,10 +13,15 @@ import argparse
 
 import numpy as np
 
-from common import have_torch, measure
+from common import Worker, have_torch, measure
 
 V, T, D, HEADS, LAYERS, BATCH = 96, 64, 128, 4, 4, 32
 ATTENTION = dict(batch=8, length=256, d_model=256, heads=8)
+
+
+def inputs(case):
+    """The GPT and attention steps build their own fixed data: no arguments."""
+    return ()
 
 
 def minisora_gpt_step():
@@ -129,14 +134,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args()
     torch_available = have_torch()
-    print(f"median of {args.rounds} interleaved rounds; ratios > 1 mean minisora is faster")
-    cases = [("GPT training step", minisora_gpt_step, torch_gpt_step, 2, BATCH * T),
-             ("attention block fwd+bwd", minisora_attention, torch_attention, 3, None)]
-    for label, ours, theirs, repeat, tokens in cases:
-        steps = {"minisora": ours()}
-        if torch_available:
-            steps["torch"] = theirs()
-        times = measure(steps, args.rounds, repeat)
+    print(f"median of {args.rounds} interleaved rounds, each library in a process of its own; "
+          "ratios > 1 mean minisora is faster")
+    cases = [("GPT training step", "gpt_step", BATCH * T), ("attention block fwd+bwd", "attention", None)]
+    for label, step, tokens in cases:
+        workers = {name: Worker("gpt", f"{name}_{step}", {}) for name in ["minisora"] + (["torch"] if torch_available else [])}
+        times = measure(workers, args.rounds)
         parts = [f"{label:<26}"]
         for name, seconds in times.items():
             rate = f" ({tokens / seconds:,.0f} tokens/s)" if tokens else ""

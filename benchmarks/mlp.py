@@ -8,8 +8,9 @@ Ratios > 1 mean minisora is faster. PyTorch is optional (pip install ".[torch]")
 """
 import sys
 
-from common import compare_mlps, mlp_weights, numpy_mlp_gradients
+from common import compare_mlps, mlp_inputs, mlp_weights, numpy_mlp_gradients
 
+inputs = mlp_inputs   # what a benchmark worker calls to build the arguments of a step
 SIZES = {"784-64-10": [784, 64, 10], "784-512-512-10": [784, 512, 512, 10]}
 
 
