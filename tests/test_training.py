@@ -89,6 +89,7 @@ def test_ctrl_c_mid_epoch_saves_and_resume_continues_bit_for_bit(tmp_path, monke
         return original(self, x, y)
 
     monkeypatch.setattr(ClassifierRun, "train_step", press_ctrl_c_at_step_16)
+    handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal, even under nohup
     messages = []
     run = ClassifierRun(QUICK, interrupted, log=messages.append)
     run.fit(progress=False)
@@ -96,7 +97,8 @@ def test_ctrl_c_mid_epoch_saves_and_resume_continues_bit_for_bit(tmp_path, monke
     assert any("Ctrl-C" in m for m in messages) and any("--resume" in m for m in messages)
     position = load(os.path.join(interrupted, "checkpoint.safetensors"))["position"]
     assert position == {"epoch": 1, "batch": 3}
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the run put the handler back
+    signal.signal(signal.SIGINT, handler_before)
     monkeypatch.undo()
 
     ClassifierRun.resume(interrupted, log=quiet).fit(progress=False)
@@ -149,7 +151,11 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     out = str(tmp_path / "run")
     command = [sys.executable, "-m", "minisora.cli", "train", "mlp", "--epochs", "10000", "--scheduler", "none",
                "--out", out, "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def as_in_a_terminal():   # a test run in the background inherits an ignored Ctrl-C; a terminal's has it on
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=as_in_a_terminal)
     metrics = os.path.join(out, "metrics.jsonl")
     deadline = time.time() + 120
     while not os.path.exists(metrics) and time.time() < deadline and process.poll() is None:

@@ -23,7 +23,10 @@ def stop_on_ctrl_c(run):
         run.log("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to abort)")
 
     try:
-        previous = signal.signal(signal.SIGINT, request_stop)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:   # started with Ctrl-C ignored (nohup, &): keep it so
+            previous = None
+        else:
+            previous = signal.signal(signal.SIGINT, request_stop)
     except ValueError:   # not the main thread: Ctrl-C is not ours to catch
         previous = None
     try:
