@@ -111,7 +111,7 @@ def command_doctor(args):
     import numpy
 
     import minisora
-    from .backends import kernel
+    from .backends import kernel, memory
 
     print(f"minisora   {minisora.__version__}  ({os.path.dirname(minisora.__file__)})")
     print(f"python     {platform.python_version()}  {platform.machine()}")
@@ -120,6 +120,7 @@ def command_doctor(args):
     print(f"threads    numba {numba.get_num_threads()} (layer: {numba.config.THREADING_LAYER}), "
           f"cpus {os.cpu_count()}, BLAS {blas_threads()}")
     print(f"JIT        {'on' if kernel.JIT_ENABLED else 'off (MINISORA_JIT=0: kernels run as Python)'}")
+    print(f"memory     {'freed memory is kept for reuse (MINISORA_KEEP_MEMORY=0 turns it off)' if memory.applied else 'system default malloc behaviour'}")
     print(f"CUDA       {cuda_status()}")
     folder = kernel.cache_dir()
     files = [os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs] if os.path.isdir(folder) else []
