@@ -1,0 +1,75 @@
+"""The graph behind a tensor (explain, Mermaid, DOT) and anomaly detection."""
+import numpy as np
+import pytest
+
+import minisora as ms
+from minisora import F
+
+
+def neuron():
+    x = ms.tensor([[1.0, 0.0]])
+    w = ms.tensor([[2.0, 3.0]], requires_grad=True)
+    b = ms.zeros(1, requires_grad=True)
+    return F.relu(F.linear(x, w, b)), {"x": x, "w": w, "b": b}
+
+
+def test_explain_the_neuron():
+    y, names = neuron()
+    assert y.item() == 2.0
+    assert ms.inspect.explain(y, names).splitlines() == [
+        "#4 relu float32[1, 1]   y = max(0, x)",
+        "  #3 linear float32[1, 1]   y = x @ W^T + b",
+        "    #0 x float32[1, 2]",
+        "    #1 w float32[1, 2] (requires grad)",
+        "    #2 b float32[1] (requires grad)",
+    ]
+
+
+def test_explain_writes_a_shared_tensor_once_and_takes_names_from_a_module():
+    layer = ms.nn.Linear(2, 1)
+    w = layer.weight
+    z = (w * w).sum() + w.sum()
+    text = ms.inspect.explain(z, layer)
+    assert text.count("weight float32[1, 2]") == 1 and "(see above)" in text
+
+
+def test_mermaid_and_dot_of_the_neuron():
+    y, names = neuron()
+    assert ms.inspect.to_mermaid(y, names) == "\n".join([
+        "flowchart BT",
+        '    n0(["x float32[1, 2]"])',
+        '    n1(["w float32[1, 2] (requires grad)"])',
+        '    n2(["b float32[1] (requires grad)"])',
+        '    n3["linear float32[1, 1]"]',
+        '    n4["relu float32[1, 1]"]',
+        "    n0 --> n3", "    n1 --> n3", "    n2 --> n3", "    n3 --> n4",
+    ])
+    dot = ms.inspect.to_dot(y, names)
+    assert dot.startswith("digraph minisora {") and dot.endswith("}")
+    assert '    n3 [label="linear float32[1, 1]", shape=box];' in dot
+    assert '    n0 [label="x float32[1, 2]", shape=ellipse];' in dot
+    assert dot.count("->") == 4
+
+
+def test_detect_anomaly_names_log_of_a_negative_number():
+    with pytest.raises(FloatingPointError, match=r"^log \(forward\) produced 1 NaN and 0 inf in its output"):
+        with ms.inspect.detect_anomaly():
+            ms.tensor([-1.0, 2.0]).log()
+    assert ms.autograd.observers == []   # removed again after the error
+
+
+def test_detect_anomaly_in_backward_names_the_particle_and_the_incoming_gradient():
+    x = ms.tensor([0.0, 1.0], requires_grad=True)
+    with pytest.raises(FloatingPointError, match=r"^sqrt \(backward\) produced 0 NaN and 1 inf in the gradient for input 0"):
+        with ms.inspect.detect_anomaly():
+            x.sqrt().sum().backward()
+
+
+def test_detect_anomaly_reports_bad_inputs_and_stays_quiet_on_good_runs():
+    bad = np.array([np.nan, 1.0], np.float32)
+    with pytest.raises(FloatingPointError, match=r"Inputs: float32\[2\] with 1 NaN, 0 inf"):
+        with ms.inspect.detect_anomaly():
+            ms.tensor(bad).exp()
+    with ms.inspect.detect_anomaly():
+        y, _ = neuron()
+        y.sum().backward()
