@@ -78,8 +78,9 @@ def _observed(method, event, ctx, arrays, params):
     return output
 
 
-def _topological_order(root):
-    """Tensors that need a gradient, each after every tensor computed from it (root first)."""
+def inputs_first(root, needing_grad=True):
+    """The tensors root was computed from (with needing_grad, only those that need a gradient),
+    each before every tensor computed from it; root is last. backward walks this list reversed."""
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -93,10 +94,9 @@ def _topological_order(root):
         stack.append((tensor, True))
         ctx = tensor._ctx
         if ctx is not None:
-            for parent in ctx.inputs:
-                if parent.requires_grad and id(parent) not in visited:
+            for parent in reversed(ctx.inputs):   # reversed: the first input is visited first
+                if (parent.requires_grad or not needing_grad) and id(parent) not in visited:
                     stack.append((parent, False))
-    order.reverse()
     return order
 
 
@@ -119,7 +119,7 @@ def backward(root, grad=None, retain_graph=False):
 
     grads = {id(root): seed}
     stored_as_leaf_grad = set()
-    for tensor in _topological_order(root):
+    for tensor in reversed(inputs_first(root)):
         grad_array = grads.pop(id(tensor), None)
         if grad_array is None:
             continue

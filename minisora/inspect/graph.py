@@ -8,24 +8,8 @@ and as Graphviz DOT.
 Each tensor is a node: a leaf shows its name (when `names` gives one) and shape; a computed
 tensor shows the particle that made it. Arrows point from inputs to what was made from them.
 """
+from ..autograd import inputs_first
 from ..particles.particle import describe
-
-
-def walk(root):
-    """Every tensor the root was computed from, inputs before the tensors made from them."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._ctx is not None:
-            stack.extend((parent, False) for parent in reversed(tensor._ctx.inputs) if id(parent) not in seen)
-    return order
 
 
 def label(tensor, names):
@@ -46,7 +30,7 @@ def name_map(names):
 
 def explain(tensor, names=None):
     """The graph as indented text, the result first; a tensor used twice is written out once."""
-    names, numbers, lines = name_map(names), {id(t): i for i, t in enumerate(walk(tensor))}, []
+    names, numbers, lines = name_map(names), {id(t): i for i, t in enumerate(inputs_first(tensor, needing_grad=False))}, []
 
     def write(t, depth, written):
         number = numbers[id(t)]
@@ -66,7 +50,7 @@ def explain(tensor, names=None):
 
 def to_mermaid(tensor, names=None):
     """A Mermaid flowchart (paste into a ```mermaid block on GitHub or in a notebook)."""
-    names, order = name_map(names), walk(tensor)
+    names, order = name_map(names), inputs_first(tensor, needing_grad=False)
     numbers = {id(t): i for i, t in enumerate(order)}
     lines = ["flowchart BT"]
     for i, t in enumerate(order):
@@ -80,7 +64,7 @@ def to_mermaid(tensor, names=None):
 
 def to_dot(tensor, names=None):
     """Graphviz DOT (`dot -Tpng graph.dot -o graph.png`)."""
-    names, order = name_map(names), walk(tensor)
+    names, order = name_map(names), inputs_first(tensor, needing_grad=False)
     numbers = {id(t): i for i, t in enumerate(order)}
     lines = ["digraph minisora {", "    rankdir=BT;", '    node [fontname="Helvetica"];']
     for i, t in enumerate(order):
