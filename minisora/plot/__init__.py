@@ -2,7 +2,9 @@
 
 Every function returns the matplotlib Figure and, given `path`, also saves it as a PNG.
 """
-from .curves import training_curves
 from .confusion import confusion_matrix, plot_confusion_matrix
+from .curves import training_curves
+from .layers import attention_heatmap, decision_boundary, gradient_flow, gradient_histograms, histograms
 
-__all__ = ["training_curves", "confusion_matrix", "plot_confusion_matrix"]
+__all__ = ["training_curves", "confusion_matrix", "plot_confusion_matrix", "histograms", "gradient_histograms",
+           "gradient_flow", "attention_heatmap", "decision_boundary"]
