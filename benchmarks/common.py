@@ -6,6 +6,7 @@ slows PyTorch's allocator when both share a process. The parent only says "run n
 each worker in turn and reads back the time.
 """
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -18,12 +19,11 @@ import numpy as np
 
 
 def have_torch():
-    try:
-        import torch  # noqa: F401  (only to see that it is installed; the workers use it)
+    """Whether PyTorch is installed (the workers import it; this process never does)."""
+    if importlib.util.find_spec("torch") is not None:
         return True
-    except ImportError:
-        print("(PyTorch not installed: pip install '.[torch]' to compare against it)")
-        return False
+    print("(PyTorch not installed: pip install '.[torch]' to compare against it)")
+    return False
 
 
 WORKER = """

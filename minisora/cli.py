@@ -1,4 +1,4 @@
-"""The `minisora` command: train, eval, generate, demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, generate, check, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -106,6 +106,12 @@ def command_eval(args):
     print(f"\nconfusion matrix saved to {picture}")
 
 
+def command_check(args):
+    from .grading import check
+
+    return 0 if check(args.target) else 1
+
+
 def command_doctor(args):
     import numba
     import numpy
@@ -196,6 +202,9 @@ def main(argv=None):
     add_train_parser(commands)
     add_eval_parser(commands)
     add_generate_parser(commands)
+    grade = commands.add_parser("check", help="grade a particle you wrote: gradcheck, comparison, bad input")
+    grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass")
+    grade.set_defaults(run=command_check)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0

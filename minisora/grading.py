@@ -1,0 +1,134 @@
+"""Grading a particle a student wrote: `minisora check PATH[:NAME]`.
+
+The file holds a class like minisora's own particles: a subclass of minisora.particles.Particle
+with a `name`, `forward(ctx, *arrays)` and `backward(ctx, grad_out)` (NumPy inside is fine):
+
+    class Sigmoid(Particle):
+        name = "sigmoid"
+        @staticmethod
+        def forward(ctx, x):
+            y = 1 / (1 + np.exp(-x)); ctx.save(y); return y
+        @staticmethod
+        def backward(ctx, grad_y):
+            (y,) = ctx.saved; return (grad_y * y * (1 - y),)
+
+The grade: (1) gradcheck in float64 on several shapes, (2) agreement with minisora's particle of
+the same name, when there is one, (3) a probe with integer input, which a careful particle
+refuses with a clear error (advice only: it does not fail the grade). `example_shapes` (a list
+of one shape tuple per input) and `example_params` on the class choose other inputs.
+"""
+import importlib.util
+import inspect as python_inspect
+import os
+
+import numpy as np
+
+from . import autograd
+from .gradcheck import gradcheck
+from .particles import particle as particle_module
+from .tensor import Tensor
+
+DEFAULT_SHAPES = [(4,), (2, 3), (1, 5)]
+
+
+def load_particles(path, name=None):
+    """The particle classes defined in the file at `path` (only `name`'s, when given).
+
+    Loading must not replace minisora's own particle of the same name in the catalog, so the
+    registry is put back as it was afterwards.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"check: no file {path}")
+    saved = dict(particle_module._registry)
+    try:
+        spec = importlib.util.spec_from_file_location(f"student_{abs(hash(path))}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        particle_module._registry.clear()
+        particle_module._registry.update(saved)
+    found = [value for key, value in vars(module).items() if python_inspect.isclass(value)
+             and issubclass(value, particle_module.Particle) and value.__module__ == module.__name__
+             and (name is None or key == name or getattr(value, "name", None) == name)]
+    if not found:
+        raise ValueError(f"check: {path} defines no particle{' named ' + repr(name) if name else ''} "
+                         "(a subclass of minisora.particles.Particle with forward and backward)")
+    return found
+
+
+def examples(particle):
+    arity = len(python_inspect.signature(particle.forward).parameters) - 1   # all but ctx
+    params = getattr(particle, "example_params", {})
+    arity -= len(params)
+    shapes = getattr(particle, "example_shapes", None) or [(shape,) * arity for shape in DEFAULT_SHAPES]
+    rng = np.random.default_rng(0)
+    return [([rng.uniform(-2, 2, s) for s in example], params) for example in shapes]
+
+
+def grade(particle, say=print):
+    """Run every check on one particle class; True when it passes."""
+    say(f"checking {particle.name} ({particle.__qualname__})")
+    passed = True
+    for arrays, params in examples(particle):
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        try:
+            report = gradcheck(lambda *ts: autograd.call(particle, *ts, **params),
+                               [Tensor(a, requires_grad=True) for a in arrays])
+        except Exception as error:   # the student's code raising is a result to report, not a crash
+            say(f"  FAIL  gradcheck on {shapes}: {type(error).__name__}: {error}")
+            passed = False
+            continue
+        if report:
+            say(f"  ok    gradcheck on {shapes}: max relative error {report.max_rel_error:.1e}")
+        else:
+            worst = max(report.inputs, key=lambda r: r.max_rel_error)
+            say(f"  FAIL  gradcheck on {shapes}: input {worst.index} at {worst.worst_index}: your backward says "
+                f"{worst.analytic:.6g}, finite differences say {worst.numeric:.6g}")
+            passed = False
+    own = particle_module.registry().get(particle.name)
+    if own is not None and passed:
+        passed = compare_with_own(particle, own, say)
+    probe_bad_input(particle, say)
+    say("PASSED" if passed else "FAILED")
+    return passed
+
+
+def compare_with_own(particle, own, say):
+    for arrays, params in examples(particle):
+        ours = [Tensor(a, requires_grad=True) for a in arrays]
+        theirs = [Tensor(a, requires_grad=True) for a in arrays]
+        expected, got = autograd.call(own, *ours, **params), autograd.call(particle, *theirs, **params)
+        if expected.shape != got.shape or not np.allclose(got.numpy(), expected.numpy(), rtol=1e-7, atol=1e-10):
+            say(f"  FAIL  forward differs from minisora's {own.name} on shapes {[a.shape for a in arrays]}: "
+                f"largest difference {np.max(np.abs(got.numpy() - expected.numpy())) if got.shape == expected.shape else 'in shape'}")
+            return False
+        weight = np.random.default_rng(1).standard_normal(expected.shape)
+        (expected * Tensor(weight)).sum().backward()
+        (got * Tensor(weight)).sum().backward()
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if (a.grad is None) != (b.grad is None) or (a.grad is not None and
+                                                        not np.allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-7, atol=1e-10)):
+                say(f"  FAIL  gradient of input {i} differs from minisora's {own.name}")
+                return False
+    say(f"  ok    matches minisora's own {own.name}, forward and backward")
+    return True
+
+
+def probe_bad_input(particle, say):
+    arrays, params = examples(particle)[0]
+    try:
+        autograd.call(particle, *(Tensor(np.ones(a.shape, dtype=np.int64)) for a in arrays), **params)
+    except (TypeError, ValueError) as error:
+        say(f"  ok    integer input refused: {error}")
+        return
+    except Exception as error:
+        say(f"  note  integer input raised {type(error).__name__} ({error}); a clear TypeError naming the particle is kinder")
+        return
+    say("  note  integer input was accepted silently; minisora's particles refuse it with a TypeError "
+        "(see Particle.require_float)")
+
+
+def check(target, say=print):
+    """`PATH[:NAME]` -> grade every particle found; True when all pass."""
+    path, _, name = target.partition(":") if ":" in os.path.basename(target) else (target, "", "")
+    return all([grade(particle, say) for particle in load_particles(path, name or None)])

@@ -1,0 +1,71 @@
+"""`minisora check`: grading a particle a student wrote."""
+import textwrap
+
+import minisora as ms
+from minisora.cli import main
+
+SIGMOID = textwrap.dedent('''
+    import numpy as np
+    from minisora.particles import Particle
+
+
+    class Sigmoid(Particle):
+        name = "sigmoid"
+
+        @classmethod
+        def forward(cls, ctx, x):
+            cls.require_float(x)
+            y = 1 / (1 + np.exp(-x))
+            ctx.save(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_y):
+            (y,) = ctx.saved
+            return (BACKWARD,)
+''')
+
+
+def write(tmp_path, backward, name="student.py"):
+    path = tmp_path / name
+    path.write_text(SIGMOID.replace("BACKWARD", backward))
+    return str(path)
+
+
+def test_a_correct_particle_passes(tmp_path, capsys):
+    assert main(["check", write(tmp_path, "grad_y * y * (1 - y)")]) == 0
+    out = capsys.readouterr().out
+    assert "matches minisora's own sigmoid" in out and "integer input refused" in out and out.endswith("PASSED\n")
+    assert ms.particles.get("sigmoid").__module__ == "minisora.particles.pointwise"   # the catalog is untouched
+
+
+def test_a_wrong_backward_fails_with_the_worst_entry(tmp_path, capsys):
+    assert main(["check", write(tmp_path, "grad_y * y") + ":Sigmoid"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  gradcheck on (4,): input 0 at" in out and "your backward says" in out and out.endswith("FAILED\n")
+
+
+def test_an_unfinished_exercise_fails(tmp_path, capsys):
+    stub = 'raise NotImplementedError("write the backward of sigmoid")'
+    path = tmp_path / "stub.py"
+    path.write_text(SIGMOID.replace("return (BACKWARD,)", stub))
+    assert main(["check", str(path)]) == 1
+    assert "NotImplementedError: write the backward of sigmoid" in capsys.readouterr().out
+
+
+def test_a_particle_minisora_does_not_have_is_still_gradchecked(tmp_path, capsys):
+    source = SIGMOID.replace('"sigmoid"', '"softplus"').replace("1 / (1 + np.exp(-x))", "np.log1p(np.exp(x))")
+    source = source.replace("ctx.save(y)", "ctx.save(x)").replace("(y,) = ctx.saved", "(x,) = ctx.saved")
+    path = tmp_path / "softplus.py"
+    path.write_text(source.replace("BACKWARD", "grad_y / (1 + np.exp(-x))"))
+    assert main(["check", str(path)]) == 0
+    assert "matches minisora" not in capsys.readouterr().out
+
+
+def test_bad_targets(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "missing.py")]) == 2
+    assert "no file" in capsys.readouterr().err
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert main(["check", str(empty)]) == 2
+    assert "defines no particle" in capsys.readouterr().err
