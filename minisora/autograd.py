@@ -58,6 +58,7 @@ def call_with_context(particle, *inputs, **params):
             devices = ", ".join(f"{x.device}" for x in inputs)
             raise RuntimeError(f"{particle.name}: inputs live on different devices ({devices}); move them with .to()")
     ctx = Context(particle, inputs[0].backend, inputs)
+    ctx.params = params   # kept for tools that replay a call (the stepper's debugger)
     arrays = [t.data for t in inputs]
     if observers:
         output = _observed(particle.forward, "forward", ctx, arrays, params)

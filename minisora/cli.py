@@ -1,4 +1,4 @@
-"""The `minisora` command: train, eval, generate, check, demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, generate, step, check, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -106,6 +106,12 @@ def command_eval(args):
     print(f"\nconfusion matrix saved to {picture}")
 
 
+def command_step(args):
+    from .inspect.stepper import step_neuron
+
+    step_neuron(script=args.script)
+
+
 def command_check(args):
     from .grading import check
 
@@ -202,6 +208,9 @@ def main(argv=None):
     add_train_parser(commands)
     add_eval_parser(commands)
     add_generate_parser(commands)
+    step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
+    step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
+    step.set_defaults(run=command_step)
     grade = commands.add_parser("check", help="grade a particle you wrote: gradcheck, comparison, bad input")
     grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass")
     grade.set_defaults(run=command_check)

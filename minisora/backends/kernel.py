@@ -12,6 +12,7 @@ kernels it uses; `cache=True` keeps the machine code on disk for the next proces
 With the JIT off (`MINISORA_JIT=0` or `minisora.debug()` before a kernel first runs) the
 plain Python loop runs instead: `pdb` can step through it line by line.
 """
+import contextlib
 import os
 
 from numba.extending import register_jitable
@@ -94,6 +95,19 @@ class Kernel:
 
     def __repr__(self):
         return f"Kernel({self.name})"
+
+
+@contextlib.contextmanager
+def as_python(kernels):
+    """Inside the block these kernels run their plain Python loops (for pdb), whatever the JIT says."""
+    saved = [k._compiled for k in kernels]
+    for k in kernels:
+        k._compiled = k.python
+    try:
+        yield
+    finally:
+        for k, compiled in zip(kernels, saved):
+            k._compiled = compiled
 
 
 def kernel(python=None, *, parallel=False, reorder_sums=False):

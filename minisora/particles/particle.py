@@ -25,6 +25,7 @@ class Context:
         self.particle = particle
         self.backend = backend
         self.inputs = inputs                  # the input Tensors: the edges of the graph
+        self.params = {}                      # the call's keyword parameters (dim=..., causal=...)
         self.needs_input_grad = ()
         self.saved = ()
         self.released = False

@@ -1,0 +1,150 @@
+"""`minisora step`: walk through a network's forward and backward pass one particle at a time.
+
+At every particle call the stepper stops and shows the particle, its formula, the numbers that
+went in and the numbers that came out (in backward: the gradient that arrived and the gradients
+it sends back). Keys:
+    Enter / n   next particle           k   the source of its kernels
+    d           replay this call with the kernels as plain Python, inside pdb (JIT off)
+    c           run to the end           q   quit
+`--script "n; n; k; q"` feeds the keys from a string instead of the keyboard (for tests and
+demos); after `d`, the following entries go to pdb until one of them continues it (`c`).
+
+The default network is the neuron y = ReLU(w . x + b) with w = (2, 3), x = (1, 0), b = 0, so y = 2,
+then one SGD step with lr 0.1.
+"""
+import dis
+import inspect as python_inspect
+import pdb
+
+import numpy as np
+
+from .. import autograd
+from ..backends.kernel import as_python
+
+PROMPT = "(Enter next, k kernel source, d debug the kernel, c continue, q quit) > "
+
+
+class Quit(Exception):
+    """The user pressed q."""
+
+
+class Keys:
+    """Where the keys come from: a script (entries split on ';', or on spaces without one) or input()."""
+
+    def __init__(self, script=None):
+        if script is None:
+            self.queue = None
+        else:
+            parts = script.split(";") if ";" in script else script.split()
+            self.queue = [p.strip() for p in parts]
+
+    def next(self, prompt, out):
+        if self.queue is None:
+            try:
+                return input(prompt).strip()
+            except EOFError:
+                return "q"
+        key = self.queue.pop(0) if self.queue else "q"
+        out(prompt + key)
+        return key
+
+    def readline(self):   # pdb reads its commands through this when scripted
+        return (self.queue.pop(0) if self.queue else "c") + "\n"
+
+
+def numbers(array):
+    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * 14)
+
+
+class Stepper:
+    def __init__(self, names=None, script=None, out=print):
+        self.names = names or {}          # {id(tensor or array): "w"} labels for the inputs shown
+        self.keys, self.out = Keys(script), out
+        self.count, self.running = 0, False
+
+    def input_label(self, ctx, index):
+        tensor = ctx.inputs[index]
+        return self.names.get(id(tensor)) or self.names.get(id(tensor.data)) or f"input {index}"
+
+    def __call__(self, phase, ctx, arrays, output, seconds):
+        self.count += 1
+        particle = ctx.particle
+        say = self.out
+        say(f"\n[{self.count}] {phase:<8} {particle.name}     "
+            f"{particle.formula if phase == 'forward' else particle.gradient}")
+        if phase == "forward":
+            for i, array in enumerate(arrays):
+                say(f"    {self.input_label(ctx, i):<9} {numbers(array)}")
+            say(f"    output    {numbers(output)}")
+            self.names.setdefault(id(output), f"[{self.count}]")   # later calls name this input by its maker
+        else:
+            say(f"    dL/d out  {numbers(arrays[0])}")
+            for i, grad in enumerate(output):
+                if grad is not None:
+                    say(f"    dL/d {self.input_label(ctx, i):<4} {numbers(grad)}")
+        while not self.running:
+            key = self.keys.next(PROMPT, say).lower()
+            if key in ("", "n"):
+                return
+            if key == "c":
+                self.running = True
+            elif key == "q":
+                raise Quit
+            elif key == "k":
+                for kernel in particle.kernels or ():
+                    say(python_inspect.getsource(kernel.python))
+                if not particle.kernels:
+                    say(f"    ({particle.name} runs no loop kernel of its own: it calls BLAS or NumPy views)")
+            elif key == "d":
+                self.debug(phase, ctx, arrays)
+            else:
+                say(f"    unknown key {key!r}")
+
+    def debug(self, phase, ctx, arrays):
+        """Replay this particle call with its kernels as plain Python, stopping inside each kernel."""
+        particle = ctx.particle
+        debugger = pdb.Pdb(stdin=self.keys if self.keys.queue is not None else None)
+        if self.keys.queue is not None:
+            debugger.use_rawinput = False
+        for kernel in particle.kernels or ():
+            debugger.set_break(kernel.python.__code__.co_filename, first_body_line(kernel.python))
+        self.out(f"    replaying {particle.name} {phase} under pdb with its kernels as Python ('c' to continue)")
+        with as_python(particle.kernels or ()):
+            if phase == "forward":
+                replay = type(ctx)(particle, ctx.backend, ctx.inputs)
+                debugger.runcall(particle.forward, replay, *[np.array(a) for a in arrays], **ctx.params)
+            else:
+                debugger.runcall(particle.backward, ctx, np.array(arrays[0]))
+
+
+def first_body_line(function):
+    """The line number of the first statement inside `function` (below its decorators and def)."""
+    lines, start = python_inspect.getsourcelines(function)
+    definition = start + next(i for i, line in enumerate(lines) if line.lstrip().startswith("def "))
+    return min(line for _, line in dis.findlinestarts(function.__code__) if line and line > definition)
+
+
+def step_neuron(script=None, out=print, lr=0.1):
+    """The default walk: forward and backward of y = ReLU(w . x + b), then one SGD step."""
+    from ..creation import tensor
+    from .. import functional as F
+
+    x = tensor([[1.0, 0.0]], dtype="float64")
+    w = tensor([[2.0, 3.0]], dtype="float64", requires_grad=True)
+    b = tensor([0.0], dtype="float64", requires_grad=True)
+    stepper = Stepper({id(x): "x", id(w): "w", id(b): "b"}, script, out)
+    out("The neuron y = ReLU(w . x + b) with w = (2, 3), x = (1, 0), b = 0, then one SGD step (lr 0.1).")
+    autograd.observers.append(stepper)
+    try:
+        y = F.relu(F.linear(x, w, b))
+        y.backward(tensor([[1.0]], dtype="float64"))   # dL/dy = 1: the gradients are dy/dw and dy/db
+    except Quit:
+        out("quit")
+        return None
+    finally:
+        autograd.observers.remove(stepper)
+    out(f"\ny = {y.item():g}.  Gradients: dL/dw = {w.grad.tolist()}, dL/db = {b.grad.tolist()}")
+    new_w, new_b = w.numpy() - lr * w.grad.numpy(), b.numpy() - lr * b.grad.numpy()
+    out(f"SGD step, w <- w - lr dL/dw:  {w.tolist()} - {lr} * {w.grad.tolist()} = {new_w.tolist()}")
+    out(f"                b <- b - lr dL/db:  {b.tolist()} - {lr} * {b.grad.tolist()} = {new_b.tolist()}")
+    return new_w, new_b

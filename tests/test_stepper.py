@@ -1,0 +1,33 @@
+"""`minisora step`: the default walk through the neuron y = ReLU(w.x + b) and one SGD step."""
+from minisora.cli import main
+
+
+def run(capsys, script):
+    assert main(["step", "--script", script]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_default_network_forward_backward_and_one_sgd_step(capsys):
+    out = run(capsys, "n; n; n; n")
+    assert "[1] forward  linear     y = x @ W^T + b" in out
+    assert "    w         [[2., 3.]]" in out and "    x         [[1., 0.]]" in out
+    assert "[2] forward  relu" in out and "    [1]       [[2.]]" in out   # relu's input is call [1]'s output
+    assert "[4] backward linear" in out and "    dL/d w    [[1., 0.]]" in out and "    dL/d b    [1.]" in out
+    assert "y = 2." in out
+    assert "= [[1.9, 3.0]]" in out and "= [-0.1]" in out   # w = 2 - 0.1 * 1 = 1.9; b = 0 - 0.1 = -0.1
+
+
+def test_k_shows_the_kernel_source_and_q_quits(capsys):
+    out = run(capsys, "n k q")
+    assert "def pointwise_forward_kernel(op, alpha, x, y):" in out
+    assert out.rstrip().endswith("quit") and "[3]" not in out
+
+
+def test_c_runs_to_the_end_without_stopping(capsys):
+    out = run(capsys, "c")
+    assert out.count("quit) > ") == 1 and "[4] backward linear" in out
+
+
+def test_d_replays_the_kernel_as_python_under_pdb(capsys):
+    out = run(capsys, "n; d; c; p op, x.size; c; c")
+    assert "pointwise_forward_kernel()" in out and "(5, 1)" in out   # stopped inside relu's loop (op 5 = relu)
