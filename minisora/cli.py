@@ -1,4 +1,4 @@
-"""The `minisora` command: train, eval, generate, step, check, demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, generate, step, check, lessons, lesson, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -112,6 +112,19 @@ def command_step(args):
     step_neuron(script=args.script)
 
 
+def command_lessons(args):
+    from .lessons import available
+
+    for number, title, path in available():
+        print(f"{number:02d}  {title}   ({os.path.relpath(path)})")
+
+
+def command_lesson(args):
+    from .lessons import run
+
+    run(args.number)
+
+
 def command_check(args):
     from .grading import check
 
@@ -211,6 +224,10 @@ def main(argv=None):
     step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
     step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
     step.set_defaults(run=command_step)
+    commands.add_parser("lessons", help="list the lessons").set_defaults(run=command_lessons)
+    lesson = commands.add_parser("lesson", help="run one lesson top to bottom (MINISORA_FAST=1: quick)")
+    lesson.add_argument("number", type=int)
+    lesson.set_defaults(run=command_lesson)
     grade = commands.add_parser("check", help="grade a particle you wrote: gradcheck, comparison, bad input")
     grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass")
     grade.set_defaults(run=command_check)

@@ -1,29 +1,13 @@
-"""`minisora check`: grading a particle a student wrote."""
-import textwrap
+"""`minisora check`: grading a particle a student wrote (variants of lesson 02's sigmoid solution)."""
+import os
 
 import minisora as ms
 from minisora.cli import main
 
-SIGMOID = textwrap.dedent('''
-    import numpy as np
-    from minisora.particles import Particle
-
-
-    class Sigmoid(Particle):
-        name = "sigmoid"
-
-        @classmethod
-        def forward(cls, ctx, x):
-            cls.require_float(x)
-            y = 1 / (1 + np.exp(-x))
-            ctx.save(y)
-            return y
-
-        @staticmethod
-        def backward(ctx, grad_y):
-            (y,) = ctx.saved
-            return (BACKWARD,)
-''')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOLUTION = os.path.join(ROOT, "lessons", "solutions", "02_sigmoid.py")
+CORRECT = "return (grad_y * y * (1 - y),)"
+SIGMOID = open(SOLUTION).read().replace(CORRECT, "return (BACKWARD,)")
 
 
 def write(tmp_path, backward, name="student.py"):

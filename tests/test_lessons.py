@@ -1,0 +1,44 @@
+"""Every lesson runs top to bottom in fast mode and saves its figures; exercises fail, solutions pass."""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+from minisora.cli import main
+from minisora.lessons import available
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIGURES = {1: {"01_neuron.png": (500, 350)}, 2: {"02_activations.png": (1000, 400)},
+           3: {"03_descent.png": (500, 350)}, 4: {"04_eps.png": (550, 400)}}
+
+
+def png_size(path):
+    header = open(path, "rb").read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+@pytest.mark.parametrize("number, title, path", available(), ids=[os.path.basename(p) for _, _, p in available()])
+def test_lesson_runs_in_fast_mode_and_saves_its_figures(number, title, path, tmp_path):
+    env = dict(os.environ, MINISORA_FAST="1", MINISORA_LESSON_OUT=str(tmp_path), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, path], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name, size in FIGURES[number].items():
+        assert os.path.getsize(tmp_path / name) > 5000
+        assert png_size(tmp_path / name) == size
+
+
+def test_lessons_are_listed(capsys):
+    assert main(["lessons"]) == 0
+    out = capsys.readouterr().out
+    assert "01  Lesson 01: the neuron" in out and "04  Lesson 04: gradient checking" in out
+
+
+@pytest.mark.parametrize("exercise", sorted(glob.glob(os.path.join(ROOT, "lessons", "exercises", "*.py"))),
+                         ids=os.path.basename)
+def test_every_exercise_stub_fails_and_its_solution_passes(exercise, capsys):
+    assert main(["check", exercise]) == 1
+    solution = exercise.replace(os.sep + "exercises" + os.sep, os.sep + "solutions" + os.sep)
+    assert main(["check", solution]) == 0, capsys.readouterr().out
