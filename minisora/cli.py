@@ -113,8 +113,12 @@ def command_step(args):
 
 
 def command_lessons(args):
-    from .lessons import available
+    from .lessons import available, export
 
+    if args.export:
+        for path in export(args.export):
+            print(f"wrote {path}")
+        return
     for number, title, path in available():
         print(f"{number:02d}  {title}   ({os.path.relpath(path)})")
 
@@ -224,7 +228,9 @@ def main(argv=None):
     step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
     step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
     step.set_defaults(run=command_step)
-    commands.add_parser("lessons", help="list the lessons").set_defaults(run=command_lessons)
+    lessons = commands.add_parser("lessons", help="list the lessons (or --export DIR: write them as notebooks)")
+    lessons.add_argument("--export", metavar="DIR", help="write every lesson as a Jupyter notebook (.ipynb) into DIR")
+    lessons.set_defaults(run=command_lessons)
     lesson = commands.add_parser("lesson", help="run one lesson top to bottom (MINISORA_FAST=1: quick)")
     lesson.add_argument("number", type=int)
     lesson.set_defaults(run=command_lesson)

@@ -34,3 +34,50 @@ def run(number):
         runpy.run_path(matches[0], run_name="__main__")
     finally:
         sys.path.remove(os.path.dirname(matches[0]))
+
+
+def to_notebook(path):
+    """A lesson (jupytext percent format) as a Jupyter notebook (nbformat 4) dict.
+
+    `# %%` starts a code cell, `# %% [markdown]` a markdown cell whose lines drop their `# `.
+    """
+    cells, kind, lines = [], None, []
+
+    def close():
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if kind is not None and lines:
+            source = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+            cell = {"cell_type": kind, "metadata": {}, "source": source}
+            if kind == "code":
+                cell.update(execution_count=None, outputs=[])
+            cells.append(cell)
+
+    for line in open(path, encoding="utf-8").read().splitlines():
+        if line.startswith("# %%"):
+            close()
+            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+        elif kind == "markdown":
+            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+        elif kind == "code":
+            lines.append(line)
+    close()
+    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                                         "language_info": {"name": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def export(folder_out):
+    """Write every lesson as an .ipynb into folder_out (with lesson_setup.py beside them); returns the paths."""
+    import json
+    import shutil
+
+    os.makedirs(folder_out, exist_ok=True)
+    shutil.copy(os.path.join(folder(), "lesson_setup.py"), folder_out)
+    written = []
+    for _, _, path in available():
+        target = os.path.join(folder_out, os.path.basename(path)[:-3] + ".ipynb")
+        with open(target, "w", encoding="utf-8") as handle:
+            json.dump(to_notebook(path), handle, indent=1)
+        written.append(target)
+    return written

@@ -73,3 +73,19 @@ def test_detect_anomaly_reports_bad_inputs_and_stays_quiet_on_good_runs():
     with ms.inspect.detect_anomaly():
         y, _ = neuron()
         y.sum().backward()
+
+
+def test_trace_records_forward_then_backward_in_order_with_statistics():
+    y, names = neuron()
+    with ms.inspect.trace() as calls:
+        y = F.relu(F.linear(names["x"], names["w"], names["b"]))
+        y.backward()
+    steps = [(r.phase, r.particle) for r in calls.records]
+    assert steps == [("forward", "linear"), ("forward", "relu"), ("backward", "relu"), ("backward", "linear")]
+    linear = calls.records[0]
+    assert linear.inputs == ["float32[1, 2]", "float32[1, 2]", "float32[1]"] and linear.output == "float32[1, 1]"
+    assert (linear.min, linear.max, linear.mean, linear.std, linear.nans, linear.infs) == (2.0, 2.0, 2.0, 0.0, 0, 0)
+    backward_linear = calls.records[3]   # gradients sent back: dw = x = (1, 0), db = 1 (x needs none)
+    assert backward_linear.output == "float32[1, 2], float32[1]"
+    assert backward_linear.min == 0.0 and backward_linear.max == 1.0 and backward_linear.mean == pytest.approx(2 / 3)
+    assert "linear" in calls.slowest(2) and '"particle": "relu"' in calls.to_json()

@@ -46,3 +46,22 @@ def test_every_exercise_stub_fails_and_its_solution_passes(exercise, capsys):
     assert main(["check", exercise]) == 1
     solution = exercise.replace(os.sep + "exercises" + os.sep, os.sep + "solutions" + os.sep)
     assert main(["check", solution]) == 0, capsys.readouterr().out
+
+
+def test_lessons_export_as_notebooks_that_run(tmp_path, monkeypatch):
+    import json
+
+    assert main(["lessons", "--export", str(tmp_path)]) == 0
+    notebooks = sorted(p.name for p in tmp_path.glob("*.ipynb"))
+    assert notebooks[0] == "01_neuron.ipynb" and len(notebooks) == len(available())
+    notebook = json.loads((tmp_path / "01_neuron.ipynb").read_text())
+    assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+    assert notebook["cells"][0]["source"][0] == "# Lesson 01: the neuron\n"
+    monkeypatch.setenv("MINISORA_FAST", "1")
+    monkeypatch.setenv("MINISORA_LESSON_OUT", str(tmp_path / "figures"))
+    monkeypatch.syspath_prepend(str(tmp_path))   # lesson_setup.py was exported beside the notebooks
+    namespace = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), namespace)   # the cells, in order, as Jupyter would run them
+    assert namespace["y"].item() == 2.0 and (tmp_path / "figures" / "01_neuron.png").exists()
