@@ -1,0 +1,34 @@
+"""Exercise (lesson 08): the backward of scaled dot-product attention (no mask).
+
+    forward   S = Q K^T c   (c = 1 / sqrt(d_k)),   P = softmax(S) row by row,   O = P V
+    backward  dV = P^T dO,   dP = dO V^T,   dS = ?,   dQ = ?,   dK = ?
+
+Hint: dS is softmax's backward (exercise 04_softmax), row by row; then S = c Q K^T gives
+dQ = c dS K and dK = c dS^T Q. Grade it: minisora check lessons/exercises/08_attention.py
+"""
+import numpy as np
+
+from minisora.particles import Particle
+
+
+class Attention(Particle):
+    name = "scaled_dot_product_attention"
+    example_shapes = [((2, 3, 4), (2, 5, 4), (2, 5, 2)), ((1, 1, 3), (1, 1, 3), (1, 1, 3))]
+
+    @classmethod
+    def forward(cls, ctx, q, k, v):
+        cls.require_float(q, k, v)
+        scale = 1 / np.sqrt(q.shape[-1])
+        scores = q @ np.swapaxes(k, -1, -2) * scale
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        p = e / e.sum(axis=-1, keepdims=True)
+        ctx.save(q, k, v, p)
+        ctx.scale = scale
+        return p @ v
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, p = ctx.saved
+        grad_v = np.swapaxes(p, -1, -2) @ grad_out
+        grad_p = grad_out @ np.swapaxes(v, -1, -2)
+        raise NotImplementedError("write dS, dQ and dK: return (grad_q, grad_k, grad_v)")
