@@ -186,3 +186,27 @@ def test_mlp_model_shapes_and_config():
     assert [n for n, _ in model.named_parameters()][0] == "layers.1.weight"
     with pytest.raises(ValueError, match="MLP: activation must be one of"):
         ms.models.MLP(4, 4, 2, activation="swish")
+
+
+def test_full_backward_hook_sees_the_gradients_of_inputs_and_output():
+    layer = nn.Linear(3, 2, dtype="float64")
+    seen = []
+    handle = layer.register_full_backward_hook(lambda m, grad_in, grad_out: seen.append((grad_in, grad_out)))
+    x = ms.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = layer(x)
+    (y * ms.tensor([[1.0, 2.0], [3.0, 4.0]], dtype="float64")).sum().backward()
+    (grad_in,), (grad_out,) = seen[0]
+    np.testing.assert_array_equal(grad_out.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(grad_in.numpy(), grad_out.numpy() @ layer.weight.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), grad_in.numpy(), rtol=1e-14)
+    handle.remove()
+    layer(x).sum().backward()
+    assert len(seen) == 1
+
+
+def test_backward_hook_on_a_first_layer_gets_none_for_its_data_input():
+    layer = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    seen = []
+    layer.register_full_backward_hook(lambda m, grad_in, grad_out: seen.append(grad_in))
+    layer(ms.ones(1, 2)).sum().backward()
+    assert seen == [(None,)]

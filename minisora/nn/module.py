@@ -44,6 +44,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # --- registration ---------------------------------------------------------------------
@@ -92,11 +93,15 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *inputs, **kwargs):
+        if self._backward_hooks:
+            inputs = tuple(watched_input(t) for t in inputs)
         output = self.forward(*inputs, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, inputs, output)
             if replaced is not None:
                 output = replaced
+        if self._backward_hooks and isinstance(output, Tensor) and output.requires_grad:
+            BackwardHookCall(self, inputs, output)
         return output
 
     def register_forward_hook(self, hook):
@@ -114,6 +119,13 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    def register_full_backward_hook(self, hook):
+        """Call hook(module, grad_input, grad_output) once backward has computed the gradients of
+        this module's inputs (None for inputs that need none) from the gradient of its output."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     # --- walking the tree ---------------------------------------------------------------
     def named_modules(self, prefix=""):
@@ -236,3 +248,39 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+def watched_input(value):
+    """An input that needs a gradient goes through a reshape to its own shape (a view), so the
+    gradient reaching it is this module's contribution alone, even when the tensor is shared."""
+    if isinstance(value, Tensor) and value.requires_grad:
+        return value.reshape(value.shape)
+    return value
+
+
+class BackwardHookCall:
+    """Collects one call's output gradient and input gradients, then runs the module's backward hooks."""
+
+    def __init__(self, module, inputs, output):
+        self.module, self.inputs = module, inputs
+        self.grad_output = None
+        self.grad_inputs = [None] * len(inputs)
+        self.waiting = {i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad}
+        output.register_hook(self.output_ready)
+        for index in self.waiting:
+            inputs[index].register_hook(lambda grad, index=index: self.input_ready(index, grad))
+
+    def output_ready(self, grad):
+        self.grad_output = grad
+        if not self.waiting:   # no input needs a gradient: the output's is all there will be
+            self.fire()
+
+    def input_ready(self, index, grad):
+        self.grad_inputs[index] = grad
+        self.waiting.discard(index)
+        if not self.waiting:
+            self.fire()
+
+    def fire(self):
+        for hook in list(self.module._backward_hooks.values()):
+            hook(self.module, tuple(self.grad_inputs), (self.grad_output,))
