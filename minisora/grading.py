@@ -16,6 +16,9 @@ The grade: (1) gradcheck in float64 on several shapes, (2) agreement with miniso
 the same name, when there is one, (3) a probe with integer input, which a careful particle
 refuses with a clear error (advice only: it does not fail the grade). `example_shapes` (a list
 of one shape tuple per input) and `example_params` on the class choose other inputs.
+
+An optimizer update written as a function is graded too: `adam_step(param, grad, m, v, step, lr,
+beta1, beta2, eps) -> (param, m, v)` must follow minisora's (and PyTorch's) Adam for several steps.
 """
 import importlib.util
 import inspect as python_inspect
@@ -31,8 +34,8 @@ from .tensor import Tensor
 DEFAULT_SHAPES = [(4,), (2, 3), (1, 5)]
 
 
-def load_particles(path, name=None):
-    """The particle classes defined in the file at `path` (only `name`'s, when given).
+def load(path, name=None):
+    """(particle classes, update functions) defined in the file at `path` (only `name`'s, when given).
 
     Loading must not replace minisora's own particle of the same name in the catalog, so the
     registry is put back as it was afterwards.
@@ -47,13 +50,15 @@ def load_particles(path, name=None):
     finally:
         particle_module._registry.clear()
         particle_module._registry.update(saved)
-    found = [value for key, value in vars(module).items() if python_inspect.isclass(value)
-             and issubclass(value, particle_module.Particle) and value.__module__ == module.__name__
-             and (name is None or key == name or getattr(value, "name", None) == name)]
-    if not found:
+    particles = [value for key, value in vars(module).items() if python_inspect.isclass(value)
+                 and issubclass(value, particle_module.Particle) and value.__module__ == module.__name__
+                 and (name is None or key == name or getattr(value, "name", None) == name)]
+    updates = [value for key, value in vars(module).items() if key in UPDATE_RULES and (name is None or key == name)]
+    if not particles and not updates:
         raise ValueError(f"check: {path} defines no particle{' named ' + repr(name) if name else ''} "
-                         "(a subclass of minisora.particles.Particle with forward and backward)")
-    return found
+                         "(a subclass of minisora.particles.Particle with forward and backward) "
+                         f"and no update rule ({', '.join(UPDATE_RULES)})")
+    return particles, updates
 
 
 def examples(particle):
@@ -128,7 +133,45 @@ def probe_bad_input(particle, say):
         "(see Particle.require_float)")
 
 
+def grade_adam_step(function, say=print, steps=6):
+    """The student's adam_step against minisora's Adam optimizer (PyTorch's equations), step by step."""
+    from . import nn, optim
+
+    say("checking adam_step")
+    rng = np.random.default_rng(0)
+    start, grads = rng.normal(size=(3, 4)), rng.normal(size=(steps, 3, 4))
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8)
+    reference = nn.Parameter(Tensor(start))
+    optimizer = optim.Adam([reference], lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
+    param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    for step, grad in enumerate(grads, 1):
+        reference.grad = Tensor(grad)
+        optimizer.step()
+        try:
+            param, m, v = (np.asarray(a, dtype=np.float64) for a in function(param, grad, m, v, step, **hyper))
+        except Exception as error:   # the student's code raising is a result to report
+            say(f"  FAIL  step {step}: {type(error).__name__}: {error}")
+            say("FAILED")
+            return False
+        expected = reference.numpy()
+        if param.shape != expected.shape or not np.allclose(param, expected, rtol=1e-10, atol=1e-12):
+            worst = np.unravel_index(np.argmax(np.abs(param - expected)), expected.shape) if param.shape == expected.shape else ()
+            say(f"  FAIL  step {step}: parameter {worst}: yours {param[worst] if worst else param.shape}, "
+                f"Adam's {expected[worst] if worst else expected.shape}")
+            say("FAILED")
+            return False
+    say(f"  ok    {steps} steps match minisora's Adam (and so PyTorch's) to 1e-10")
+    say("PASSED")
+    return True
+
+
+UPDATE_RULES = {"adam_step": grade_adam_step}
+
+
 def check(target, say=print):
-    """`PATH[:NAME]` -> grade every particle found; True when all pass."""
+    """`PATH[:NAME]` -> grade every particle and update rule found; True when all pass."""
     path, _, name = target.partition(":") if ":" in os.path.basename(target) else (target, "", "")
-    return all([grade(particle, say) for particle in load_particles(path, name or None)])
+    particles, updates = load(path, name or None)
+    results = [grade(particle, say) for particle in particles]
+    results += [UPDATE_RULES[function.__name__](function, say) for function in updates]
+    return all(results)
