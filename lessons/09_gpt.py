@@ -12,7 +12,6 @@
 # We train one on Python's own help text (bundled with Python) and let it write.
 
 # %%
-import os
 import tempfile
 
 import numpy as np
