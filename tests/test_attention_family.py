@@ -186,3 +186,17 @@ def test_attention_bad_input():
         F.scaled_dot_product_attention(q, q, ms.zeros(2, 3, 4, dtype="float64"))
     with pytest.raises(ValueError, match=r"mask bool\[2, 2\] does not broadcast to the scores' shape \(2, 3, 3\)"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((2, 2), bool))
+
+
+@pytest.mark.parametrize("length, keys", [(130, 130), (150, 70), (70, 150)])
+def test_long_causal_attention_matches_reference(length, keys):
+    # long and non-square causal attention (more rows than the short hypothesis shapes reach)
+    inputs = attention_inputs(5, (2,), length, keys, 3, 2)
+    check_against_reference(get("scaled_dot_product_attention"),
+                            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True), inputs,
+                            {"causal": True}, "float64")
+    q, k, v = (ms.tensor(a) for a in inputs)
+    _, weights = F.scaled_dot_product_attention(q, k, v, causal=True, need_weights=True)
+    assert weights.shape == (2, length, keys)
+    np.testing.assert_allclose(weights.numpy().sum(-1), 1, rtol=1e-12)
+    assert np.triu(weights.numpy()[0], 1).max() == 0
