@@ -124,12 +124,6 @@ class Layout:
 def sum_over(ctx, x, dims, scale=1.0):
     """Sum of `x` over `dims` (sorted tuple), times `scale`; those dims are removed."""
     backend = ctx.backend
-    if x.size and dims == tuple(range(len(dims))) and backend.is_contiguous(x):
-        # leading dims (a bias gradient: sum over rows): x is already (1, rows, rest) in memory
-        kept = x.shape[len(dims):]
-        out = backend.empty((1, math.prod(kept)), x.dtype)
-        ctx.run(sum_kernel, backend.reshape(x, (1, math.prod(x.shape[:len(dims)]), out.shape[1])), scale, out)
-        return backend.reshape(out, kept)
     layout = Layout(x.shape, dims)
     outer, _, inner = layout.block
     out = backend.empty((outer, inner), x.dtype)
