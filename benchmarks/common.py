@@ -110,9 +110,8 @@ def startup_times(module, function):
     """Seconds from `import` to the end of the first step of benchmarks/<module>.<function> on the
     784-64-10 MLP in a fresh process: cold (empty kernel cache, so every kernel compiles) and warm."""
     code = ("import time; t0 = time.perf_counter(); import sys; sys.path.insert(0, 'benchmarks'); "
-            f"import numpy as np; import {module} as b; rng = np.random.default_rng(0); "
-            "x = rng.standard_normal((128, 784)).astype(np.float32); y = rng.integers(0, 10, 128); "
-            f"b.{function}([784, 64, 10], x, y)(); print(time.perf_counter() - t0)")
+            f"import {module} as b; b.{function}(*b.inputs({{'sizes': [784, 64, 10], 'batch': 128}}))(); "
+            "print(time.perf_counter() - t0)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def once(cache):
