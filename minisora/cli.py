@@ -85,7 +85,7 @@ def command_eval(args):
     from .serialization import load
     from .training import ClassifierRun, checkpoint_path
     from .training.classifier import accuracy_table
-    from .training.data_setup import evaluation_set
+    from .training.data_setup import test_set
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
@@ -94,7 +94,8 @@ def command_eval(args):
     config = {**state["config"], **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = ClassifierRun(config, os.path.dirname(path))
     run.model.load_state_dict(state["model"])
-    dataset = evaluation_set(config, args.split)
+    # the run already holds the train/validation split; only the test files are read anew
+    dataset = test_set(config) if args.split == "test" else {"train": run.loader.dataset, "val": run.validation}[args.split]
     loss, accuracy, predictions, targets = run.evaluate(dataset)
     names = state["classes"]
     counts = confusion_matrix(targets, predictions, len(names))

@@ -37,13 +37,11 @@ def train_val_split(config):
     return train, validation
 
 
-def evaluation_set(config, split):
-    if split == "test":
-        if config["dataset"] not in ("mnist", "fashion-mnist"):
-            raise ValueError(f"dataset {config['dataset']} has no separate test set; use --split val")
-        return load_dataset(config, "test")
-    train, validation = train_val_split(config)
-    return train if split == "train" else validation
+def test_set(config):
+    """The separate test files of MNIST-style datasets (the others have only train and validation)."""
+    if config["dataset"] not in ("mnist", "fashion-mnist"):
+        raise ValueError(f"dataset {config['dataset']} has no separate test set; use --split val")
+    return load_dataset(config, "test")
 
 
 def shape_of(dataset):
