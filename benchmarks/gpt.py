@@ -92,7 +92,7 @@ def torch_modules():
             self.norm, self.head = torch.nn.LayerNorm(D), torch.nn.Linear(D, V, bias=False)
 
         def forward(self, ids):
-            x = self.token_embedding(ids) + self.position_embedding(torch.arange(ids.shape[1]))
+            x = self.token_embedding(ids) + self.position_embedding(torch.arange(ids.shape[1], device=ids.device))
             return self.head(self.norm(self.blocks(x)))
 
     return Attention, GPT

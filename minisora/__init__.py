@@ -6,7 +6,7 @@
     loss.backward()          # x.grad == 2 x
 """
 from . import autograd  # first: it closes the autograd <-> tensor import cycle
-from . import backends, functional, inspect, particles
+from . import backends, cuda, functional, inspect, particles
 from . import data, models, nn, optim, plot
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backends.kernel import debug
@@ -14,7 +14,7 @@ from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros,
 from .gradcheck import gradcheck
 from .random import manual_seed
 from .serialization import load, save
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,7 @@ exp, log, sqrt = functional.exp, functional.log, functional.sqrt
 float32, float64, int64 = "float32", "float64", "int64"
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
+    "Tensor", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
     "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "where", "matmul", "exp", "log", "sqrt",
 ]

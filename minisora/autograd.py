@@ -170,7 +170,7 @@ def _accumulate_grad(tensor, grad_array, stored):
     if grad_array.dtype != tensor.dtype:
         grad_array = backend.astype(grad_array, tensor.dtype)
     if tensor.grad is None:
-        if id(grad_array) in stored or getattr(grad_array, "base", None) is not None:
+        if id(grad_array) in stored or backend.is_view(grad_array):
             grad_array = backend.asarray(grad_array)
         stored.add(id(grad_array))
         tensor.grad = Tensor._make(grad_array, tensor.device, None)

@@ -16,9 +16,9 @@ def command_demo(args):
 # Which `minisora train` options each model takes (argparse leaves the others None).
 MODEL_OPTIONS = {
     "mlp": ("dataset", "data_dir", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "weight_decay",
-            "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed"),
+            "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed", "device"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
-            "weight_decay", "eval_every", "seed"),
+            "weight_decay", "eval_every", "seed", "device"),
 }
 
 
@@ -60,11 +60,13 @@ def describe_run(run):
     c = run.config
     if c["model"] == "mlp":
         return (f"training mlp {c['hidden']} on {c['dataset']} ({len(run.loader.dataset)} train / {len(run.validation)} "
-                f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}")
+                f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, "
+                f"on {c['device']}")
     parameters = sum(p.numel() for p in run.model.parameters())
     return (f"training gpt ({c['layers']} layers, d_model {c['d_model']}, {c['heads']} heads, context {c['context']}, "
             f"{parameters:,} parameters) on {c['corpus']} ({run.tokenizer.vocab_size} symbols, "
-            f"{len(run.batches.ids):,} train tokens), AdamW lr {c['lr']}, batch {c['batch_size']}, {c['steps']} steps")
+            f"{len(run.batches.ids):,} train tokens), AdamW lr {c['lr']}, batch {c['batch_size']}, {c['steps']} steps, "
+            f"on {c['device']}")
 
 
 def command_generate(args):
@@ -91,7 +93,8 @@ def command_eval(args):
     state = load(path)
     if state.get("kind") != "classifier":
         raise ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
-    config = {**state["config"], **({"data_dir": args.data_dir} if args.data_dir else {})}
+    # scored on the CPU, wherever it was trained
+    config = {**state["config"], "device": "cpu", **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = ClassifierRun(config, os.path.dirname(path))
     run.model.load_state_dict(state["model"])
     # the run already holds the train/validation split; only the test files are read anew
@@ -151,7 +154,12 @@ def command_doctor(args):
           f"cpus {os.cpu_count()}, BLAS {blas_threads()}")
     print(f"JIT        {'on' if kernel.JIT_ENABLED else 'off (MINISORA_JIT=0: kernels run as Python)'}")
     print(f"memory     {'freed memory is kept for reuse (MINISORA_KEEP_MEMORY=0 turns it off)' if memory.applied else 'system default malloc behaviour'}")
-    print(f"CUDA       {cuda_status()}")
+    gpu = minisora.cuda.describe()
+    print(f"CUDA       {'available' if gpu['available'] else 'not available'}: {gpu['status']}")
+    print(f"numba-cuda {gpu['numba-cuda']}")
+    for key in ("compute capability", "multiprocessors", "driver", "launch overhead"):
+        if key in gpu:
+            print(f"  {key:<19}{gpu[key]}")
     folder = kernel.cache_dir()
     files = [os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs] if os.path.isdir(folder) else []
     size = sum(os.path.getsize(f) for f in files)
@@ -167,21 +175,6 @@ def blas_threads():
     except ImportError:
         limits = [f"{v}={os.environ[v]}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if v in os.environ]
         return ", ".join(limits) or "library default (install threadpoolctl for details)"
-
-
-def cuda_status():
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return "simulator (NUMBA_ENABLE_CUDASIM=1); the minisora GPU backend is not built yet"
-    try:
-        from numba import cuda
-    except Exception as error:  # numba without its CUDA package
-        return f"not available: {error}"
-    try:
-        if cuda.is_available():
-            return f"driver found ({cuda.get_current_device().name.decode()}); the minisora GPU backend is not built yet"
-        return "not available: no CUDA driver or GPU found"
-    except Exception as error:
-        return f"not available: {str(error).splitlines()[0]}"
 
 
 def command_warmup(args):
@@ -244,6 +237,11 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, IsADirectoryError) as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        if "device 'cuda' is not available" not in str(error):
+            raise
+        print(f"minisora {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 def add_train_parser(commands):
@@ -276,6 +274,7 @@ def add_train_parser(commands):
     both.add_argument("--weight-decay", type=float, help="default 0 for mlp, 0.1 for gpt (AdamW)")
     both.add_argument("--dropout", type=float, help="default 0")
     both.add_argument("--seed", type=int, help="initial weights, data order and dropout (default 0)")
+    both.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu; cuda needs a GPU)")
     both.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
     both.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     both.add_argument("--no-progress", action="store_true", help="no progress bar")

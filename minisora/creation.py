@@ -6,11 +6,12 @@ from . import random as ms_random
 from .tensor import Tensor, as_dtype
 
 
-def tensor(data, requires_grad=False, dtype=None, device="cpu"):
+def tensor(data, requires_grad=False, dtype=None, device=None):
     """A new tensor holding a copy of `data` (a list, number, NumPy array or tensor).
 
     Without a dtype: floats become float32 (a float64 NumPy array stays float64, as in
-    PyTorch), integers int64, booleans bool.
+    PyTorch), integers int64, booleans bool. Without a device: where `data` is (GPU arrays of
+    other libraries, through __cuda_array_interface__, stay on "cuda"), else "cpu".
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 

@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import autograd, backends
+from .backends.device_array import DeviceArray
 from .particles import arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -41,12 +42,20 @@ class Tensor:
     __slots__ = ("data", "requires_grad", "grad", "_ctx", "backend", "_hooks", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so numpy_array + tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
-        backend = backends.get(device)
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if isinstance(data, Tensor):
             data = data.data
-        source = np.asarray(data)
-        array = backend.asarray(source, as_dtype(dtype) or infer_dtype(data, source))
+        if on_gpu(data):   # a DeviceArray, or CuPy / PyTorch / Numba GPU memory
+            gpu = backends.get("cuda")
+            array = gpu.asarray(data, as_dtype(dtype))
+            device = device or "cuda"
+            backend = backends.get(device)
+            if device != "cuda":
+                array = gpu.to_numpy(array)
+        else:
+            backend = backends.get(device or "cpu")
+            source = np.asarray(data)
+            array = backend.asarray(source, as_dtype(dtype) or infer_dtype(data, source))
         self.data, self.backend, self.grad, self._ctx = array, backend, None, None
         self._hooks, self._retains_grad = None, False
         self.requires_grad = False
@@ -121,12 +130,35 @@ class Tensor:
         return Tensor._make(self.data, self.device, None)
 
     def to(self, target):
-        """A copy on another device ("cpu", "cuda") or in another dtype ("float64", ...)."""
-        if target in ("cpu", "cuda"):
-            if target == self.device:
-                return self
-            backends.get(target)
-        return self._cast(as_dtype(target))
+        """A copy on another device ("cpu", "cuda") or in another dtype ("float64", ...).
+
+        A device move copies the values into a new leaf (requires_grad kept): move inputs and
+        models (Module.to moves in place) before computing, not results inside a graph.
+        """
+        if target not in ("cpu", "cuda"):
+            return self._cast(as_dtype(target))
+        if target == self.device:
+            return self
+        if self._ctx is not None:
+            raise RuntimeError(f"to('{target}'): this tensor was computed on {self.device} and gradients do not "
+                               f"flow across devices in minisora; move the inputs or the model to '{target}' first")
+        destination = backends.get(target)
+        host = self.backend.to_numpy(self.data)   # from the GPU: already a fresh copy
+        data = host if target == "cpu" else destination.asarray(host)
+        return Tensor._make(data, target, None).requires_grad_(self.requires_grad)
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def cpu(self):
+        return self.to("cpu")
+
+    @property
+    def __cuda_array_interface__(self):
+        """GPU tensors share their memory with CuPy, PyTorch, Numba... (torch.as_tensor(t, device='cuda'))."""
+        if self.device != "cuda":
+            raise AttributeError("__cuda_array_interface__: this tensor is on the CPU")
+        return self.data.__cuda_array_interface__
 
     def float(self):
         return self._cast(np.dtype(np.float32))
@@ -343,6 +375,24 @@ def dim_alias(dim, keepdim, axis, keepdims):
     return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)
 
 
+def on_gpu(data):
+    return isinstance(data, DeviceArray) or hasattr(data, "__cuda_array_interface__")
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing memory with `data` where it can (a NumPy array on the CPU, another
+    library's GPU array on cuda: no copy), else a copy, like torch.as_tensor."""
+    if isinstance(data, Tensor):
+        return data.to(device) if device else data
+    if on_gpu(data) and device in (None, "cuda"):
+        array = data if isinstance(data, DeviceArray) else backends.get("cuda").from_interface(data)
+        return Tensor._make(array, "cuda", None)._cast(as_dtype(dtype) or array.dtype)
+    if isinstance(data, np.ndarray) and device in (None, "cpu") and data.dtype in _DTYPES.values() \
+            and (dtype is None or as_dtype(dtype) == data.dtype):
+        return Tensor._make(data, "cpu", None)
+    return Tensor(data, dtype=dtype, device=device)
+
+
 def operand(value, like):
     """The other side of a binary operator, as a Tensor on `like`'s device (no gradient)."""
     if isinstance(value, Tensor):
@@ -363,7 +413,7 @@ def plain_index(index):
     if isinstance(index, tuple):
         return tuple(plain_index(part) for part in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.numpy()   # index positions are worked out on the host (and range-checked there)
     if isinstance(index, list):
         return np.asarray(index)
     return index

@@ -1,5 +1,14 @@
 import os
 
+import pytest
+
+# The cuda backend's tests run on Numba's CUDA simulator unless MINISORA_TEST_GPU=1 asks for the
+# real GPU (then `pytest -m gpu` runs the same tests at larger sizes). Set before minisora is
+# imported: numba reads it once.
+REAL_GPU = os.environ.get("MINISORA_TEST_GPU") == "1"
+if not REAL_GPU:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
 from hypothesis import HealthCheck, settings
 
 # First calls compile kernels, so no deadline; few examples keep CI fast. MINISORA_EXAMPLES=200 digs deeper.
@@ -11,3 +20,12 @@ settings.register_profile(
     derandomize=os.environ.get("CI") == "true",
 )
 settings.load_profile("minisora")
+
+
+def pytest_collection_modifyitems(config, items):
+    if REAL_GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a real GPU: MINISORA_TEST_GPU=1 python -m pytest -m gpu")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -116,9 +116,15 @@ def test_to_dtype_keeps_the_parameter_objects():
     assert model(ms.zeros(1, 3, dtype="float64")).dtype == np.float64
 
 
-def test_to_cuda_says_why_it_cannot():
-    with pytest.raises(RuntimeError, match="cuda"):
-        TwoLayers().to("cuda")
+def test_to_cuda_says_why_it_cannot(monkeypatch):
+    from minisora import backends
+
+    monkeypatch.setattr(backends, "_backends", {"cpu": backends.cpu})
+    monkeypatch.setattr(backends, "cuda_status", lambda: (False, "numba.cuda cannot be imported; install numba-cuda"))
+    model = TwoLayers()
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available: numba.cuda cannot be imported"):
+        model.to("cuda")
+    assert all(p.device == "cpu" for p in model.parameters())   # nothing moved half-way
 
 
 def test_state_dict_round_trip_and_independence():

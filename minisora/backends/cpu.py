@@ -7,6 +7,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .kernel import scalar as scalar_helper
+from .layout import broadcast_strides, merged_loop
 from .memory import keep_freed_memory
 
 name = "cpu"
@@ -15,6 +16,11 @@ keep_freed_memory()   # a step's arrays reuse the last step's memory (see memory
 
 def is_array(value):
     return isinstance(value, np.ndarray)
+
+
+def is_view(array):
+    """True when the array looks into memory that another array owns."""
+    return array.base is not None
 
 
 def is_contiguous(array):
@@ -86,12 +92,7 @@ def broadcast_to(array, shape):
     """A view of `array` repeated along new or size-1 dims (stride 0), like np.broadcast_to."""
     if array.shape == tuple(shape):
         return array
-    ndim = len(shape)
-    strides = [0] * ndim
-    offset = ndim - array.ndim
-    for d in range(array.ndim):
-        if array.shape[d] != 1:
-            strides[offset + d] = array.strides[d]
+    strides = broadcast_strides(array.shape, array.strides, shape)
     # Built by hand rather than np.broadcast_to so the view stays writeable-typed: Numba
     # compiles a separate copy of every kernel for read-only arrays. Nothing writes to it.
     return as_strided(array, shape=tuple(shape), strides=tuple(strides))
@@ -111,28 +112,10 @@ def strided_operands(arrays, shape):
         if array.ndim and (min(array.strides) < 0 or any(s % array.itemsize for s in array.strides)):
             array = np.ascontiguousarray(array)
         prepared.append(array)
-    views = [broadcast_to(a, shape) for a in prepared]
-    element_strides = [[s // v.itemsize for s in v.strides] for v in views]
-
-    loop_shape, loop_strides = [], [[] for _ in views]
-    for d, size in enumerate(shape):
-        if size == 1:
-            continue
-        if loop_shape and all(st[-1] == es[d] * size for st, es in zip(loop_strides, element_strides)):
-            loop_shape[-1] *= size
-            for st, es in zip(loop_strides, element_strides):
-                st[-1] = es[d]
-            continue
-        loop_shape.append(size)
-        for st, es in zip(loop_strides, element_strides):
-            st.append(es[d])
-    if not loop_shape:
-        loop_shape = [1]
-        loop_strides = [[0] for _ in views]
-
+    element_strides = [broadcast_strides(a.shape, [s // a.itemsize for s in a.strides], shape) for a in prepared]
+    loop_shape, loop_strides, spans = merged_loop(shape, element_strides)
     storages = []
-    for array, strides in zip(prepared, loop_strides):
-        span = 1 + sum((n - 1) * s for n, s in zip(loop_shape, strides))
+    for array, span in zip(prepared, spans):
         if array.flags.c_contiguous and span == array.size:
             storages.append(array.reshape(-1))
         else:

@@ -5,7 +5,8 @@ wraps it in a `Kernel`, and runs it through its context: `ctx.run(kernel, *array
 backend of the inputs then picks the implementation for its target:
 
     cpu   the loop compiled by `numba.njit(cache=True)` the first time it runs
-    cuda  a `numba.cuda.jit` kernel attached later with `kernel.attach("cuda", fn)`
+    cuda  its GPU twin: `@the_kernel.gpu` marks a launcher taking the same arguments, which
+          starts `numba.cuda.jit` kernels (compiled at their first launch, cached on disk)
 
 Compilation is lazy, so `import minisora` compiles nothing and a run only pays for the
 kernels it uses; `cache=True` keeps the machine code on disk for the next process.
@@ -46,7 +47,8 @@ def scalar(fn=None, *, inline=True):
     """
     if fn is None:
         return lambda f: scalar(f, inline=inline)
-    return register_jitable(inline="always" if inline else "never")(fn)
+    fn.minisora_scalar = "always" if inline else "never"   # backends.gpu compiles its GPU twin from this
+    return register_jitable(inline=fn.minisora_scalar)(fn)
 
 
 class Kernel:
@@ -86,6 +88,10 @@ class Kernel:
         """Register the implementation of this kernel for another target (e.g. "cuda")."""
         self._targets[target] = implementation
         return implementation
+
+    def gpu(self, launcher):
+        """Decorator: `launcher` (same arguments as the CPU loop) launches this kernel's CUDA twin."""
+        return self.attach("cuda", launcher)
 
     def has(self, target):
         return target == "cpu" or target in self._targets

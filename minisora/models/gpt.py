@@ -59,10 +59,11 @@ class GPT(nn.Module):
         was_training = self.training
         self.eval()
         ids = np.array(ids.numpy() if hasattr(ids, "numpy") else ids, dtype=np.int64, ndmin=2)
+        device = self.token_embedding.weight.device
         rng = ms_random.generator()
         with no_grad():
             for _ in range(max_new_tokens):
-                window = tensor(ids[:, -self.config["context"]:])
+                window = tensor(ids[:, -self.config["context"]:], device=device)
                 logits = self(window).numpy()[:, -1, :].astype(np.float64) / temperature
                 if top_k is not None and top_k < logits.shape[-1]:
                     kth = np.sort(logits, axis=-1)[:, -top_k][:, None]

@@ -8,7 +8,8 @@
 """
 import math
 
-from ..backends.kernel import kernel
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
 
@@ -21,14 +22,32 @@ def adadelta_reference(param, grad, square_avg, acc_delta, lr=1.0, rho=0.9, eps=
     return param - lr * delta, square_avg, acc_delta
 
 
+@scalar
+def adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    """The update of element i: written once, looped over by the CPU kernel, one GPU thread each."""
+    g = grad[i] + weight_decay * param[i]
+    square_avg[i] = rho * square_avg[i] + (1.0 - rho) * g * g
+    delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
+    acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta
+    param[i] -= lr * delta
+
+
 @kernel
 def adadelta_kernel(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
     for i in range(param.size):
-        g = grad[i] + weight_decay * param[i]
-        square_avg[i] = rho * square_avg[i] + (1.0 - rho) * g * g
-        delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
-        acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta
-        param[i] -= lr * delta
+        adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
+
+
+@gpu_kernel
+def adadelta_gpu(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, param.size, step):
+        adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
+
+
+@adadelta_kernel.gpu
+def launch_adadelta(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
+    launch_elementwise(adadelta_gpu, param.size, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
 
 
 class Adadelta(Optimizer):

@@ -11,7 +11,8 @@ The divisions by 1 - beta^t undo the bias of m and v towards their zero start.
 """
 import math
 
-from ..backends.kernel import kernel
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
 
@@ -28,14 +29,32 @@ def adam_reference(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps
     return param - lr / (1 - beta1 ** step) * m / denominator, m, v
 
 
+@scalar
+def adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
+    """The update of element i: written once, looped over by the CPU kernel, one GPU thread each."""
+    p = param[i] * decay_factor
+    g = grad[i] + l2_decay * p
+    m[i] += (1.0 - beta1) * (g - m[i])
+    v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+    param[i] = p - step_size * m[i] / (math.sqrt(v[i]) / correction2_sqrt + eps)
+
+
 @kernel
 def adam_kernel(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
     for i in range(param.size):
-        p = param[i] * decay_factor
-        g = grad[i] + l2_decay * p
-        m[i] += (1.0 - beta1) * (g - m[i])
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-        param[i] = p - step_size * m[i] / (math.sqrt(v[i]) / correction2_sqrt + eps)
+        adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
+
+
+@gpu_kernel
+def adam_gpu(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, param.size, step):
+        adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
+
+
+@adam_kernel.gpu
+def launch_adam(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
+    launch_elementwise(adam_gpu, param.size, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
 
 
 class Adam(Optimizer):

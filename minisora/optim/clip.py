@@ -10,7 +10,9 @@ length is capped. The norm is returned (before clipping) so a training loop can 
 import math
 
 import numpy as np
+from numba import float64
 
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from ..tensor import Tensor
 
@@ -32,6 +34,44 @@ def norm_power_sum_kernel(grad, power):
 def scale_kernel(grad, factor):
     for i in range(grad.size):
         grad[i] *= factor
+
+
+@gpu_kernel
+def norm_power_sum_gpu(grad, power, total):
+    """Each block combines its threads' partial sums (or maxima), then adds into total[0] atomically."""
+    scratch = cuda.shared.array(SCRATCH, float64)
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    partial = 0.0
+    for i in range(start, grad.size, step):
+        value = abs(float64(grad[i]))
+        partial = max(partial, value) if math.isinf(power) else partial + value ** power
+    if math.isinf(power):
+        partial = block_max(partial, scratch)
+        if cuda.threadIdx.x == 0:
+            cuda.atomic.max(total, 0, partial)
+    else:
+        partial = block_sum(partial, scratch)
+        if cuda.threadIdx.x == 0:
+            cuda.atomic.add(total, 0, partial)
+
+
+@gpu_kernel
+def scale_gpu(grad, factor):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, grad.size, step):
+        grad[i] *= factor
+
+
+@norm_power_sum_kernel.gpu
+def launch_norm_power_sum(grad, power):
+    total = cuda.to_device(np.zeros(1, np.float64))
+    launch_elementwise(norm_power_sum_gpu, grad.size, grad, power, total)
+    return float(total.copy_to_host()[0])
+
+
+@scale_kernel.gpu
+def launch_scale(grad, factor):
+    launch_elementwise(scale_gpu, grad.size, grad, factor)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):

@@ -9,7 +9,8 @@
 """
 import math
 
-from ..backends.kernel import kernel
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
 
@@ -29,21 +30,39 @@ def rmsprop_reference(param, grad, square_avg, grad_avg, buffer, lr=1e-2, alpha=
     return param - lr * grad / rms, square_avg, grad_avg, buffer
 
 
+@scalar
+def rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
+    """The update of element i: written once, looped over by the CPU kernel, one GPU thread each."""
+    g = grad[i] + weight_decay * param[i]
+    square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * g * g
+    if centered:
+        grad_avg[i] += (1.0 - alpha) * (g - grad_avg[i])
+        rms = math.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+    else:
+        rms = math.sqrt(square_avg[i]) + eps
+    if momentum > 0.0:
+        buffer[i] = momentum * buffer[i] + g / rms
+        param[i] -= lr * buffer[i]
+    else:
+        param[i] -= lr * g / rms
+
+
 @kernel
 def rmsprop_kernel(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
     for i in range(param.size):
-        g = grad[i] + weight_decay * param[i]
-        square_avg[i] = alpha * square_avg[i] + (1.0 - alpha) * g * g
-        if centered:
-            grad_avg[i] += (1.0 - alpha) * (g - grad_avg[i])
-            rms = math.sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
-        else:
-            rms = math.sqrt(square_avg[i]) + eps
-        if momentum > 0.0:
-            buffer[i] = momentum * buffer[i] + g / rms
-            param[i] -= lr * buffer[i]
-        else:
-            param[i] -= lr * g / rms
+        rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
+
+
+@gpu_kernel
+def rmsprop_gpu(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, param.size, step):
+        rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
+
+
+@rmsprop_kernel.gpu
+def launch_rmsprop(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
+    launch_elementwise(rmsprop_gpu, param.size, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
 
 
 class RMSprop(Optimizer):

@@ -8,7 +8,8 @@
 
 With momentum = 0 it is plain gradient descent: p = p - lr dL/dp.
 """
-from ..backends.kernel import kernel
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
 
@@ -22,15 +23,33 @@ def sgd_reference(param, grad, velocity, lr, momentum=0.0, dampening=0.0, weight
     return param - lr * g, velocity
 
 
+@scalar
+def sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    """The update of element i: written once, looped over by the CPU kernel, one GPU thread each."""
+    g = grad[i] + weight_decay * param[i]
+    if momentum != 0.0:
+        v = g if first_step else momentum * velocity[i] + (1.0 - dampening) * g
+        velocity[i] = v
+        g = g + momentum * v if nesterov else v
+    param[i] -= lr * g
+
+
 @kernel
 def sgd_kernel(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
     for i in range(param.size):
-        g = grad[i] + weight_decay * param[i]
-        if momentum != 0.0:
-            v = g if first_step else momentum * velocity[i] + (1.0 - dampening) * g
-            velocity[i] = v
-            g = g + momentum * v if nesterov else v
-        param[i] -= lr * g
+        sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
+
+
+@gpu_kernel
+def sgd_gpu(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, param.size, step):
+        sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
+
+
+@sgd_kernel.gpu
+def launch_sgd(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    launch_elementwise(sgd_gpu, param.size, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
 
 
 class SGD(Optimizer):

@@ -25,7 +25,7 @@ def catalog():
     """Every registered particle with its formulas and the backends it runs on."""
     entries = []
     for name, particle in sorted(registry().items()):
-        targets = tuple(b for b in backends.available() if all(k.has(b) for k in particle.kernels))
+        targets = tuple(b for b in backends.NAMES if all(k.has(b) for k in particle.kernels))
         entries.append(
             Entry(name, particle.formula, particle.gradient, particle.__module__.rsplit(".", 1)[-1],
                   ("reference",) + targets, particle)

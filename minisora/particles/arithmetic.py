@@ -16,6 +16,7 @@ dims along which it was repeated (`sum_to_shape`).
 import numpy as np
 
 from ..backends.cpu import advance
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise, position
 from ..backends.kernel import kernel, scalar
 from .particle import FLOATS, Particle, describe
 from .reductions import sum_to_shape
@@ -117,6 +118,46 @@ def where_kernel(condition, a, b, strides, shape, out):
             else:
                 out[start + j] = b[position[2] + j * strides[2, last]]
         advance(index, shape, strides, position)
+
+
+# 2b. GPU twins: one thread per output element finds each operand's element from the strides
+@gpu_kernel
+def binary_gpu(op, a, b, strides, shape, out):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, step):
+        out[i] = binary_value(op, a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def compare_gpu(op, a, b, strides, shape, out):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, step):
+        out[i] = compare_value(op, a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def where_gpu(condition, a, b, strides, shape, out):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, step):
+        if condition[position(i, shape, strides, 0)]:
+            out[i] = a[position(i, shape, strides, 1)]
+        else:
+            out[i] = b[position(i, shape, strides, 2)]
+
+
+@binary_kernel.gpu
+def launch_binary(op, a, b, strides, shape, out):
+    launch_elementwise(binary_gpu, out.size, op, a, b, strides, shape, out)
+
+
+@compare_kernel.gpu
+def launch_compare(op, a, b, strides, shape, out):
+    launch_elementwise(compare_gpu, out.size, op, a, b, strides, shape, out)
+
+
+@where_kernel.gpu
+def launch_where(condition, a, b, strides, shape, out):
+    launch_elementwise(where_gpu, out.size, condition, a, b, strides, shape, out)
 
 
 def broadcast_shape(particle, *arrays):

@@ -19,7 +19,9 @@ backward and can be returned for plotting (need_weights=True).
 import math
 
 import numpy as np
+from numba import float64
 
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel, scalar
 from .matmul import swap_last
 from .particle import Particle, describe
@@ -110,6 +112,58 @@ def attention_softmax_backward_kernel(weights, grad_weights, scale):
                 grad_weights[b, t, s] = weights[b, t, s] * (grad_weights[b, t, s] - dot) * scale
 
 
+# GPU twins: a block per score row (batch b, query t), in place as on the CPU
+@gpu_kernel
+def attention_softmax_gpu(scores, scale, causal, mask, has_mask, fast_exp):
+    batch, rows, columns = scores.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for block in range(cuda.blockIdx.x, batch * rows, cuda.gridDim.x):
+        b, t = block // rows, block % rows
+        visible = min(t + 1, columns) if causal else columns
+        row_max = -math.inf
+        for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
+            value = scores[b, t, s] * scale + (mask[b, t, s] if has_mask else 0.0)
+            scores[b, t, s] = value
+            row_max = max(row_max, float64(value))
+        row_max = block_max(row_max, scratch)
+        total = 0.0
+        if row_max > -math.inf:
+            for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
+                e = math.exp(scores[b, t, s] - row_max)
+                scores[b, t, s] = e
+                total += e
+        total = block_sum(total, scratch)
+        inverse = 1.0 / total if total > 0.0 else 0.0
+        for s in range(cuda.threadIdx.x, columns, cuda.blockDim.x):
+            scores[b, t, s] = scores[b, t, s] * inverse if s < visible else 0.0
+
+
+@gpu_kernel
+def attention_softmax_backward_gpu(weights, grad_weights, scale):
+    batch, rows, columns = weights.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for block in range(cuda.blockIdx.x, batch * rows, cuda.gridDim.x):
+        b, t = block // rows, block % rows
+        dot = 0.0
+        for s in range(cuda.threadIdx.x, columns, cuda.blockDim.x):
+            dot += grad_weights[b, t, s] * weights[b, t, s]
+        dot = block_sum(dot, scratch)
+        for s in range(cuda.threadIdx.x, columns, cuda.blockDim.x):
+            grad_weights[b, t, s] = weights[b, t, s] * (grad_weights[b, t, s] - dot) * scale
+
+
+@attention_softmax_kernel.gpu
+def launch_attention_softmax(scores, scale, causal, mask, has_mask, fast_exp):
+    launch_rows(attention_softmax_gpu, scores.shape[0] * scores.shape[1], scores.shape[2], scores, scale, causal,
+                mask, has_mask, fast_exp)
+
+
+@attention_softmax_backward_kernel.gpu
+def launch_attention_softmax_backward(weights, grad_weights, scale):
+    launch_rows(attention_softmax_backward_gpu, weights.shape[0] * weights.shape[1], weights.shape[2], weights,
+                grad_weights, scale)
+
+
 class ScaledDotProductAttention(Particle):
     name = "scaled_dot_product_attention"
     formula = "O = softmax(Q K^T / sqrt(d) + mask) V"
@@ -150,6 +204,7 @@ class ScaledDotProductAttention(Particle):
         """A boolean mask (True = may attend, as in PyTorch) or an additive float mask -> additive, full shape."""
         if mask is None:
             return None
+        mask = backend.to_numpy(mask)   # small, and built once per call: shaped on the host
         try:
             full = np.broadcast_to(mask, shape)
         except ValueError:

@@ -9,6 +9,7 @@ evaluation time, when dropout is the identity. The random numbers come in as `no
 """
 import numpy as np
 
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -26,6 +27,33 @@ def dropout_backward_kernel(grad_y, keep, p, grad_x):
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
     for i in range(grad_y.size):
         grad_x[i] = grad_y[i] * scale if keep[i] else grad_y[i] * 0
+
+
+@gpu_kernel
+def dropout_gpu(x, noise, p, keep, y):
+    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, x.size, step):
+        keep[i] = noise[i] >= p
+        y[i] = x[i] * scale if keep[i] else x[i] * 0
+
+
+@gpu_kernel
+def dropout_backward_gpu(grad_y, keep, p, grad_x):
+    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, grad_y.size, step):
+        grad_x[i] = grad_y[i] * scale if keep[i] else grad_y[i] * 0
+
+
+@dropout_kernel.gpu
+def launch_dropout(x, noise, p, keep, y):
+    launch_elementwise(dropout_gpu, x.size, x, noise, p, keep, y)
+
+
+@dropout_backward_kernel.gpu
+def launch_dropout_backward(grad_y, keep, p, grad_x):
+    launch_elementwise(dropout_backward_gpu, grad_y.size, grad_y, keep, p, grad_x)
 
 
 class Dropout(Particle):

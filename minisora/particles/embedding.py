@@ -9,6 +9,7 @@ loop would read (or, backward, write) outside the table without a word.
 """
 import numpy as np
 
+from ..backends.gpu import cuda, fill, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -32,6 +33,34 @@ def embedding_backward_kernel(grad_y, ids, grad_weight):
             grad_weight[row, j] += grad_y[p, j]
 
 
+# GPU twins: a thread per output number; backward adds with atomics (two positions may share an id)
+@gpu_kernel
+def embedding_gpu(weight, ids, y):
+    dim = weight.shape[1]
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, ids.size * dim, step):
+        y[e // dim, e % dim] = weight[ids[e // dim], e % dim]
+
+
+@gpu_kernel
+def embedding_backward_gpu(grad_y, ids, grad_weight):
+    dim = grad_weight.shape[1]
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, ids.size * dim, step):
+        cuda.atomic.add(grad_weight, (ids[e // dim], e % dim), grad_y[e // dim, e % dim])
+
+
+@embedding_kernel.gpu
+def launch_embedding(weight, ids, y):
+    launch_elementwise(embedding_gpu, y.size, weight, ids, y)
+
+
+@embedding_backward_kernel.gpu
+def launch_embedding_backward(grad_y, ids, grad_weight):
+    fill(grad_weight, 0.0)
+    launch_elementwise(embedding_backward_gpu, grad_y.size, grad_y, ids, grad_weight)
+
+
 class Embedding(Particle):
     name = "embedding"
     formula = "y[p] = W[ids[p]]"
@@ -48,9 +77,7 @@ class Embedding(Particle):
         backend = ctx.backend
         flat_ids = backend.flat(backend.astype(backend.contiguous(ids), np.int64))
         count = weight.shape[0]
-        if flat_ids.size and (flat_ids.min() < 0 or flat_ids.max() >= count):
-            bad = flat_ids[(flat_ids < 0) | (flat_ids >= count)][0]
-            cls.fail(f"id {int(bad)} is out of range [0, {count}) for the table {describe(weight)}", IndexError)
+        cls.check_ids(backend, flat_ids, count, "id", f"the table {describe(weight)}")
         rows = backend.empty((flat_ids.size, weight.shape[1]), weight.dtype)
         ctx.run(embedding_kernel, backend.contiguous(weight), flat_ids, rows)
         ctx.save(flat_ids)

@@ -10,6 +10,7 @@ compiled loops do not check bounds.
 """
 import numpy as np
 
+from ..backends.gpu import cuda, fill, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -25,6 +26,31 @@ def scatter_add_kernel(grad_y, positions, grad_x):
     grad_x[:] = 0
     for i in range(positions.size):
         grad_x[positions[i]] += grad_y[i]
+
+
+@gpu_kernel
+def gather_gpu(x, positions, y):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, positions.size, step):
+        y[i] = x[positions[i]]
+
+
+@gpu_kernel
+def scatter_add_gpu(grad_y, positions, grad_x):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, positions.size, step):
+        cuda.atomic.add(grad_x, positions[i], grad_y[i])
+
+
+@gather_kernel.gpu
+def launch_gather(x, positions, y):
+    launch_elementwise(gather_gpu, positions.size, x, positions, y)
+
+
+@scatter_add_kernel.gpu
+def launch_scatter_add(grad_y, positions, grad_x):
+    fill(grad_x, 0.0)
+    launch_elementwise(scatter_add_gpu, positions.size, grad_y, positions, grad_x)
 
 
 def is_basic(index):

@@ -14,7 +14,9 @@ keeps mu and r per row (not xhat), so backward recomputes xhat in the same pass.
 import math
 
 import numpy as np
+from numba import float64
 
+from ..backends.gpu import SCRATCH, block_sum, cuda, fill, gpu_kernel, launch, launch_rows
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -77,6 +79,78 @@ def layer_norm_backward_kernel(x, weight, mean, rstd, grad_y, grad_x, grad_weigh
         for j in range(n):
             xhat = (x[r, j] - mu) * inverse
             grad_x[r, j] = inverse * (grad_y[r, j] * weight[j] - g_mean - xhat * g_xhat_mean)
+
+
+# GPU twins. Forward and dx: a block per row. dw and db add one term per row into each
+# column: blocks of columns x chunks of rows, each chunk adding its partial sum atomically.
+ROWS_PER_CHUNK = 64
+
+
+@gpu_kernel
+def layer_norm_gpu(x, weight, bias, eps, y, mean, rstd):
+    rows, n = x.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        total = 0.0
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            total += x[r, j]
+        mu = block_sum(total, scratch) / n
+        squares = 0.0
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            squares += (x[r, j] - mu) ** 2
+        inverse = 1.0 / math.sqrt(block_sum(squares, scratch) / n + eps)
+        if cuda.threadIdx.x == 0:
+            mean[r], rstd[r] = mu, inverse
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            y[r, j] = (x[r, j] - mu) * inverse * weight[j] + bias[j]
+
+
+@gpu_kernel
+def layer_norm_grad_x_gpu(x, weight, mean, rstd, grad_y, grad_x):
+    rows, n = x.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        mu, inverse = mean[r], rstd[r]
+        g_sum = 0.0
+        g_xhat_sum = 0.0
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            g = grad_y[r, j] * weight[j]
+            g_sum += g
+            g_xhat_sum += g * (x[r, j] - mu) * inverse
+        g_mean, g_xhat_mean = block_sum(g_sum, scratch) / n, block_sum(g_xhat_sum, scratch) / n
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            xhat = (x[r, j] - mu) * inverse
+            grad_x[r, j] = inverse * (grad_y[r, j] * weight[j] - g_mean - xhat * g_xhat_mean)
+
+
+@gpu_kernel
+def layer_norm_grad_weight_gpu(x, mean, rstd, grad_y, grad_weight, grad_bias):
+    rows, n = x.shape
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if j < n:
+        dw, db = 0.0, 0.0
+        for r in range(cuda.blockIdx.y * ROWS_PER_CHUNK, min(rows, (cuda.blockIdx.y + 1) * ROWS_PER_CHUNK)):
+            dw += grad_y[r, j] * (x[r, j] - mean[r]) * rstd[r]
+            db += grad_y[r, j]
+        cuda.atomic.add(grad_weight, j, dw)
+        cuda.atomic.add(grad_bias, j, db)
+
+
+@layer_norm_kernel.gpu
+def launch_layer_norm(x, weight, bias, eps, y, mean, rstd):
+    launch_rows(layer_norm_gpu, x.shape[0], x.shape[1], x, weight, bias, eps, y, mean, rstd)
+
+
+@layer_norm_backward_kernel.gpu
+def launch_layer_norm_backward(x, weight, mean, rstd, grad_y, grad_x, grad_weight, grad_bias):
+    rows, n = x.shape
+    launch_rows(layer_norm_grad_x_gpu, rows, n, x, weight, mean, rstd, grad_y, grad_x)
+    fill(grad_weight, 0.0)
+    fill(grad_bias, 0.0)
+    threads = min(128, max(32, n))
+    grid = ((n + threads - 1) // threads, (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK)
+    if rows:
+        launch(layer_norm_grad_weight_gpu, grid, threads, x, mean, rstd, grad_y, grad_weight, grad_bias)
 
 
 class LayerNorm(Particle):

@@ -15,8 +15,12 @@ returns every l. Cross-entropy is one kernel forward and one backward: the log-s
 never stored, only each row's log-sum-exp. Logs in binary cross-entropy are clamped at -100
 as PyTorch does, so p = 0 or 1 gives a large finite loss, not inf.
 """
-import numpy as np
+import math
 
+import numpy as np
+from numba import float64
+
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 from .softmax import row_max_and_exp_sum
@@ -49,6 +53,49 @@ def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_
         grad_logits[r, targets[r]] -= row_grad
 
 
+# GPU twins: a block per row forward (its log-sum-exp), a thread per logit backward
+@gpu_kernel
+def cross_entropy_gpu(logits, targets, scale, losses, log_sum_exp, total):
+    rows, classes = logits.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        row_max = -math.inf
+        for j in range(cuda.threadIdx.x, classes, cuda.blockDim.x):
+            row_max = max(row_max, float64(logits[r, j]))
+        row_max = block_max(row_max, scratch)
+        exp_sum = 0.0
+        for j in range(cuda.threadIdx.x, classes, cuda.blockDim.x):
+            exp_sum += math.exp(logits[r, j] - row_max)
+        exp_sum = block_sum(exp_sum, scratch)
+        if cuda.threadIdx.x == 0:
+            log_sum_exp[r] = row_max + math.log(exp_sum)
+            losses[r] = log_sum_exp[r] - logits[r, targets[r]]
+            cuda.atomic.add(total, 0, losses[r] * scale)
+
+
+@gpu_kernel
+def cross_entropy_backward_gpu(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+    rows, classes = logits.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, rows * classes, step):
+        r, j = e // classes, e % classes
+        row_grad = grad_loss[r * grad_stride] * scale
+        hit = row_grad if j == targets[r] else 0.0
+        grad_logits[r, j] = row_grad * math.exp(logits[r, j] - log_sum_exp[r]) - hit
+
+
+@cross_entropy_kernel.gpu
+def launch_cross_entropy(logits, targets, scale, losses, log_sum_exp, total):
+    launch_rows(cross_entropy_gpu, logits.shape[0], logits.shape[1], logits, targets, scale, losses, log_sum_exp,
+                total)
+
+
+@cross_entropy_backward_kernel.gpu
+def launch_cross_entropy_backward(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+    launch_elementwise(cross_entropy_backward_gpu, grad_logits.size, logits, targets, log_sum_exp, grad_loss,
+                       grad_stride, scale, grad_logits)
+
+
 def check_reduction(particle, reduction):
     if reduction not in REDUCTIONS:
         particle.fail(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -75,10 +122,7 @@ class CrossEntropy(Particle):
             cls.fail(f"logits {describe(logits)} have no classes")
         backend = ctx.backend
         targets = backend.astype(backend.contiguous(targets), np.int64)
-        if rows and (targets.min() < 0 or targets.max() >= classes):
-            bad = targets[(targets < 0) | (targets >= classes)][0]
-            cls.fail(f"target class id {int(bad)} is out of range [0, {classes}) for logits {describe(logits)}",
-                     IndexError)
+        cls.check_ids(backend, targets, classes, "target class id", f"logits {describe(logits)}")
         logits = backend.contiguous(logits)
         losses = backend.empty((rows,), logits.dtype)
         log_sum_exp = backend.empty((rows,), np.float64)
@@ -159,6 +203,39 @@ def pair_loss_backward_kernel(op, x, y, grad_loss, grad_stride, scale, grad_x, g
         grad_y[i] = upstream * slope_y
 
 
+@gpu_kernel
+def pair_loss_gpu(op, x, y, scale, losses, total):
+    scratch = cuda.shared.array(SCRATCH, float64)
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    running = 0.0
+    for i in range(start, x.size, step):
+        losses[i] = pair_loss_value(op, x[i], y[i])
+        running += losses[i]
+    running = block_sum(running, scratch)      # one atomic add per block, not per element
+    if cuda.threadIdx.x == 0:
+        cuda.atomic.add(total, 0, running * scale)
+
+
+@gpu_kernel
+def pair_loss_backward_gpu(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, x.size, step):
+        upstream = grad_loss[i * grad_stride] * scale
+        slope_x, slope_y = pair_loss_slopes(op, x[i], y[i])
+        grad_x[i] = upstream * slope_x
+        grad_y[i] = upstream * slope_y
+
+
+@pair_loss_kernel.gpu
+def launch_pair_loss(op, x, y, scale, losses, total):
+    launch_elementwise(pair_loss_gpu, x.size, op, x, y, scale, losses, total)
+
+
+@pair_loss_backward_kernel.gpu
+def launch_pair_loss_backward(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    launch_elementwise(pair_loss_backward_gpu, x.size, op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y)
+
+
 class PairLoss(Particle):
     """A loss summed over elements of a prediction and a same-shaped target."""
 
@@ -173,8 +250,8 @@ class PairLoss(Particle):
             cls.fail(f"input {describe(x)} and target {describe(y)} must have the same shape")
         if x.dtype != y.dtype:
             cls.fail(f"input {describe(x)} and target {describe(y)} must share a dtype", TypeError)
-        cls.check_values(x, y)
         backend = ctx.backend
+        cls.check_values(backend, x, y)
         x, y = backend.contiguous(x), backend.contiguous(y)
         losses = backend.empty(x.shape, x.dtype)
         total = backend.zeros((1,), x.dtype)
@@ -187,7 +264,7 @@ class PairLoss(Particle):
         return losses if reduction == "none" else backend.reshape(total, ())
 
     @classmethod
-    def check_values(cls, x, y):
+    def check_values(cls, backend, x, y):
         pass
 
     @classmethod
@@ -228,7 +305,8 @@ class BinaryCrossEntropy(PairLoss):
     gradient = "dp = dl (p - y) / (p (1 - p)) / n, dy = dl (ln(1 - p) - ln p) / n"
 
     @classmethod
-    def check_values(cls, p, y):
+    def check_values(cls, backend, p, y):
+        p = backend.to_numpy(p)
         if p.size and not (p.min() >= 0 and p.max() <= 1):
             cls.fail(f"input {describe(p)} must hold probabilities in [0, 1] "
                      "(for raw scores use binary_cross_entropy_with_logits)")

@@ -9,6 +9,7 @@ machine); their backward is written out here, by hand, as two more products.
 """
 import numpy as np
 
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from .arithmetic import reference_sum_to
 from .particle import Particle, describe
@@ -21,6 +22,19 @@ def add_bias_kernel(y, bias):
     for r in range(rows):
         for c in range(columns):
             y[r, c] += bias[c]
+
+
+@gpu_kernel
+def add_bias_gpu(y, bias):
+    rows, columns = y.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, rows * columns, step):
+        y[e // columns, e % columns] += bias[e % columns]
+
+
+@add_bias_kernel.gpu
+def launch_add_bias(y, bias):
+    launch_elementwise(add_bias_gpu, y.size, y, bias)
 
 
 class Matmul(Particle):

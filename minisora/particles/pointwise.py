@@ -26,6 +26,7 @@ library tanh, exact to the last bit, for gradient checks.
 """
 import numpy as np
 
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel, scalar
 from .particle import Particle
 
@@ -195,6 +196,31 @@ def pointwise_backward_kernel(op, alpha, x, y, grad_y, grad_x):
         map_gradient(OP_GELU, alpha, x, y, grad_y, grad_x)
     else:
         map_gradient(OP_GELU_RATIONAL, alpha, x, y, grad_y, grad_x)
+
+
+# 2b. their GPU twins: one thread per element, the same scalar math ------------------------
+@gpu_kernel
+def pointwise_forward_gpu(op, alpha, x, y):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, x.size, step):
+        y[i] = pointwise_value(op, x[i], alpha)
+
+
+@gpu_kernel
+def pointwise_backward_gpu(op, alpha, x, y, grad_y, grad_x):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, x.size, step):
+        grad_x[i] = grad_y[i] * pointwise_slope(op, x[i], y[i], alpha)
+
+
+@pointwise_forward_kernel.gpu
+def launch_pointwise_forward(op, alpha, x, y):
+    launch_elementwise(pointwise_forward_gpu, x.size, op, alpha, x, y)
+
+
+@pointwise_backward_kernel.gpu
+def launch_pointwise_backward(op, alpha, x, y, grad_y, grad_x):
+    launch_elementwise(pointwise_backward_gpu, x.size, op, alpha, x, y, grad_y, grad_x)
 
 
 # 3. the particles --------------------------------------------------------------------------

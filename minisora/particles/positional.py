@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
@@ -41,6 +42,20 @@ def add_positional_kernel(x, y):
             value = positional_value(t, j, dim)
             for b in range(batch):
                 y[b, t, j] = x[b, t, j] + value
+
+
+@gpu_kernel
+def add_positional_gpu(x, y):
+    batch, length, dim = x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, batch * length * dim, step):
+        b, t, j = e // (length * dim), (e // dim) % length, e % dim
+        y[b, t, j] = x[b, t, j] + positional_value(t, j, dim)
+
+
+@add_positional_kernel.gpu
+def launch_add_positional(x, y):
+    launch_elementwise(add_positional_gpu, y.size, x, y)
 
 
 class PositionalEncoding(Particle):

@@ -11,7 +11,9 @@ Sums accumulate in float64, so a float32 sum of many numbers keeps its digits.
 import math
 
 import numpy as np
+from numba import float64
 
+from ..backends.gpu import SCRATCH, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
 from ..backends.kernel import kernel
 from .particle import Particle
 
@@ -75,6 +77,73 @@ def max_backward_kernel(grad_y, argmax, grad_x):
             grad_x[o, argmax[o, i], i] = grad_y[o, i]
 
 
+# 2b. GPU twins: a block per output sums its R numbers (shuffles + shared memory) ---------
+@gpu_kernel
+def sum_gpu(x, scale, out):
+    outer, rows, inner = x.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for block in range(cuda.blockIdx.x, outer * inner, cuda.gridDim.x):
+        o, i = block // inner, block % inner
+        total = 0.0
+        for r in range(cuda.threadIdx.x, rows, cuda.blockDim.x):
+            total += x[o, r, i]
+        total = block_sum(total, scratch)
+        if cuda.threadIdx.x == 0:
+            out[o, i] = total * scale
+
+
+@gpu_kernel
+def expand_gpu(grad_y, scale, grad_x):
+    outer, rows, inner = grad_x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, outer * rows * inner, step):
+        o, i = e // (rows * inner), e % inner
+        grad_x[o, (e // inner) % rows, i] = grad_y[o, i] * scale
+
+
+@gpu_kernel
+def max_gpu(x, out, argmax):
+    outer, rows, inner = x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, outer * inner, step):
+        o, i = e // inner, e % inner
+        best, best_r = x[o, 0, i], 0
+        for r in range(1, rows):
+            value = x[o, r, i]
+            if value > best or (value != value and best == best):
+                best, best_r = value, r
+        out[o, i], argmax[o, i] = best, best_r
+
+
+@gpu_kernel
+def max_backward_gpu(grad_y, argmax, grad_x):
+    outer, rows, inner = grad_x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, outer * rows * inner, step):
+        o, r, i = e // (rows * inner), (e // inner) % rows, e % inner
+        grad_x[o, r, i] = grad_y[o, i] if argmax[o, i] == r else 0
+
+
+@sum_kernel.gpu
+def launch_sum(x, scale, out):
+    launch_rows(sum_gpu, out.size, x.shape[1], x, scale, out)
+
+
+@expand_kernel.gpu
+def launch_expand(grad_y, scale, grad_x):
+    launch_elementwise(expand_gpu, grad_x.size, grad_y, scale, grad_x)
+
+
+@max_kernel.gpu
+def launch_max(x, out, argmax):
+    launch_elementwise(max_gpu, out.size, x, out, argmax)
+
+
+@max_backward_kernel.gpu
+def launch_max_backward(grad_y, argmax, grad_x):
+    launch_elementwise(max_backward_gpu, grad_x.size, grad_y, argmax, grad_x)
+
+
 # 3. layout shared by all three -------------------------------------------------------------
 def normalize_dims(particle, shape, dims):
     """dims as a sorted tuple of non-negative ints (None: every dim)."""
@@ -126,12 +195,12 @@ def sum_over(ctx, x, dims, scale=1.0):
     backend = ctx.backend
     layout = Layout(x.shape, dims)
     outer, _, inner = layout.block
-    out = backend.empty((outer, inner), x.dtype)
-    if x.size == 0:
-        out = backend.zeros((outer, inner), x.dtype)
-    else:
-        ctx.run(sum_kernel, layout.blocks(backend, x), scale, out)
-    return backend.reshape(out, layout.reduced_shape)
+    # made in its final shape (the kernel writes through an (outer, inner) view): a gradient that
+    # is not a view of another array needs no defensive copy when autograd stores it
+    out = backend.zeros(layout.reduced_shape, x.dtype) if x.size == 0 else backend.empty(layout.reduced_shape, x.dtype)
+    if x.size:
+        ctx.run(sum_kernel, layout.blocks(backend, x), scale, backend.reshape(out, (outer, inner)))
+    return out
 
 
 def sum_to_shape(ctx, grad, shape):

@@ -8,8 +8,12 @@
 Subtracting the row max m changes nothing mathematically (it cancels) but keeps e^x from
 overflowing: the largest exponent becomes e^0 = 1.
 """
-import numpy as np
+import math
 
+import numpy as np
+from numba import float64
+
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
@@ -63,6 +67,51 @@ def softmax_backward_kernel(y, grad_y, log, grad_x):
                 total += grad_y[r, j] * y[r, j]
             for j in range(n):
                 grad_x[r, j] = y[r, j] * (grad_y[r, j] - total)
+
+
+# GPU twins: one block per row; its threads share the row and combine max and sum in shared memory
+@gpu_kernel
+def softmax_gpu(x, log, y):
+    rows, n = x.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        row_max = -math.inf
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            row_max = max(row_max, float64(x[r, j]))
+        row_max = block_max(row_max, scratch)
+        total = 0.0
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            total += math.exp(x[r, j] - row_max)
+        total = block_sum(total, scratch)
+        log_total = row_max + math.log(total)
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            y[r, j] = x[r, j] - log_total if log else math.exp(x[r, j] - row_max) / total
+
+
+@gpu_kernel
+def softmax_backward_gpu(y, grad_y, log, grad_x):
+    rows, n = y.shape
+    scratch = cuda.shared.array(SCRATCH, float64)
+    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        total = 0.0
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            total += grad_y[r, j] if log else grad_y[r, j] * y[r, j]
+        total = block_sum(total, scratch)
+        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+            if log:
+                grad_x[r, j] = grad_y[r, j] - math.exp(y[r, j]) * total
+            else:
+                grad_x[r, j] = y[r, j] * (grad_y[r, j] - total)
+
+
+@softmax_kernel.gpu
+def launch_softmax(x, log, y):
+    launch_rows(softmax_gpu, x.shape[0], x.shape[1], x, log, y)
+
+
+@softmax_backward_kernel.gpu
+def launch_softmax_backward(y, grad_y, log, grad_x):
+    launch_rows(softmax_backward_gpu, y.shape[0], y.shape[1], y, grad_y, log, grad_x)
 
 
 class Softmax(Particle):

@@ -30,7 +30,7 @@ from .data_setup import shape_of, train_val_split
 DEFAULTS = {
     "model": "mlp", "dataset": "digits", "data_dir": None, "hidden": [64], "activation": "relu", "dropout": 0.0,
     "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "scheduler": "cosine", "clip": None,
-    "epochs": 30, "batch_size": 128, "val_split": 0.2, "split_seed": 0, "seed": 0,
+    "epochs": 30, "batch_size": 128, "val_split": 0.2, "split_seed": 0, "seed": 0, "device": "cpu",
 }
 
 
@@ -73,7 +73,8 @@ class ClassifierRun:
         ms_random.manual_seed(self.config["seed"])
         train, validation = train_val_split(self.config)
         features, classes, self.class_names = shape_of(train)
-        self.model = make_model(self.config, features, classes)
+        self.device = self.config["device"]
+        self.model = make_model(self.config, features, classes).to(self.device)   # built on the CPU: same init
         self.optimizer = make_optimizer(self.config, self.model.parameters())
         self.scheduler = make_scheduler(self.config, self.optimizer)
         self.loader = DataLoader(train, self.config["batch_size"], shuffle=True, seed=[self.config["seed"], 1])
@@ -86,6 +87,7 @@ class ClassifierRun:
 
     # --- one step and one evaluation --------------------------------------------------------
     def train_step(self, x, y):
+        x, y = x.to(self.device), y.to(self.device)
         self.model.train()
         self.optimizer.zero_grad()
         logits = self.model(x)
@@ -103,6 +105,7 @@ class ClassifierRun:
         total, predictions, targets = 0.0, [], []
         with no_grad():
             for x, y in DataLoader(dataset, batch_size):
+                x, y = x.to(self.device), y.to(self.device)
                 logits = self.model(x)
                 total += F.cross_entropy(logits, y, reduction="sum").item()
                 predictions.append(logits.numpy().argmax(1))
@@ -184,7 +187,7 @@ class ClassifierRun:
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
         state = load(checkpoint_path(out))
         config, overrides = dict(state["config"]), dict(overrides or {})
-        check_overrides(config, overrides, ("epochs",))
+        check_overrides(config, overrides, ("epochs", "device"))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
             raise ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
                              "epochs; keep --epochs, or train with --scheduler none to extend a run")

@@ -24,7 +24,7 @@ from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, say, s
 DEFAULTS = {
     "model": "gpt", "corpus": "pydoc", "layers": 4, "d_model": 128, "heads": 4, "context": 64, "dropout": 0.0,
     "batch_size": 32, "steps": 3000, "lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1,
-    "eval_every": 250, "eval_batches": 20, "sample_tokens": 200, "seed": 0,
+    "eval_every": 250, "eval_batches": 20, "sample_tokens": 200, "seed": 0, "device": "cpu",
 }
 
 
@@ -47,17 +47,20 @@ class LanguageModelRun:
         train_ids, val_ids = split_ids(self.tokenizer.encode(text))
         self.batches = TextBatches(train_ids, config["context"], config["batch_size"], seed=[config["seed"], 1])
         # the validation windows are drawn once, from a fixed seed: the same text at every evaluation
-        self.val_batches = TextBatches(val_ids, config["context"], config["batch_size"], seed=12345).fixed(
-            config["eval_batches"])
+        device = self.device = config["device"]
+        self.val_batches = [(x.to(device), y.to(device)) for x, y in TextBatches(
+            val_ids, config["context"], config["batch_size"], seed=12345).fixed(config["eval_batches"])]
         ms_random.manual_seed(config["seed"])
+        # built on the CPU, then moved: the same initial weights on every device
         self.model = GPT(self.tokenizer.vocab_size, config["context"], config["d_model"], config["heads"],
-                         config["layers"], config["dropout"])
+                         config["layers"], config["dropout"]).to(device)
         self.optimizer = make_optimizer(config, self.model)
         self.step, self.history, self.stop_requested = 0, [], False
         self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
 
     def train_step(self):
         x, y = self.batches.sample()
+        x, y = x.to(self.device), y.to(self.device)
         self.model.train()
         self.optimizer.zero_grad()
         loss = self.model.loss(x, y)
@@ -132,7 +135,7 @@ class LanguageModelRun:
     def resume(cls, out, overrides=None, log=say):
         state = load(checkpoint_path(out))
         config, overrides = dict(state["config"]), dict(overrides or {})
-        check_overrides(config, overrides, ("steps", "eval_every"))
+        check_overrides(config, overrides, ("steps", "eval_every", "device"))
         run = cls({**config, **overrides}, out, log, CharTokenizer.from_state_dict(state["tokenizer"]))
         run.restore(state)
         return run

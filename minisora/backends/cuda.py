@@ -1,0 +1,224 @@
+"""The GPU backend: memory is a DeviceArray (GPU memory + NumPy view rules), compute is a
+numba.cuda kernel. The same names as backends/cpu.py, so every particle runs unchanged.
+
+Imported only when a tensor first asks for device="cuda" (`backends.get`), never by
+`import minisora`. With NUMBA_ENABLE_CUDASIM=1 it runs on Numba's CUDA simulator.
+"""
+import numpy as np
+from numba import cuda
+
+from . import gemm, gpu_memory
+from .device_array import DeviceArray
+from .gpu import add_kernel, fill, launch_elementwise, strided_copy_kernel
+from .layout import broadcast_strides, merged_loop
+
+name = "cuda"
+
+
+def is_array(value):
+    return isinstance(value, DeviceArray)
+
+
+def is_view(array):
+    return array.is_view
+
+
+def is_contiguous(array):
+    return array.is_contiguous
+
+
+# --- memory -------------------------------------------------------------------------------
+def empty(shape, dtype):
+    shape = tuple(int(n) for n in shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    return DeviceArray(gpu_memory.allocate(size, np.dtype(dtype)), shape)
+
+
+def zeros(shape, dtype):
+    return full(shape, 0, dtype)
+
+
+def full(shape, value, dtype):
+    array = empty(shape, dtype)
+    if array.size:
+        fill(array.base, array.dtype.type(value))
+    return array
+
+
+def from_host(values, dtype=None):
+    """A new DeviceArray holding a copy of host data (anything NumPy reads).
+
+    Integer data remembers its smallest and largest value, read on the host on the way: ids and
+    class targets are then range-checked without a copy back from the GPU (which would make the
+    host wait for every kernel queued before it)."""
+    host = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    array = empty(host.shape, host.dtype)
+    if host.size:
+        array.base[:host.size].copy_to_device(host.reshape(-1))
+        if host.dtype.kind in "iu":
+            array.known_range = (int(host.min()), int(host.max()))
+    return array
+
+
+def from_interface(source):
+    """GPU memory another library owns (CuPy, PyTorch, ...), seen without a copy."""
+    interface = source.__cuda_array_interface__
+    dtype = np.dtype(interface["typestr"])
+    shape = tuple(interface["shape"])
+    if interface.get("strides") is None:
+        strides = None
+    else:
+        if any(s % dtype.itemsize or s < 0 for s in interface["strides"]):
+            raise ValueError(f"cuda: cannot view memory with strides {interface['strides']} in {dtype} elements")
+        strides = tuple(s // dtype.itemsize for s in interface["strides"])
+    span = 1 + sum((n - 1) * s for n, s in zip(shape, strides or ())) if strides else int(np.prod(shape))
+    flat = cuda.from_cuda_array_interface(
+        {"shape": (max(span, 1),), "strides": None, "typestr": dtype.str, "data": interface["data"],
+         "version": 3}, owner=source, sync=True)
+    return DeviceArray(flat, shape, strides)
+
+
+def asarray(value, dtype=None):
+    """A fresh, contiguous copy on the GPU of host data, a DeviceArray or another library's GPU array."""
+    if isinstance(value, DeviceArray) or hasattr(value, "__cuda_array_interface__"):
+        source = value if isinstance(value, DeviceArray) else from_interface(value)
+        return copy_of(source, np.dtype(dtype) if dtype is not None else source.dtype)
+    return from_host(value, dtype)
+
+
+def to_numpy(array):
+    packed = contiguous(array)
+    if packed.size == 0:
+        return np.empty(packed.shape, packed.dtype)
+    return packed.kernel_view().copy_to_host().reshape(packed.shape)
+
+
+_scalars = {}
+
+
+def scalar(value, dtype):
+    """A 0-d array holding one number. Kept per (value, dtype): each new one is a copy to the GPU."""
+    key = (value, np.dtype(dtype).str)
+    array = _scalars.get(key)
+    if array is None:
+        if len(_scalars) > 1024:
+            _scalars.clear()
+        array = _scalars[key] = from_host(np.array(value, dtype=dtype))
+    return array
+
+
+# --- copies and views ---------------------------------------------------------------------
+def copy_into(target, values):
+    """Overwrite `target` (any view) with `values` (a DeviceArray, host data or a number), cast and broadcast."""
+    if not isinstance(values, DeviceArray):
+        values = from_host(np.asarray(values, dtype=target.dtype))
+    target.known_range = None
+    if target.size == 0:
+        return
+    if values.size == 1 and target.is_contiguous:
+        fill_from_device(target, values)
+        return
+    element_strides = [
+        broadcast_strides(values.shape, values.strides, target.shape),
+        list(target.strides),
+    ]
+    loop_shape, (source_strides, target_strides), spans = merged_loop(target.shape, element_strides)
+    copy_strided(values.storage(spans[0]), loop_shape, source_strides, target.storage(spans[1]), target_strides)
+
+
+def fill_from_device(target, value):
+    """Every element of a contiguous `target` = the one element of `value` (no trip to the host)."""
+    copy_strided(value.storage(1), (target.size,), (0,), target.storage(target.size), (1,))
+
+
+def copy_strided(source, shape, source_strides, out, out_strides):
+    launch_elementwise(strided_copy_kernel, int(np.prod(shape)), source, tuple(shape), tuple(source_strides), out,
+                       tuple(out_strides))
+
+
+def copy_of(array, dtype):
+    out = empty(array.shape, dtype)
+    copy_into(out, array)
+    return out
+
+
+def astype(array, dtype):
+    return array if array.dtype == dtype else copy_of(array, np.dtype(dtype))
+
+
+def contiguous(array):
+    return array if array.is_contiguous else copy_of(array, array.dtype)
+
+
+def flat(array):
+    return array.reshape((array.size,))
+
+
+def reshape(array, shape):
+    """A view when the memory allows, else (as NumPy does) a reshaped packed copy."""
+    return contiguous(array).reshape(shape)
+
+
+def permute(array, axes):
+    return array.transpose(axes)
+
+
+def concatenate(arrays, axis):
+    shape = list(arrays[0].shape)
+    shape[axis] = sum(a.shape[axis] for a in arrays)
+    out = empty(shape, arrays[0].dtype)
+    start = 0
+    for array in arrays:
+        stop = start + array.shape[axis]
+        copy_into(out[(slice(None),) * axis + (slice(start, stop),)], array)
+        start = stop
+    return out
+
+
+def stack(arrays, axis):
+    shape = arrays[0].shape[:axis] + (len(arrays),) + arrays[0].shape[axis:]
+    out = empty(shape, arrays[0].dtype)
+    for k, array in enumerate(arrays):
+        copy_into(out[(slice(None),) * axis + (k,)], array)
+    return out
+
+
+def broadcast_to(array, shape):
+    if array.shape == tuple(shape):
+        return array
+    return array.view_as(tuple(shape), broadcast_strides(array.shape, array.strides, shape))
+
+
+def strided_operands(arrays, shape):
+    """As backends.cpu.strided_operands; strides and loop shape come as tuples (kernel arguments
+    passed by value: a host array would be copied to the GPU and back at every launch).
+    strides is flat: operand k's stride along loop dim d is strides[k * ndim + d]."""
+    shape = tuple(shape)
+    element_strides = [broadcast_strides(a.shape, a.strides, shape) for a in arrays]
+    loop_shape, loop_strides, spans = merged_loop(shape, element_strides)
+    storages = [a.storage(span) for a, span in zip(arrays, spans)]
+    return storages, tuple(s for strides in loop_strides for s in strides), tuple(loop_shape)
+
+
+def add(a, b):
+    a, b = contiguous(a), contiguous(b)
+    out = empty(a.shape, a.dtype)
+    launch_elementwise(add_kernel, out.size, a.storage(a.size), b.storage(b.size), out.storage(out.size))
+    return out
+
+
+def matmul(a, b, out=None):
+    """Batched matrix product with broadcast batch dims, on the hand-written tiled GEMM (gemm.py)."""
+    return gemm.matmul(a, b, empty)
+
+
+def uniform(shape, generator, dtype):
+    """Uniform [0, 1) numbers from minisora's host generator (the same stream as on the CPU)."""
+    return from_host(generator.random(shape, dtype=dtype))
+
+
+def run(kernel, *arguments):
+    """Launch the GPU twin of `kernel`; DeviceArrays reach it as numba.cuda arrays."""
+    if not kernel.has("cuda"):
+        raise NotImplementedError(f"kernel {kernel.name} has no GPU version")
+    return kernel.on("cuda")(*[a.kernel_view() if isinstance(a, DeviceArray) else a for a in arguments])

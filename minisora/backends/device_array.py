@@ -1,0 +1,159 @@
+"""DeviceArray: an n-dimensional view of GPU memory, with NumPy's view rules.
+
+numba.cuda's own device arrays can be sliced and reshaped but not transposed, broadcast or
+viewed with arbitrary strides. A DeviceArray is the missing piece, and it is small:
+
+    base      one flat numba.cuda device array: the memory (an allocation of ours, or another
+              library's memory seen through __cuda_array_interface__)
+    shape     as in NumPy
+    strides   steps in *elements* (not bytes) per dim; 0 repeats an element (broadcasting)
+    offset    where element [0, 0, ...] sits in base
+
+Views (reshape of contiguous data, permute, slicing, broadcasting) only compute new shape,
+strides and offset; no kernel runs. Kernels that want plain contiguous memory get
+`kernel_view()`, a numba array over exactly these elements.
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def contiguous_strides(shape):
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+class DeviceArray:
+    __slots__ = ("base", "shape", "strides", "offset", "dtype", "known_range", "is_view", "_view", "__weakref__")
+
+    def __init__(self, base, shape, strides=None, offset=0):
+        self.base = base
+        self.shape = tuple(int(n) for n in shape)
+        self.strides = contiguous_strides(self.shape) if strides is None else tuple(int(s) for s in strides)
+        self.offset = int(offset)
+        self.dtype = np.dtype(base.dtype)
+        self.known_range = None   # (min, max) when known without reading the GPU (copied from the host)
+        self.is_view = False      # True for views of another DeviceArray (they share its memory)
+        self._view = None
+
+    # --- what it is ------------------------------------------------------------------------
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.size * self.itemsize
+
+    @property
+    def is_contiguous(self):
+        """True when the elements lie in one C-ordered block (size-1 dims may have any stride)."""
+        expected = 1
+        for n, s in zip(reversed(self.shape), reversed(self.strides)):
+            if n != 1 and s != expected:
+                return False
+            expected *= n
+        return True
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"DeviceArray({self.dtype}[{', '.join(map(str, self.shape))}], cuda)"
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"{self!r} lives in GPU memory: NumPy cannot read it directly; use tensor.numpy() "
+            "or tensor.to('cpu'), which copy it to the host"
+        )
+
+    # --- what kernels get ------------------------------------------------------------------
+    def kernel_view(self):
+        """A numba.cuda array of exactly these elements, shape included (contiguous arrays only)."""
+        view = self._view
+        if view is None:
+            if not self.is_contiguous:
+                raise ValueError(f"{self!r} is not contiguous; make a packed copy first")
+            if self.size == 0:
+                view = self.base[0:0]
+            else:
+                view = self.storage(self.size)
+                if self.ndim > 1:
+                    view = view.reshape(self.shape)   # (a 0-d array is seen as one element)
+            self._view = view
+        return view
+
+    def storage(self, span):
+        """The flat memory from this array's first element on, `span` elements long."""
+        if self.offset == 0 and span == self.base.size:
+            return self.base
+        return self.base[self.offset:self.offset + span]
+
+    # --- views -----------------------------------------------------------------------------
+    def view_as(self, shape, strides, offset=None):
+        view = DeviceArray(self.base, shape, strides, self.offset if offset is None else offset)
+        view.is_view = True
+        return view
+
+    def reshape(self, shape):
+        if isinstance(shape, int):
+            shape = (shape,)
+        shape = tuple(shape)
+        if -1 in shape:
+            known = math.prod(n for n in shape if n != -1)
+            shape = tuple(self.size // known if n == -1 and known else n for n in shape)
+        if math.prod(shape) != self.size:
+            raise ValueError(f"cannot reshape {self!r} ({self.size} elements) to {shape}")
+        if not self.is_contiguous:
+            raise ValueError(f"{self!r} is not contiguous: reshape needs a packed copy")
+        return self.view_as(shape, None)
+
+    def transpose(self, axes):
+        return self.view_as(tuple(self.shape[a] for a in axes), tuple(self.strides[a] for a in axes))
+
+    def __getitem__(self, index):
+        """Basic indexing (ints, slices, None, ...) as a view, with NumPy's rules for the arithmetic."""
+        item = self.itemsize
+        probe = as_strided(np.zeros(1, self.dtype), self.shape, tuple(s * item for s in self.strides))
+        try:
+            picked = probe[index]
+        except IndexError as error:
+            raise IndexError(f"{error} (indexing {self!r} with {index!r})") from None
+        if not isinstance(picked, np.ndarray):   # all ints: NumPy gave a number; ask for a 0-d view
+            picked = probe[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        if any(s < 0 for s in picked.strides):
+            raise IndexError(f"negative slice steps are not supported on cuda (indexing {self!r} with {index!r})")
+        moved = (picked.__array_interface__["data"][0] - probe.__array_interface__["data"][0]) // item
+        return self.view_as(picked.shape, tuple(s // item for s in picked.strides), self.offset + moved)
+
+    def __setitem__(self, index, value):
+        from . import cuda as backend
+
+        backend.copy_into(self[index], value)
+
+    # --- sharing with other GPU libraries -------------------------------------------------
+    @property
+    def __cuda_array_interface__(self):
+        """CUDA Array Interface v3: CuPy, PyTorch, JAX and Numba read this memory without a copy."""
+        pointer = self.base.__cuda_array_interface__["data"][0] + self.offset * self.itemsize
+        return {
+            "shape": self.shape,
+            "strides": None if self.is_contiguous else tuple(s * self.itemsize for s in self.strides),
+            "typestr": self.dtype.str,
+            "data": (pointer, False),
+            "version": 3,
+        }

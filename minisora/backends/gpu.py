@@ -1,0 +1,261 @@
+"""What every GPU kernel shares: numba.cuda itself, launch sizes, and block-wide sums and maxima.
+
+A particle file writes its GPU kernels with `@gpu_kernel` (numba.cuda.jit, cached on disk) and
+launches them through `launch(kernel, n)`-style helpers below, so a reader sees one way of
+choosing grid and block sizes everywhere.
+
+Nothing here touches a GPU when imported: numba compiles a CUDA kernel at its first launch.
+On a machine without a GPU, NUMBA_ENABLE_CUDASIM=1 (set before minisora is imported) runs the
+same kernels on Numba's CUDA simulator, thread by thread in Python: slow, but steppable in pdb.
+"""
+import math
+import types
+
+from numba import config, cuda
+
+# Teaching-sized launches leave most of a big GPU idle by design: no warning for each one.
+config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+
+WARP = 32
+
+
+def simulated():
+    return bool(config.ENABLE_CUDASIM)
+
+
+# Threads per block (at most, and at least) and blocks per launch; grid-stride loops cover the
+# rest. The simulator runs every thread as a Python thread, so there blocks stay tiny: the
+# kernels are written for any power-of-two block size and give the same results.
+THREADS, MIN_THREADS, MAX_BLOCKS = (8, 1, 4) if simulated() else (256, WARP, 65535)
+
+
+def gpu_kernel(fn=None, *, max_registers=None):
+    """A CUDA kernel compiled at its first launch and cached on disk (a plain function on the simulator).
+
+    The scalar math it calls (functions marked by backends.kernel.scalar, shared with the CPU
+    loops) is swapped for GPU twins compiled from the same source: see `for_gpu`.
+    max_registers caps registers per thread, so that blocks of many threads can launch at all."""
+    if fn is None:
+        return lambda f: gpu_kernel(f, max_registers=max_registers)
+    if simulated():
+        return cuda.jit(for_gpu(fn))
+    options = {"max_registers": max_registers} if max_registers else {}
+    return cuda.jit(cache=True, **options)(for_gpu(fn))
+
+
+_twins = {}
+
+
+def gpu_twin(fn):
+    """The `cuda.jit(device=True)` compilation of a scalar function (one per function)."""
+    twin = _twins.get(fn)
+    if twin is None:
+        twin = _twins[fn] = cuda.jit(device=True, inline=fn.minisora_scalar == "always")(for_gpu(fn))
+    return twin
+
+
+# NumPy's scalar math as numba.cuda compiles it: np.exp(x) in shared scalar code becomes math.exp
+# (expf for float32) on the GPU, where numba-cuda has no NumPy ufuncs.
+numpy_on_gpu = types.ModuleType("numpy_on_gpu")
+for _name in ("exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "isnan", "isinf", "isfinite", "inf",
+              "nan", "pi"):
+    setattr(numpy_on_gpu, _name, getattr(math, _name))
+
+
+def for_gpu(fn):
+    """`fn` with every scalar function it calls by name replaced by its GPU twin, and `np` by
+    numpy_on_gpu (same code object, a namespace of its own): numba.cuda cannot inline functions
+    registered for the CPU compiler."""
+    names = [name for name in fn.__code__.co_names if hasattr(fn.__globals__.get(name), "minisora_scalar")]
+    uses_numpy = "np" in fn.__code__.co_names and not simulated()   # the simulator runs NumPy itself
+    if not names and not uses_numpy:
+        return fn
+    namespace = dict(fn.__globals__)
+    for name in names:
+        namespace[name] = gpu_twin(namespace[name])
+    if uses_numpy:
+        namespace["np"] = numpy_on_gpu
+    return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
+def device_function(fn):
+    return cuda.jit(device=True, inline=True)(fn)
+
+
+def blocks_for(n, threads=THREADS):
+    """Enough blocks of `threads` to give each of n elements a thread (grid-stride beyond MAX_BLOCKS)."""
+    return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+
+
+def threads_for(n):
+    """A block size for n elements: a power of two from MIN_THREADS to THREADS."""
+    threads = MIN_THREADS
+    while threads < THREADS and threads < n:
+        threads *= 2
+    return threads
+
+
+launches = 0   # kernels launched so far in this process (benchmarks count them per step)
+
+
+def launch(kernel, grid, block, *arguments):
+    """Every GPU launch of minisora goes through here (one place to count them)."""
+    global launches
+    launches += 1
+    kernel[grid, block](*arguments)
+
+
+def launch_elementwise(kernel, n, *arguments):
+    """Launch `kernel` with one thread per element (grid-stride), for n elements."""
+    if n:
+        threads = threads_for(n)
+        launch(kernel, blocks_for(n, threads), threads, *arguments)
+
+
+def launch_rows(kernel, rows, width, *arguments):
+    """One block per row (grid-stride over rows), its threads sharing the row's `width` elements."""
+    if rows:
+        launch(kernel, min(rows, MAX_BLOCKS), threads_for(width), *arguments)
+
+
+@device_function
+def warp_sum(value):
+    """Sum of `value` over the 32 lanes of a warp (every lane gets the total): a butterfly of shuffles."""
+    offset = 16
+    while offset > 0:
+        value += cuda.shfl_xor_sync(0xFFFFFFFF, value, offset)
+        offset //= 2
+    return value
+
+
+@device_function
+def warp_max(value):
+    offset = 16
+    while offset > 0:
+        value = max(value, cuda.shfl_xor_sync(0xFFFFFFFF, value, offset))
+        offset //= 2
+    return value
+
+
+@device_function
+def block_sum_shuffled(value, scratch):
+    """Sum of `value` over the block (every thread gets it). scratch: a shared float64 array.
+
+    Each warp adds its 32 values with shuffles; warp leaders write to shared memory; the first
+    warp adds those. Two barriers: the block may call this again right after."""
+    lane, warp = cuda.threadIdx.x % WARP, cuda.threadIdx.x // WARP
+    value = warp_sum(value)
+    if lane == 0:
+        scratch[warp] = value
+    cuda.syncthreads()
+    warps = (cuda.blockDim.x + WARP - 1) // WARP
+    total = scratch[lane] if lane < warps else 0.0
+    total = warp_sum(total)
+    cuda.syncthreads()
+    return total
+
+
+@device_function
+def block_max_shuffled(value, scratch):
+    """Maximum of `value` over the block, as block_sum_shuffled."""
+    lane, warp = cuda.threadIdx.x % WARP, cuda.threadIdx.x // WARP
+    value = warp_max(value)
+    if lane == 0:
+        scratch[warp] = value
+    cuda.syncthreads()
+    warps = (cuda.blockDim.x + WARP - 1) // WARP
+    best = scratch[lane] if lane < warps else -math.inf
+    best = warp_max(best)
+    cuda.syncthreads()
+    return best
+
+
+@device_function
+def block_combine_shared(value, scratch, take_max):
+    """The same results by halving in shared memory (blockDim a power of two): the simulator's way,
+    as it has no warp shuffles."""
+    tid = cuda.threadIdx.x
+    scratch[tid] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if tid < half:
+            other = scratch[tid + half]
+            scratch[tid] = max(scratch[tid], other) if take_max else scratch[tid] + other
+        cuda.syncthreads()
+        half //= 2
+    result = scratch[0]
+    cuda.syncthreads()
+    return result
+
+
+@device_function
+def block_sum_shared(value, scratch):
+    return block_combine_shared(value, scratch, False)
+
+
+@device_function
+def block_max_shared(value, scratch):
+    return block_combine_shared(value, scratch, True)
+
+
+# Kernels call block_sum(value, scratch) / block_max with scratch = cuda.shared.array(SCRATCH, float64).
+SCRATCH = THREADS
+block_sum = block_sum_shared if simulated() else block_sum_shuffled
+block_max = block_max_shared if simulated() else block_max_shuffled
+
+
+# Kernels of the backend itself: fill, copy through strides, cast ----------------------------
+@gpu_kernel
+def fill_kernel(out, value):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, step):
+        out[i] = value
+
+
+@gpu_kernel
+def strided_copy_kernel(source, shape, strides, out, out_strides):
+    """out[index] = source[index] for every multi-index of `shape`, each side walked by its strides
+    (elements; 0 repeats, as broadcasting does). Also casts when the dtypes differ."""
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    total = 1
+    for d in range(len(shape)):
+        total *= shape[d]
+    for i in range(start, total, step):
+        rest, p, q = i, 0, 0
+        for d in range(len(shape) - 1, -1, -1):
+            index = rest % shape[d]
+            rest //= shape[d]
+            p += index * strides[d]
+            q += index * out_strides[d]
+        out[q] = source[p]
+
+
+@gpu_kernel
+def add_kernel(a, b, out):
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, step):
+        out[i] = a[i] + b[i]
+
+
+@device_function
+def position(i, shape, strides, k):
+    """Where element i (C order over `shape`) of operand k sits in its storage: strides is the flat
+    tuple from cuda.strided_operands (operand k's stride along dim d at k * len(shape) + d)."""
+    ndim = len(shape)
+    rest, p = i, 0
+    for d in range(ndim - 1, -1, -1):
+        p += (rest % shape[d]) * strides[k * ndim + d]
+        rest //= shape[d]
+    return p
+
+
+def fill(array, value):
+    """Set every element of a contiguous numba.cuda array to `value`, on the GPU (zeros by the
+    driver's memset: no kernel launch)."""
+    if value == 0 and not simulated():
+        from numba.cuda.cudadrv.driver import device_memset
+
+        device_memset(array, 0, array.size * array.dtype.itemsize)
+    else:
+        launch_elementwise(fill_kernel, array.size, array.reshape(array.size), value)

@@ -1,0 +1,303 @@
+"""The cuda backend against the cpu backend: every particle forward and backward, the optimizers,
+moving tensors and modules, sharing memory, and the errors.
+
+By default these run on Numba's CUDA simulator with tiny shapes (see conftest.py). With a GPU,
+`MINISORA_TEST_GPU=1 python -m pytest -m gpu` runs the same cases at larger sizes on the real
+device. Oracle: the cpu backend (itself checked against NumPy references and finite differences),
+within float32 tolerances; float64 cases must agree to 1e-10.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import minisora as ms
+from minisora import F
+
+REAL_GPU = os.environ.get("MINISORA_TEST_GPU") == "1"
+cuda_only = pytest.mark.skipif(not ms.cuda.is_available(), reason=ms.cuda.why_not() or "cuda available")
+pytestmark = cuda_only
+
+
+def draw(rng, spec, scale):
+    shape, kind = spec
+    shape = tuple(n * scale if n > 1 else n for n in shape)
+    if kind == "float":
+        return rng.standard_normal(shape).astype(np.float32)
+    if kind == "positive":
+        return rng.uniform(0.5, 2.0, shape).astype(np.float32)
+    if kind == "probability":
+        return rng.uniform(0.05, 0.95, shape).astype(np.float32)
+    if kind == "bool":
+        return rng.random(shape) > 0.5
+    return rng.integers(0, kind, shape)   # an int: ids below it
+
+
+# (name, function of tensors, input specs); the first float inputs get gradients
+CASES = [
+    ("add broadcast", lambda a, b: a + b, [((3, 1, 4), "float"), ((5, 4), "float")]),
+    ("sub", lambda a, b: a - b, [((3, 4), "float"), ((4,), "float")]),
+    ("mul", lambda a, b: a * b, [((2, 3), "float"), ((2, 3), "float")]),
+    ("div", lambda a, b: a / b, [((2, 3), "float"), ((2, 1), "positive")]),
+    ("pow tensor", lambda a, b: a ** b, [((2, 3), "positive"), ((2, 3), "float")]),
+    ("scalars", lambda a: (2.0 * a - 1.0) / 3.0, [((2, 3), "float")]),
+    ("neg exp", lambda a: (-a).exp(), [((5,), "float")]),
+    ("log sqrt", lambda a: a.log() + a.sqrt(), [((5,), "positive")]),
+    ("pow scalar", lambda a: a ** 3, [((4,), "float")]),
+    ("relu", F.relu, [((3, 5), "float")]),
+    ("leaky_relu", lambda a: F.leaky_relu(a, 0.1), [((3, 5), "float")]),
+    ("sigmoid", F.sigmoid, [((3, 5), "float")]),
+    ("tanh", F.tanh, [((3, 5), "float")]),
+    ("gelu", F.gelu, [((3, 5), "float")]),
+    ("sum all", lambda a: a.sum(), [((3, 5), "float")]),
+    ("sum dims keepdim", lambda a: a.sum(dim=(0, 2), keepdim=True), [((2, 3, 4), "float")]),
+    ("mean", lambda a: a.mean(dim=1), [((3, 5), "float")]),
+    ("max", lambda a: a.max(dim=0).values, [((4, 3), "float")]),
+    ("softmax", lambda a: F.softmax(a, dim=-1), [((3, 7), "float")]),
+    ("softmax dim 0", lambda a: F.softmax(a, dim=0), [((3, 7), "float")]),
+    ("log_softmax", lambda a: F.log_softmax(a, dim=-1), [((3, 7), "float")]),
+    ("matmul", lambda a, b: a @ b, [((3, 4), "float"), ((4, 5), "float")]),
+    ("matmul batched broadcast", lambda a, b: a @ b, [((2, 3, 4), "float"), ((4, 5), "float")]),
+    ("matmul transposed view", lambda a, b: a.T @ b.transpose(0, 1), [((4, 3), "float"), ((5, 4), "float")]),
+    ("matmul vector", lambda a, b: a @ b, [((4,), "float"), ((4, 3), "float")]),
+    ("linear", lambda x, w, b: F.linear(x, w, b), [((2, 3, 4), "float"), ((5, 4), "float"), ((5,), "float")]),
+    ("cross_entropy", lambda x, t: F.cross_entropy(x, t), [((4, 6), "float"), ((4,), 6)]),
+    ("cross_entropy none", lambda x, t: F.cross_entropy(x, t, reduction="none"), [((4, 6), "float"), ((4,), 6)]),
+    ("mse_loss", F.mse_loss, [((3, 4), "float"), ((3, 4), "float")]),
+    ("binary_cross_entropy", F.binary_cross_entropy, [((3, 4), "probability"), ((3, 4), "probability")]),
+    ("bce_with_logits", F.binary_cross_entropy_with_logits, [((3, 4), "float"), ((3, 4), "probability")]),
+    ("layer_norm", lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b), [((2, 3, 5), "float"), ((5,), "float"), ((5,), "float")]),
+    ("embedding", lambda ids, w: F.embedding(ids, w), [((3, 4), 5), ((5, 3), "float")]),
+    ("positional_encoding", lambda x: ms.nn.PositionalEncoding(x.shape[-1], x.shape[-2])(x), [((2, 4, 6), "float")]),
+    ("attention causal", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True),
+     [((2, 5, 4), "float"), ((2, 5, 4), "float"), ((2, 5, 3), "float")]),
+    ("attention bool mask", lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+     [((2, 3, 4), "float"), ((2, 5, 4), "float"), ((2, 5, 4), "float"), ((3, 5), "bool")]),
+    ("index basic", lambda a: a[1:, ::2], [((3, 5), "float")]),
+    ("index repeated", lambda a: a[[0, 2, 0]], [((3, 4), "float")]),
+    ("cat stack", lambda a, b: ms.cat([a, b], dim=1) * ms.stack([a, a], dim=0).sum(0).sum(1, keepdim=True),
+     [((2, 3), "float"), ((2, 2), "float")]),
+    ("permute reshape", lambda a: a.permute(2, 0, 1).reshape(4, -1) * 2, [((2, 3, 4), "float")]),
+    ("where compare", lambda a, b: ms.where(a > b, a, b * 2), [((3, 4), "float"), ((4,), "float")]),
+    ("cast", lambda a: a.double() * 2, [((3,), "float")]),
+]
+
+
+def run_case(fn, arrays, device, dtype=None):
+    tensors = []
+    for array in arrays:
+        floating = array.dtype.kind == "f"
+        t = ms.tensor(array.astype(dtype) if floating and dtype else array, device=device, requires_grad=floating)
+        tensors.append(t)
+    out = fn(*tensors)
+    weights = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
+    (out * ms.tensor(weights, device=device)).sum().backward()
+    return out.numpy(), [t.grad.numpy() if t.grad is not None else None for t in tensors]
+
+
+def compare(fn, specs, scale, dtype=None, tol=2e-5):
+    arrays = [draw(np.random.default_rng(0), spec, scale) for spec in specs]
+    cpu_out, cpu_grads = run_case(fn, arrays, "cpu", dtype)
+    gpu_out, gpu_grads = run_case(fn, arrays, "cuda", dtype)
+    np.testing.assert_allclose(gpu_out, cpu_out, rtol=tol, atol=tol)
+    for cpu_grad, gpu_grad in zip(cpu_grads, gpu_grads):
+        assert (cpu_grad is None) == (gpu_grad is None)
+        if cpu_grad is not None:
+            np.testing.assert_allclose(gpu_grad, cpu_grad, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name, fn, specs", CASES, ids=[c[0] for c in CASES])
+def test_particle_matches_cpu(name, fn, specs):
+    compare(fn, specs, scale=1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name, fn, specs", CASES, ids=[c[0] for c in CASES])
+def test_particle_matches_cpu_at_size(name, fn, specs):
+    compare(fn, specs, scale=37, tol=1e-3)
+
+
+@pytest.mark.parametrize("m, k, n", [
+    pytest.param(3, 40, 5, marks=pytest.mark.skipif(REAL_GPU, reason="the simulator's small split sizes")),
+    pytest.param(64, 4096, 96, marks=pytest.mark.gpu),
+])
+def test_matmul_with_k_split_across_blocks(m, k, n):
+    # few output tiles and a long K: the GEMM cuts K into chunks whose blocks add into C atomically
+    from minisora.backends import gemm
+
+    assert gemm.split_k(1, k) > 1
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    product = (ms.tensor(a, dtype="float32", device="cuda") @ ms.tensor(b, dtype="float32", device="cuda")).numpy()
+    np.testing.assert_allclose(product, a @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.parametrize("name, fn, specs", [c for c in CASES if c[0] in ("matmul batched broadcast", "layer_norm",
+                                                                          "attention causal", "softmax")],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_float64_matches_cpu_closely(name, fn, specs):
+    compare(fn, specs, scale=1, dtype=np.float64, tol=1e-10)
+
+
+def test_dropout_same_noise_same_mask():
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        ms.manual_seed(3)
+        t = ms.tensor(x, device=device, requires_grad=True)
+        y = F.dropout(t, 0.5, training=True)
+        y.sum().backward()
+        results.append((y.numpy(), t.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+OPTIMIZERS = [
+    ("sgd momentum nesterov", lambda p: ms.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adam", lambda p: ms.optim.Adam(p, lr=0.01, weight_decay=0.01)),
+    ("adamw", lambda p: ms.optim.AdamW(p, lr=0.01)),
+    ("adadelta", lambda p: ms.optim.Adadelta(p, lr=1.0)),
+    ("rmsprop centered", lambda p: ms.optim.RMSprop(p, lr=0.01, centered=True, momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("name, make", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_optimizer_matches_cpu(name, make):
+    rng = np.random.default_rng(0)
+    start, grads = rng.standard_normal(7).astype(np.float32), rng.standard_normal((3, 7)).astype(np.float32)
+    finals = []
+    for device in ("cpu", "cuda"):
+        p = ms.tensor(start, device=device, requires_grad=True)
+        optimizer = make([p])
+        for g in grads:
+            p.grad = ms.tensor(g, device=device)
+            optimizer.step()
+        finals.append(p.numpy())
+    np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", [2.0, float("inf")])
+def test_clip_grad_norm_matches_cpu(norm):
+    g = np.array([3.0, -4.0, 12.0], dtype=np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        p = ms.tensor(np.zeros(3, np.float32), device=device, requires_grad=True)
+        p.grad = ms.tensor(g, device=device)
+        total = ms.optim.clip_grad_norm_([p], 1.0, norm_type=norm)
+        results.append((total.item(), p.grad.numpy()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)   # 13 for the 2-norm, 12 for inf
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5)
+
+
+def test_training_step_matches_cpu():
+    # a 1-layer GPT: every transformer particle, both directions. (SGD, not Adam: Adam's m / sqrt(v)
+    # turns float32 rounding in a gradient near 0 into a full-size step of either sign.)
+    config = (11, 4, 8, 2, 1)
+    rng = np.random.default_rng(0)
+    ids, targets = rng.integers(0, 11, (2, 4)), rng.integers(0, 11, (2, 4))
+    losses, params = [], []
+    for device in ("cpu", "cuda"):
+        ms.manual_seed(0)
+        model = ms.models.GPT(*config).to(device)
+        optimizer = ms.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss = model.loss(ms.tensor(ids, device=device), ms.tensor(targets, device=device))
+            loss.backward()
+            optimizer.step()
+        losses.append(loss.item())
+        params.append([p.numpy() for p in model.parameters()])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    for cpu_value, gpu_value in zip(*params):
+        np.testing.assert_allclose(gpu_value, cpu_value, rtol=1e-4, atol=1e-5)
+
+
+# --- moving, sharing, errors ---------------------------------------------------------------
+def test_to_and_back_keeps_values_and_requires_grad():
+    x = ms.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    g = x.to("cuda")
+    assert g.device == "cuda" and g.requires_grad and g.is_leaf
+    assert "device='cuda'" in repr(g)
+    back = g.cpu()
+    np.testing.assert_array_equal(back.numpy(), x.numpy())
+    assert back.device == "cpu"
+
+
+def test_module_to_moves_in_place_and_state_dict_round_trips(tmp_path):
+    model = ms.nn.Sequential(ms.nn.Linear(3, 4), ms.nn.ReLU(), ms.nn.Linear(4, 2))
+    weight = model[0].weight
+    model.to("cuda")
+    assert model[0].weight is weight and weight.device == "cuda"
+    ms.save(model.state_dict(), tmp_path / "m.safetensors")
+    fresh = ms.nn.Sequential(ms.nn.Linear(3, 4), ms.nn.ReLU(), ms.nn.Linear(4, 2)).to("cuda")
+    fresh.load_state_dict(ms.load(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(fresh[0].weight.numpy(), weight.numpy())
+    assert fresh[0].weight.device == "cuda"
+
+
+def test_mixing_devices_names_both():
+    a, b = ms.ones(2), ms.ones(2, device="cuda")
+    with pytest.raises(RuntimeError, match=r"add: inputs live on different devices \(cpu, cuda\)"):
+        a + b
+
+
+def test_moving_a_computed_tensor_is_refused():
+    y = ms.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="gradients do not flow across devices"):
+        y.to("cuda")
+
+
+def test_numpy_refuses_gpu_memory_with_a_hint():
+    with pytest.raises(TypeError, match=r"lives in GPU memory.*\.numpy\(\)"):
+        np.asarray(ms.ones(2, device="cuda").data)
+
+
+def test_out_of_range_ids_are_caught_before_the_kernel():
+    table = ms.randn(4, 2, device="cuda")
+    with pytest.raises(IndexError, match=r"^embedding: id 4 is out of range \[0, 4\)"):
+        F.embedding(ms.tensor([0, 4], device="cuda"), table)
+    with pytest.raises(IndexError, match=r"^cross_entropy: target class id -1"):
+        F.cross_entropy(ms.randn(2, 3, device="cuda"), ms.tensor([0, -1], device="cuda"))
+
+
+def test_device_array_views_and_writes():
+    x = ms.arange(12, device="cuda").reshape(3, 4)
+    view = x.data[1:, ::2]
+    assert view.shape == (2, 2) and not view.is_contiguous
+    x.data[0, :] = 7
+    x.data[:, 3] = ms.tensor([1, 2, 3], device="cuda").data
+    expected = np.arange(12).reshape(3, 4)
+    expected[0, :] = 7
+    expected[:, 3] = [1, 2, 3]
+    np.testing.assert_array_equal(x.numpy(), expected)
+    np.testing.assert_array_equal(ms.backends.get("cuda").to_numpy(view), expected[1:, ::2])
+
+
+def test_catalog_lists_cuda_for_every_particle_with_kernels():
+    missing = [e.name for e in ms.particles.catalog() if e.particle.kernels and "cuda" not in e.backends]
+    assert missing == []
+
+
+def test_cuda_missing_gives_the_reason(monkeypatch):
+    from minisora import backends
+
+    monkeypatch.setattr(backends, "_backends", {"cpu": backends.cpu})
+    monkeypatch.setattr(backends, "cuda_status", lambda: (False, "no CUDA driver or GPU found (libcuda.so)"))
+    with pytest.raises(RuntimeError, match=r"device 'cuda' is not available: no CUDA driver or GPU found"):
+        ms.zeros(2, device="cuda")
+
+
+@pytest.mark.gpu
+def test_torch_and_cupy_share_memory_without_copies():
+    torch = pytest.importorskip("torch")
+    source = torch.arange(6, dtype=torch.float32, device="cuda").reshape(2, 3)
+    shared = ms.as_tensor(source)
+    assert shared.device == "cuda"
+    source[0, 0] = 42.0
+    torch.cuda.synchronize()
+    assert shared.numpy()[0, 0] == 42.0            # same memory: the write shows through
+    back = torch.as_tensor(shared, device="cuda")   # and back, through __cuda_array_interface__
+    assert back.data_ptr() == source.data_ptr()
+    cupy = pytest.importorskip("cupy")
+    c = cupy.asarray(shared)
+    assert c.data.ptr == source.data_ptr()
