@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import minisora as ms
 from minisora import F
@@ -150,6 +151,34 @@ def test_dropout_same_noise_same_mask():
         results.append((y.numpy(), t.grad.numpy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@st.composite
+def broadcast_layouts(draw):
+    """Two shapes that broadcast (sizes 1-4, size-1 dims included), the first possibly seen through a
+    transpose (non-contiguous), and dims to sum the result over."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    other = tuple(1 if draw(st.booleans()) else n for n in shape[len(shape) - draw(st.integers(0, len(shape))):])
+    dims = tuple(d for d in range(len(shape)) if draw(st.booleans()))
+    return shape, other, draw(st.booleans()), dims or None
+
+
+@settings(max_examples=6)
+@given(layout=broadcast_layouts(), seed=st.integers(0, 2**16))
+def test_drawn_shapes_views_and_broadcasting_match_cpu(layout, seed):
+    # the GPU backend's own view arithmetic (strides, broadcasting, merging dims) against NumPy's
+    shape, other, transposed, dims = layout
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape[::-1] if transposed else shape).astype(np.float32)
+    b = rng.standard_normal(other).astype(np.float32)
+
+    def fn(x, y):
+        x = x.permute(*reversed(range(x.ndim))) if transposed else x
+        return ((x * y - y) / (1.0 + y * y)).sum(dim=dims)
+    results = [run_case(fn, [a, b], device) for device in ("cpu", "cuda")]
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=2e-5, atol=2e-5)
+    for cpu_grad, gpu_grad in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(gpu_grad, cpu_grad, rtol=2e-5, atol=2e-5)
 
 
 OPTIMIZERS = [
