@@ -54,7 +54,7 @@ def from_host(values, dtype=None):
     host = np.ascontiguousarray(np.asarray(values, dtype=dtype))
     array = empty(host.shape, host.dtype)
     if host.size:
-        array.base[:host.size].copy_to_device(host.reshape(-1))
+        array.base.copy_to_device(host.reshape(-1))   # base holds exactly host.size elements
         if host.dtype.kind in "iu":
             array.known_range = (int(host.min()), int(host.max()))
     return array

@@ -1,8 +1,8 @@
 """What every GPU kernel shares: numba.cuda itself, launch sizes, and block-wide sums and maxima.
 
 A particle file writes its GPU kernels with `@gpu_kernel` (numba.cuda.jit, cached on disk) and
-launches them through `launch(kernel, n)`-style helpers below, so a reader sees one way of
-choosing grid and block sizes everywhere.
+launches them through `launch_elementwise` (a thread per element) or `launch_rows` (a block per
+row), so a reader sees one way of choosing grid and block sizes everywhere.
 
 Nothing here touches a GPU when imported: numba compiles a CUDA kernel at its first launch.
 On a machine without a GPU, NUMBA_ENABLE_CUDASIM=1 (set before minisora is imported) runs the
@@ -79,10 +79,11 @@ def for_gpu(fn):
 
 
 def device_function(fn):
+    """A helper that GPU kernels call (compiled into each of them; not launchable on its own)."""
     return cuda.jit(device=True, inline=True)(fn)
 
 
-def blocks_for(n, threads=THREADS):
+def blocks_for(n, threads):
     """Enough blocks of `threads` to give each of n elements a thread (grid-stride beyond MAX_BLOCKS)."""
     return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
 
