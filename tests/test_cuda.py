@@ -330,3 +330,26 @@ def test_torch_and_cupy_share_memory_without_copies():
     cupy = pytest.importorskip("cupy")
     c = cupy.asarray(shared)
     assert c.data.ptr == source.data_ptr()
+
+
+def test_training_run_on_cuda_matches_cpu_and_resumes(tmp_path):
+    # `minisora train --device cuda` for one epoch (one step: the simulator is slow), resumed for a
+    # second, ends where the same two epochs end on the CPU
+    from minisora.cli import main
+    from minisora.training import ClassifierRun
+
+    def quiet(message):
+        pass
+
+    config = {"dataset": "moons", "hidden": [8], "epochs": 2, "batch_size": 800, "scheduler": "none"}
+    cpu = ClassifierRun(config, str(tmp_path / "cpu"), log=quiet)
+    cpu.fit(progress=False)
+    out = str(tmp_path / "gpu")
+    assert main(["train", "mlp", "--dataset", "moons", "--hidden", "8", "--epochs", "1", "--batch-size", "800",
+                 "--scheduler", "none", "--device", "cuda", "--out", out, "--no-progress"]) == 0
+    gpu = ClassifierRun.resume(out, {"epochs": 2}, log=quiet)
+    assert all(p.device == "cuda" for p in gpu.model.parameters())
+    gpu.fit(progress=False)
+    for cpu_param, gpu_param in zip(cpu.model.parameters(), gpu.model.parameters()):
+        np.testing.assert_allclose(gpu_param.numpy(), cpu_param.numpy(), rtol=1e-5, atol=1e-6)
+    assert gpu.history[-1]["val_loss"] == pytest.approx(cpu.history[-1]["val_loss"], rel=1e-5)

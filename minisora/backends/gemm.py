@@ -20,14 +20,14 @@ How it is fast (the classic SGEMM recipe):
   touch neighbouring memory.
 """
 import numpy as np
-from numba import cuda, float32, float64
+from numba import float32, float64
 
-from .gpu import device_function, fill, gpu_kernel, launch, simulated
+from .gpu import cuda, device_function, fill, gpu_kernel, launch, simulated
 from .layout import merged_loop
 
 # TILE x TILE: one block's tile of C; TILE_K: the K step; PATCH x PATCH: each thread's piece of C.
 # (On the simulator, where each thread is a Python thread, the same code runs with a small tile.)
-TILE, TILE_K, PATCH = (16, 8, 2) if simulated() else (128, 8, 4)
+TILE, TILE_K, PATCH = (16, 8, 4) if simulated() else (128, 8, 4)
 SPREAD = TILE // PATCH                      # threads along each side of the tile
 THREADS = SPREAD * SPREAD
 SLAB = TILE + 4                             # shared rows padded so column-wise stores spread over banks

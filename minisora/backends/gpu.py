@@ -9,8 +9,11 @@ On a machine without a GPU, NUMBA_ENABLE_CUDASIM=1 (set before minisora is impor
 same kernels on Numba's CUDA simulator, thread by thread in Python: slow, but steppable in pdb.
 """
 import math
+import sys
+import threading
 import types
 
+import numpy as np
 from numba import config, cuda
 
 # Teaching-sized launches leave most of a big GPU idle by design: no warning for each one.
@@ -21,6 +24,56 @@ WARP = 32
 
 def simulated():
     return bool(config.ENABLE_CUDASIM)
+
+
+class SimulatedCuda:
+    """numba.cuda as the kernels here see it on the simulator: inside a launch, the simulated
+    kernel's own view (threadIdx, syncthreads, shared, atomic...), else numba.cuda itself.
+
+    It mends two races of the simulator's threads. Left alone, the simulator swaps numba.cuda
+    for that view in a device function's module on every call and swaps it back on return, from
+    every thread at once, so a thread that returns first takes it away from the others
+    (AttributeError: no attribute 'threadIdx'). And see SharedArrays."""
+
+    def __getattr__(self, name):
+        from numba.cuda.simulator.kernel import _get_kernel_context
+
+        context = _get_kernel_context()
+        if context is not None:
+            if name == "shared":
+                return SharedArrays(context.shared)
+            try:
+                return getattr(context, name)
+            except AttributeError:   # not a kernel-side name (jit, device_array, ...)
+                pass
+        return getattr(numba_cuda, name)
+
+
+class SharedArrays:
+    """cuda.shared on the simulator. Its arrays are known by the line that asks for them; the
+    simulator looks one up and creates it if missing without a lock, so two threads of a block
+    can each create their own "shared" array and never see each other's writes."""
+
+    lock = threading.Lock()
+
+    def __init__(self, shared):
+        self.shared = shared
+
+    def array(self, shape, dtype):
+        from numba.np.numpy_support import as_dtype
+
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with self.lock:
+            arrays = self.shared._allocations
+            if key not in arrays:
+                arrays[key] = np.empty(shape, as_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype)
+            return arrays[key]
+
+
+numba_cuda = cuda
+if simulated():
+    cuda = SimulatedCuda()
 
 
 # Threads per block (at most, and at least) and blocks per launch; grid-stride loops cover the
