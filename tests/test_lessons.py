@@ -15,7 +15,8 @@ FIGURES = {1: {"01_neuron.png": (500, 350)}, 2: {"02_activations.png": (1000, 40
            5: {"05_sgd_vs_adam.png": (1000, 400)}, 6: {"06_optimizers.png": (700, 550)},
            7: {"07_positional_encoding.png": (1000, 400)},
            8: {"08_attention_weights.png": (400, 340), "08_heads.png": (1360, 340)},
-           9: {"09_gpt_loss.png": (500, 400), "09_gpt_attention.png": (1360, 340)}}
+           9: {"09_gpt_loss.png": (500, 400), "09_gpt_attention.png": (1360, 340)},
+           10: {"10_threads.png": (800, 220)}}
 
 
 def png_size(path):
