@@ -85,11 +85,11 @@ def torch_modules():
             return x + self.feed_forward(self.norm2(x))
 
     class GPT(torch.nn.Module):
-        def __init__(self):
+        def __init__(self, vocab=V, context=T, d=D, heads=HEADS, layers=LAYERS):
             super().__init__()
-            self.token_embedding, self.position_embedding = torch.nn.Embedding(V, D), torch.nn.Embedding(T, D)
-            self.blocks = torch.nn.Sequential(*(Block(D, HEADS) for _ in range(LAYERS)))
-            self.norm, self.head = torch.nn.LayerNorm(D), torch.nn.Linear(D, V, bias=False)
+            self.token_embedding, self.position_embedding = torch.nn.Embedding(vocab, d), torch.nn.Embedding(context, d)
+            self.blocks = torch.nn.Sequential(*(Block(d, heads) for _ in range(layers)))
+            self.norm, self.head = torch.nn.LayerNorm(d), torch.nn.Linear(d, vocab, bias=False)
 
         def forward(self, ids):
             x = self.token_embedding(ids) + self.position_embedding(torch.arange(ids.shape[1], device=ids.device))

@@ -88,15 +88,13 @@ def minisora_gpt_step(config):
 
 
 def torch_gpt_step(config):
-    import gpt
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     c = config
-    gpt.V, gpt.T, gpt.D, gpt.HEADS, gpt.LAYERS = c["vocab"], c["context"], c["d_model"], c["heads"], c["layers"]
     torch.manual_seed(0)
-    model = torch_modules()[1]().cuda()
+    model = torch_modules()[1](c["vocab"], c["context"], c["d_model"], c["heads"], c["layers"]).cuda()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
     rng = np.random.default_rng(0)
     ids, targets = (torch.tensor(rng.integers(0, c["vocab"], (c["batch"], c["context"])), device="cuda")

@@ -128,9 +128,9 @@ def add(a, b):
     return a + b
 
 
-def matmul(a, b, out=None):
+def matmul(a, b):
     """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules)."""
-    return np.matmul(a, b, out=out)
+    return np.matmul(a, b)
 
 
 def uniform(shape, generator, dtype):

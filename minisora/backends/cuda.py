@@ -122,20 +122,12 @@ def copy_into(target, values):
     target.known_range = None
     if target.size == 0:
         return
-    if values.size == 1 and target.is_contiguous:
-        fill_from_device(target, values)
-        return
     element_strides = [
         broadcast_strides(values.shape, values.strides, target.shape),
         list(target.strides),
     ]
     loop_shape, (source_strides, target_strides), spans = merged_loop(target.shape, element_strides)
     copy_strided(values.storage(spans[0]), loop_shape, source_strides, target.storage(spans[1]), target_strides)
-
-
-def fill_from_device(target, value):
-    """Every element of a contiguous `target` = the one element of `value` (no trip to the host)."""
-    copy_strided(value.storage(1), (target.size,), (0,), target.storage(target.size), (1,))
 
 
 def copy_strided(source, shape, source_strides, out, out_strides):
@@ -214,7 +206,7 @@ def add(a, b):
     return out
 
 
-def matmul(a, b, out=None):
+def matmul(a, b):
     """Batched matrix product with broadcast batch dims, on the hand-written tiled GEMM (gemm.py)."""
     return gemm.matmul(a, b, empty)
 

@@ -52,7 +52,7 @@ def scalar(fn=None, *, inline=True):
 
 
 class Kernel:
-    """A named loop with one implementation per target (`cpu` now, `cuda` when attached)."""
+    """A named loop with one implementation per target: `cpu` (the loop itself) and `cuda` (its `.gpu` twin)."""
 
     __slots__ = ("name", "python", "parallel", "reorder_sums", "_compiled", "_targets")
 
@@ -84,14 +84,10 @@ class Kernel:
             self._compiled = compiled
         return compiled
 
-    def attach(self, target, implementation):
-        """Register the implementation of this kernel for another target (e.g. "cuda")."""
-        self._targets[target] = implementation
-        return implementation
-
     def gpu(self, launcher):
         """Decorator: `launcher` (same arguments as the CPU loop) launches this kernel's CUDA twin."""
-        return self.attach("cuda", launcher)
+        self._targets["cuda"] = launcher
+        return launcher
 
     def has(self, target):
         return target == "cpu" or target in self._targets
