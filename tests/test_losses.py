@@ -31,6 +31,29 @@ def test_cross_entropy_hand_computed():
     assert F.cross_entropy(ms.tensor([[0.0, 0.0]]), ms.tensor([0])).item() == pytest.approx(math.log(2))
 
 
+def test_cross_entropy_float32_fast_exp_is_tight_over_a_wide_range_and_keeps_nan():
+    # float32 logits take exp_nonpositive instead of the library exp: wide spreads, one row
+    # whose terms underflow (all but the max), and a NaN row that must stay NaN
+    rng = np.random.default_rng(0)
+    logits = rng.uniform(-60, 60, (64, 50))
+    logits[1] = [0.0] + [-100.0] * 49
+    logits[2, 7] = np.nan
+    targets = rng.integers(0, 50, 64)
+    x = ms.tensor(logits.astype(np.float32), requires_grad=True)
+    loss = F.cross_entropy(x, ms.tensor(targets), reduction="none")
+    loss.sum().backward()
+    exact = logits.astype(np.float32).astype(np.float64)
+    shifted = exact - exact.max(1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    expected = -log_softmax[np.arange(64), targets]
+    grad = np.exp(log_softmax)
+    grad[np.arange(64), targets] -= 1
+    keep = np.arange(64) != 2
+    assert np.isnan(loss.numpy()[2]) and np.isnan(x.grad.numpy()[2]).all()
+    np.testing.assert_allclose(loss.numpy()[keep], expected[keep], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy()[keep], grad[keep], rtol=1e-5, atol=1e-7)
+
+
 def test_cross_entropy_bad_targets():
     logits = ms.zeros(2, 3)
     with pytest.raises(IndexError, match=r"^cross_entropy: target class id 3 is out of range \[0, 3\) for logits float32\[2, 3\]"):

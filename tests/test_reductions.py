@@ -46,6 +46,18 @@ def test_dim_out_of_range_names_the_particle(method):
         getattr(ms.ones(2, 3), method)(dim=2)
 
 
+@pytest.mark.parametrize("dims", [None, (1,)], ids=["all", "last"])
+def test_sums_in_vector_lanes_stay_accurate_and_keep_nan_and_inf(dims):
+    # a sum that ends in one number per row runs in reordered partial sums (vector lanes)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 100_003)).astype(np.float32)
+    expected = x.astype(np.float64).sum(axis=dims)
+    np.testing.assert_allclose(ms.tensor(x).sum(dim=dims).numpy(), expected, rtol=1e-6)
+    x[0, 5], x[1, 99_999] = np.nan, np.inf
+    got = ms.tensor(x).sum(dim=dims).numpy()
+    assert np.isnan(got).any() if dims is None else (np.isnan(got[0]) and np.isposinf(got[1]) and np.isfinite(got[2]))
+
+
 def test_axis_and_keepdims_aliases():
     x = ms.tensor(np.arange(6.0).reshape(2, 3))
     assert x.sum(axis=1, keepdims=True).tolist() == [[3.0], [12.0]]

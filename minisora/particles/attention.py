@@ -25,6 +25,7 @@ from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, laun
 from ..backends.kernel import kernel, scalar
 from .matmul import swap_last
 from .particle import Particle, describe
+from .softmax import exp_nonpositive
 
 
 def attention_weights_reference(q, k, causal=False, mask=None, scale=None):
@@ -49,26 +50,6 @@ def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, sca
     grad_weights = grad_out @ np.swapaxes(v, -1, -2)
     grad_scores = weights * (grad_weights - (grad_weights * weights).sum(-1, keepdims=True))
     return grad_scores @ k * scale, np.swapaxes(grad_scores, -1, -2) @ q * scale, grad_v
-
-
-# e^r for small r by its Taylor series: 1 + r + r^2/2! + ... + r^10/10!
-E0, E1, E2, E3, E4, E5, E6, E7, E8, E9, E10 = (1.0 / math.factorial(k) for k in range(11))
-
-
-@scalar(inline=False)
-def exp_nonpositive(x):
-    """e^x for x <= 0 from multiplications only, so a loop of them runs as vector instructions
-    (the library exp is one call per element). e^x = (e^(x/64))^64: x/64 lies in [-0.625, 0] where
-    10 Taylor terms are exact to 2e-10, and six squarings give the 64th power (relative error
-    below 2e-8 on [-40, 0], under float32's rounding; below -40, where e^x < 5e-18, it returns e^-40)."""
-    r = max(x, -40.0) * (1.0 / 64.0)
-    p = E0 + r * (E1 + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * (E7 + r * (E8 + r * (E9 + r * E10)))))))))
-    p = p * p
-    p = p * p
-    p = p * p
-    p = p * p
-    p = p * p
-    return p * p
 
 
 @kernel(reorder_sums=True)

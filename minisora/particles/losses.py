@@ -23,19 +23,19 @@ from numba import float64
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
-from .softmax import row_max_and_exp_sum
+from .softmax import exp_nonpositive, row_max_and_exp_sum
 
 REDUCTIONS = ("mean", "sum", "none")
 OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
 
 
 # 1. cross-entropy: one fused kernel each way ----------------------------------------------
-@kernel
-def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total):
+@kernel(reorder_sums=True)
+def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
     rows = logits.shape[0]
     running = 0.0
     for r in range(rows):
-        row_max, exp_sum = row_max_and_exp_sum(logits, r)
+        row_max, exp_sum = row_max_and_exp_sum(logits, r, fast_exp)
         log_sum_exp[r] = row_max + np.log(exp_sum)
         losses[r] = log_sum_exp[r] - logits[r, targets[r]]
         running += losses[r]
@@ -43,13 +43,14 @@ def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total):
 
 
 @kernel
-def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits, fast_exp):
     rows, classes = logits.shape
     for r in range(rows):
         # grad_stride 0: one upstream number for the reduced loss; 1: one per row ("none").
         row_grad = grad_loss[r * grad_stride] * scale
         for j in range(classes):
-            grad_logits[r, j] = row_grad * np.exp(logits[r, j] - log_sum_exp[r])
+            shifted = logits[r, j] - log_sum_exp[r]
+            grad_logits[r, j] = row_grad * (exp_nonpositive(shifted) if fast_exp else np.exp(shifted))
         grad_logits[r, targets[r]] -= row_grad
 
 
@@ -85,13 +86,14 @@ def cross_entropy_backward_gpu(logits, targets, log_sum_exp, grad_loss, grad_str
 
 
 @cross_entropy_kernel.gpu
-def launch_cross_entropy(logits, targets, scale, losses, log_sum_exp, total):
+def launch_cross_entropy(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
     launch_rows(cross_entropy_gpu, logits.shape[0], logits.shape[1], logits, targets, scale, losses, log_sum_exp,
                 total)
 
 
 @cross_entropy_backward_kernel.gpu
-def launch_cross_entropy_backward(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+def launch_cross_entropy_backward(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits,
+                                  fast_exp):
     launch_elementwise(cross_entropy_backward_gpu, grad_logits.size, logits, targets, log_sum_exp, grad_loss,
                        grad_stride, scale, grad_logits)
 
@@ -129,7 +131,8 @@ class CrossEntropy(Particle):
         total = backend.zeros((1,), logits.dtype)
         scale = 1.0 / rows if reduction == "mean" and rows else 1.0
         if rows:
-            ctx.run(cross_entropy_kernel, logits, targets, scale, losses, log_sum_exp, total)
+            ctx.run(cross_entropy_kernel, logits, targets, scale, losses, log_sum_exp, total,
+                    logits.dtype == np.float32)
         elif reduction == "mean":
             total = backend.full((1,), np.nan, logits.dtype)
         ctx.save(logits, targets, log_sum_exp)
@@ -145,7 +148,7 @@ class CrossEntropy(Particle):
         stride = 1 if ctx.reduction == "none" else 0
         if logits.shape[0]:
             ctx.run(cross_entropy_backward_kernel, logits, targets, log_sum_exp, grad_loss, stride, ctx.scale,
-                    grad_logits)
+                    grad_logits, logits.dtype == np.float32)
         return grad_logits, None
 
     @staticmethod

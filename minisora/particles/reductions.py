@@ -32,9 +32,16 @@ def max_reference(x, dims=None, keepdim=False):
 
 
 # 2. kernels on (outer, R, inner) blocks ---------------------------------------------------
-@kernel
+@kernel(reorder_sums=True)
 def sum_kernel(x, scale, out):
     outer, rows, inner = x.shape
+    if inner == 1:   # one running sum per output (a sum over the last dims): vector lanes share it
+        for o in range(outer):
+            running = 0.0
+            for r in range(rows):
+                running += x[o, r, 0]
+            out[o, 0] = running * scale
+        return
     total = np.zeros(inner, np.float64)
     for o in range(outer):
         total[:] = 0.0
