@@ -205,6 +205,41 @@ def test_optimizer_matches_cpu(name, make):
     np.testing.assert_allclose(finals[1], finals[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name, make", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_optimizer_updates_many_parameters_in_few_launches(name, make):
+    from minisora.backends import gpu
+
+    rng = np.random.default_rng(1)
+    # 14 parameters: more than one call's 12; several longer than one block's chunk of elements
+    sizes = [1, 4 * gpu.CHUNK + 3, 3, 70, 5, 2, 9, gpu.CHUNK, 1, 8, 4, 6, 2 * gpu.CHUNK + 1, 7]
+    starts = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    grads = [[rng.standard_normal(n).astype(np.float32) for n in sizes] for _ in range(3)]
+
+    def run(device, together):
+        params = [ms.tensor(s, device=device, requires_grad=True) for s in starts]
+        optimizers = [make(params)] if together else [make([p]) for p in params]
+        launches = []
+        for step, step_grads in enumerate(grads):
+            for k, (p, g) in enumerate(zip(params, step_grads)):
+                # parameter 3 sits out the second step, so from then on its step count differs
+                p.grad = None if (k == 3 and step == 1) else ms.tensor(g, device=device)
+            before = gpu.launches
+            for optimizer in optimizers:
+                optimizer.step()
+            launches.append(gpu.launches - before)
+        return [p.numpy() for p in params], launches
+
+    one_by_one, _ = run("cpu", together=False)   # every call updates a single parameter
+    cpu, _ = run("cpu", together=True)
+    cuda, launches = run("cuda", together=True)
+    for single, a, b in zip(one_by_one, cpu, cuda):
+        np.testing.assert_array_equal(a, single)
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    # (the first step also fills the new state with zeros) 13 parameters: 12 + 1; then 13 at one
+    # step count (12 + 1) and parameter 3, a step behind, alone
+    assert launches[1:] == [2, 3]
+
+
 @pytest.mark.parametrize("norm", [2.0, float("inf")])
 def test_clip_grad_norm_matches_cpu(norm):
     g = np.array([3.0, -4.0, 12.0], dtype=np.float32)
@@ -216,6 +251,28 @@ def test_clip_grad_norm_matches_cpu(norm):
         results.append((total.item(), p.grad.numpy()))
     assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)   # 13 for the 2-norm, 12 for inf
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5)
+
+
+def test_clip_grad_norm_over_many_gradients_in_few_launches():
+    from minisora.backends import gpu
+
+    rng = np.random.default_rng(2)
+    grads = [rng.standard_normal(n).astype(np.float32) for n in (3, 2 * gpu.CHUNK + 5, 1, 9, 4, 7, 2, 5, 8, 6, 3, 2, 11)]
+    results = []
+    for device in ("cpu", "cuda"):
+        params = [ms.tensor(np.zeros_like(g), device=device, requires_grad=True) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = ms.tensor(g, device=device)
+        before = gpu.launches
+        total = ms.optim.clip_grad_norm_(params, 1.0)
+        results.append((total.item(), [p.grad.numpy() for p in params], gpu.launches - before))
+    everything = np.concatenate(grads).astype(np.float64)
+    assert results[0][0] == pytest.approx(np.linalg.norm(everything), rel=1e-6)
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
+    for cpu_grad, gpu_grad, g in zip(results[0][1], results[1][1], grads):
+        np.testing.assert_allclose(cpu_grad, g / np.linalg.norm(everything), rtol=1e-5)
+        np.testing.assert_allclose(gpu_grad, cpu_grad, rtol=1e-5)
+    assert results[1][2] == 4   # 13 gradients: two calls (12 + 1) to measure, two to scale
 
 
 def test_training_step_matches_cpu():

@@ -217,7 +217,13 @@ def uniform(shape, generator, dtype):
 
 
 def run(kernel, *arguments):
-    """Launch the GPU twin of `kernel`; DeviceArrays reach it as numba.cuda arrays."""
+    """Launch the GPU twin of `kernel`; DeviceArrays (also inside tuples) reach it as numba.cuda arrays."""
     if not kernel.has("cuda"):
         raise NotImplementedError(f"kernel {kernel.name} has no GPU version")
-    return kernel.on("cuda")(*[a.kernel_view() if isinstance(a, DeviceArray) else a for a in arguments])
+    return kernel.on("cuda")(*[kernel_argument(a) for a in arguments])
+
+
+def kernel_argument(value):
+    if isinstance(value, tuple):
+        return tuple(kernel_argument(v) for v in value)
+    return value.kernel_view() if isinstance(value, DeviceArray) else value

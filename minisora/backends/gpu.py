@@ -8,6 +8,7 @@ Nothing here touches a GPU when imported: numba compiles a CUDA kernel at its fi
 On a machine without a GPU, NUMBA_ENABLE_CUDASIM=1 (set before minisora is imported) runs the
 same kernels on Numba's CUDA simulator, thread by thread in Python: slow, but steppable in pdb.
 """
+import functools
 import math
 import sys
 import threading
@@ -170,6 +171,26 @@ def launch_rows(kernel, rows, width, *arguments):
     """One block per row (grid-stride over rows), its threads sharing the row's `width` elements."""
     if rows:
         launch(kernel, min(rows, MAX_BLOCKS), threads_for(width), *arguments)
+
+
+CHUNK = 4 * THREADS   # elements one block updates in launch_over_tensors
+
+
+@functools.lru_cache(maxsize=256)
+def chunk_table(sizes):
+    """(tensor, first, stop) for every CHUNK-long piece of arrays of these sizes, on the GPU. Kept
+    for the next step: a model's parameters keep their sizes, so it is uploaded once."""
+    rows = [(t, first, min(first + CHUNK, size)) for t, size in enumerate(sizes) for first in range(0, size, CHUNK)]
+    return cuda.to_device(np.array(rows, dtype=np.int64).reshape(-1, 3))
+
+
+def launch_over_tensors(kernel, count, tensors, *arguments):
+    """One launch over the first `count` arrays of the tuple `tensors` (the optimizers' many
+    parameters): a block per CHUNK elements of one array, listed in a table the kernel gets in
+    place of `count`. Further tuples in `arguments` are indexed alongside."""
+    table = chunk_table(tuple(tensors[t].size for t in range(count)))
+    if table.shape[0]:
+        launch(kernel, min(table.shape[0], MAX_BLOCKS), THREADS, table, tensors, *arguments)
 
 
 @device_function

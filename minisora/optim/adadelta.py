@@ -8,7 +8,7 @@
 """
 import math
 
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
@@ -33,21 +33,25 @@ def adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_
 
 
 @kernel
-def adadelta_kernel(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
-    for i in range(param.size):
-        adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
+def adadelta_kernel(count, params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay):
+    for t in range(count):
+        param, grad, square_avg, acc_delta = params[t], grads[t], square_avgs[t], acc_deltas[t]
+        for i in range(param.size):
+            adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
 
 
 @gpu_kernel
-def adadelta_gpu(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, param.size, step):
-        adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
+def adadelta_gpu(chunks, params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay):
+    for c in range(cuda.blockIdx.x, chunks.shape[0], cuda.gridDim.x):
+        t = chunks[c, 0]
+        param, grad, square_avg, acc_delta = params[t], grads[t], square_avgs[t], acc_deltas[t]
+        for i in range(chunks[c, 1] + cuda.threadIdx.x, chunks[c, 2], cuda.blockDim.x):
+            adadelta_update(i, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
 
 
 @adadelta_kernel.gpu
-def launch_adadelta(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay):
-    launch_elementwise(adadelta_gpu, param.size, param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay)
+def launch_adadelta(count, params, *arguments):
+    launch_over_tensors(adadelta_gpu, count, params, *arguments)
 
 
 class Adadelta(Optimizer):
@@ -66,11 +70,10 @@ class Adadelta(Optimizer):
     def initial_state(self, parameter, group):
         return {"step": 0, "square_avg": self.zeros(parameter), "acc_delta": self.zeros(parameter)}
 
-    def update(self, parameter, grad, state, group):
-        param, grad, square_avg, acc_delta = self.flat(
-            parameter, parameter.data, grad, state["square_avg"], state["acc_delta"])
-        parameter.backend.run(
-            adadelta_kernel, param, grad, square_avg, acc_delta, float(group["lr"]), float(group["rho"]),
-            float(group["eps"]), float(group["weight_decay"]),
+    def update(self, batch, group):
+        batch[0][0].backend.run(
+            adadelta_kernel, len(batch), *self.arrays(batch, "param", "grad", "square_avg", "acc_delta"),
+            float(group["lr"]), float(group["rho"]), float(group["eps"]), float(group["weight_decay"]),
         )
-        state["step"] += 1
+        for _, _, state in batch:
+            state["step"] += 1

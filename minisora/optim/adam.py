@@ -11,7 +11,7 @@ The divisions by 1 - beta^t undo the bias of m and v towards their zero start.
 """
 import math
 
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
@@ -40,21 +40,25 @@ def adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt,
 
 
 @kernel
-def adam_kernel(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
-    for i in range(param.size):
-        adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
+def adam_kernel(count, params, grads, ms, vs, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
+    for t in range(count):
+        param, grad, m, v = params[t], grads[t], ms[t], vs[t]
+        for i in range(param.size):
+            adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
 
 
 @gpu_kernel
-def adam_gpu(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, param.size, step):
-        adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
+def adam_gpu(chunks, params, grads, ms, vs, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
+    for c in range(cuda.blockIdx.x, chunks.shape[0], cuda.gridDim.x):
+        t = chunks[c, 0]
+        param, grad, m, v = params[t], grads[t], ms[t], vs[t]
+        for i in range(chunks[c, 1] + cuda.threadIdx.x, chunks[c, 2], cuda.blockDim.x):
+            adam_update(i, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
 
 
 @adam_kernel.gpu
-def launch_adam(param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor):
-    launch_elementwise(adam_gpu, param.size, param, grad, m, v, step_size, beta1, beta2, correction2_sqrt, eps, l2_decay, decay_factor)
+def launch_adam(count, params, *arguments):
+    launch_over_tensors(adam_gpu, count, params, *arguments)
 
 
 class Adam(Optimizer):
@@ -77,13 +81,14 @@ class Adam(Optimizer):
     def initial_state(self, parameter, group):
         return {"step": 0, "exp_avg": self.zeros(parameter), "exp_avg_sq": self.zeros(parameter)}
 
-    def update(self, parameter, grad, state, group):
-        state["step"] += 1
-        t, lr, decay = state["step"], float(group["lr"]), float(group["weight_decay"])
+    def update(self, batch, group):
+        for _, _, state in batch:
+            state["step"] += 1
+        t, lr, decay = batch[0][2]["step"], float(group["lr"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        param, grad, m, v = self.flat(parameter, parameter.data, grad, state["exp_avg"], state["exp_avg_sq"])
-        parameter.backend.run(
-            adam_kernel, param, grad, m, v, lr / (1 - beta1 ** t), beta1, beta2, math.sqrt(1 - beta2 ** t),
+        batch[0][0].backend.run(
+            adam_kernel, len(batch), *self.arrays(batch, "param", "grad", "exp_avg", "exp_avg_sq"),
+            lr / (1 - beta1 ** t), beta1, beta2, math.sqrt(1 - beta2 ** t),
             float(group["eps"]), 0.0 if self.decoupled else decay, 1.0 - lr * decay if self.decoupled else 1.0,
         )
 

@@ -7,12 +7,36 @@ This base class only does the bookkeeping around it, as PyTorch's does:
     param_groups   [{"params": [...], "lr": ..., ...}]   hyper-parameters per group
     state          {parameter: {"step": n, "exp_avg": array, ...}}   (arrays on the parameter's device)
     step()         for every parameter with a gradient: run the update kernel
+
+One kernel call updates many parameters (on a GPU, one launch instead of one per parameter):
+it gets the arrays of up to TENSORS_PER_CALL parameters as tuples, the parameters themselves,
+their gradients and each piece of their state, and loops over the first `count` of them.
 """
 import copy
 
 import numpy as np
 
 from ..tensor import Tensor
+
+# Every tuple has this many places (unused ones repeat the last parameter), so one compiled
+# kernel serves every model. On a GPU a launch carries at most 4 KB of arguments; a 1-D array
+# takes 56 bytes of them, and an update reads at most 5 arrays per parameter: 12 x 5 x 56 < 4 KB.
+TENSORS_PER_CALL = 12
+
+
+def padded(arrays):
+    """The arrays of one kernel call as a TENSORS_PER_CALL-tuple: unused places repeat the last."""
+    arrays = tuple(arrays)
+    return arrays + arrays[-1:] * (TENSORS_PER_CALL - len(arrays))
+
+
+def in_calls(items, key):
+    """Split items into runs of at most TENSORS_PER_CALL that share key(item)."""
+    groups = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return [group[start:start + TENSORS_PER_CALL] for group in groups.values()
+            for start in range(0, len(group), TENSORS_PER_CALL)]
 
 
 class Optimizer:
@@ -67,8 +91,10 @@ class Optimizer:
                     parameter.grad.backend.copy_into(parameter.grad.data, 0)
 
     def step(self):
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient, in batches that share a device, a
+        dtype and a step count (the numbers one kernel call applies to all of its parameters)."""
         for group in self.param_groups:
+            batch = []
             for parameter in group["params"]:
                 if parameter.grad is None:
                     continue
@@ -82,18 +108,32 @@ class Optimizer:
                 state = self.state.get(parameter)
                 if state is None:
                     state = self.state[parameter] = self.initial_state(parameter, group)
-                self.update(parameter, parameter.backend.contiguous(grad), state, group)
+                batch.append((parameter, parameter.backend.contiguous(grad), state))
+            for call in in_calls(batch, lambda item: (item[0].device, item[0].dtype, item[2]["step"])):
+                self.update(call, group)
 
     @staticmethod
-    def flat(parameter, *arrays):
-        """The 1-D views a kernel loops over; None (state this setting never uses) becomes an empty array."""
+    def arrays(batch, *names):
+        """For each name, a TENSORS_PER_CALL-tuple of the 1-D views an update kernel loops over, one
+        per (parameter, grad, state) of the batch: "param" the parameter, "grad" its gradient, any
+        other name that piece of its state (None, state this setting never uses: an empty array)."""
+        parameter = batch[0][0]
         backend = parameter.backend
-        return tuple(backend.empty((0,), parameter.dtype) if a is None else backend.flat(a) for a in arrays)
+        unused = backend.empty((0,), parameter.dtype)
+        columns = []
+        for name in names:
+            column = []
+            for p, grad, state in batch:
+                array = p.data if name == "param" else grad if name == "grad" else state[name]
+                column.append(unused if array is None else backend.flat(array))
+            columns.append(padded(column))
+        return columns
 
     def initial_state(self, parameter, group):
         return {"step": 0}
 
-    def update(self, parameter, grad, state, group):
+    def update(self, batch, group):
+        """Update a batch of (parameter, grad, state) sharing device, dtype and step: one kernel call."""
         raise NotImplementedError
 
     # --- saving -------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 """
 import math
 
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
@@ -48,21 +48,29 @@ def rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps,
 
 
 @kernel
-def rmsprop_kernel(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
-    for i in range(param.size):
-        rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
+def rmsprop_kernel(count, params, grads, square_avgs, grad_avgs, buffers, lr, alpha, eps, weight_decay, momentum,
+                   centered):
+    for t in range(count):
+        param, grad, square_avg, grad_avg, buffer = params[t], grads[t], square_avgs[t], grad_avgs[t], buffers[t]
+        for i in range(param.size):
+            rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum,
+                           centered)
 
 
 @gpu_kernel
-def rmsprop_gpu(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, param.size, step):
-        rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
+def rmsprop_gpu(chunks, params, grads, square_avgs, grad_avgs, buffers, lr, alpha, eps, weight_decay, momentum,
+                centered):
+    for c in range(cuda.blockIdx.x, chunks.shape[0], cuda.gridDim.x):
+        t = chunks[c, 0]
+        param, grad, square_avg, grad_avg, buffer = params[t], grads[t], square_avgs[t], grad_avgs[t], buffers[t]
+        for i in range(chunks[c, 1] + cuda.threadIdx.x, chunks[c, 2], cuda.blockDim.x):
+            rmsprop_update(i, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum,
+                           centered)
 
 
 @rmsprop_kernel.gpu
-def launch_rmsprop(param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered):
-    launch_elementwise(rmsprop_gpu, param.size, param, grad, square_avg, grad_avg, buffer, lr, alpha, eps, weight_decay, momentum, centered)
+def launch_rmsprop(count, params, *arguments):
+    launch_over_tensors(rmsprop_gpu, count, params, *arguments)
 
 
 class RMSprop(Optimizer):
@@ -82,11 +90,12 @@ class RMSprop(Optimizer):
                 "grad_avg": self.zeros(parameter) if group["centered"] else None,
                 "momentum_buffer": self.zeros(parameter) if group["momentum"] > 0 else None}
 
-    def update(self, parameter, grad, state, group):
-        param, grad, square_avg, grad_avg, buffer = self.flat(
-            parameter, parameter.data, grad, state["square_avg"], state["grad_avg"], state["momentum_buffer"])
-        parameter.backend.run(
-            rmsprop_kernel, param, grad, square_avg, grad_avg, buffer, float(group["lr"]), float(group["alpha"]),
-            float(group["eps"]), float(group["weight_decay"]), float(group["momentum"]), bool(group["centered"]),
+    def update(self, batch, group):
+        batch[0][0].backend.run(
+            rmsprop_kernel, len(batch),
+            *self.arrays(batch, "param", "grad", "square_avg", "grad_avg", "momentum_buffer"),
+            float(group["lr"]), float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
+            float(group["momentum"]), bool(group["centered"]),
         )
-        state["step"] += 1
+        for _, _, state in batch:
+            state["step"] += 1

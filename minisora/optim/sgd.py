@@ -8,7 +8,7 @@
 
 With momentum = 0 it is plain gradient descent: p = p - lr dL/dp.
 """
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
+from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
 
@@ -35,21 +35,25 @@ def sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, 
 
 
 @kernel
-def sgd_kernel(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
-    for i in range(param.size):
-        sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
+def sgd_kernel(count, params, grads, velocities, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    for t in range(count):
+        param, grad, velocity = params[t], grads[t], velocities[t]
+        for i in range(param.size):
+            sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
 
 
 @gpu_kernel
-def sgd_gpu(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, param.size, step):
-        sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
+def sgd_gpu(chunks, params, grads, velocities, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    for c in range(cuda.blockIdx.x, chunks.shape[0], cuda.gridDim.x):
+        t = chunks[c, 0]
+        param, grad, velocity = params[t], grads[t], velocities[t]
+        for i in range(chunks[c, 1] + cuda.threadIdx.x, chunks[c, 2], cuda.blockDim.x):
+            sgd_update(i, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
 
 
 @sgd_kernel.gpu
-def launch_sgd(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
-    launch_elementwise(sgd_gpu, param.size, param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step)
+def launch_sgd(count, params, *arguments):
+    launch_over_tensors(sgd_gpu, count, params, *arguments)
 
 
 class SGD(Optimizer):
@@ -69,10 +73,11 @@ class SGD(Optimizer):
     def initial_state(self, parameter, group):
         return {"step": 0, "momentum_buffer": self.zeros(parameter) if group["momentum"] != 0 else None}
 
-    def update(self, parameter, grad, state, group):
-        param, grad, velocity = self.flat(parameter, parameter.data, grad, state["momentum_buffer"])
-        parameter.backend.run(
-            sgd_kernel, param, grad, velocity, float(group["lr"]), float(group["momentum"]),
-            float(group["dampening"]), float(group["weight_decay"]), bool(group["nesterov"]), state["step"] == 0,
+    def update(self, batch, group):
+        batch[0][0].backend.run(
+            sgd_kernel, len(batch), *self.arrays(batch, "param", "grad", "momentum_buffer"), float(group["lr"]),
+            float(group["momentum"]), float(group["dampening"]), float(group["weight_decay"]),
+            bool(group["nesterov"]), batch[0][2]["step"] == 0,
         )
-        state["step"] += 1
+        for _, _, state in batch:
+            state["step"] += 1
