@@ -99,8 +99,10 @@ print("row sums, gpu:", ms.tensor(rows, device="cuda").sum(dim=1).numpy())
 # %% [markdown]
 # ## A training step: every particle is a launch or two
 # Moving a model moves its parameters; the data has to move too. Each particle call starts one
-# or two kernels. On a real GPU each launch costs some microseconds of Python before the GPU
-# sees it, so a small network spends more time launching than computing.
+# or two kernels. The optimizer updates up to 12 parameters per launch: their arrays reach the
+# kernel as tuples, and each block looks up which parameter and which stretch of it is its own
+# (`launch_over_tensors` in backends/gpu.py). On a real GPU each launch costs some microseconds
+# of Python before the GPU sees it, so a small network spends more time launching than computing.
 
 # %%
 ms.manual_seed(0)
