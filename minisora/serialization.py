@@ -32,7 +32,7 @@ def _encode(value, path, arrays):
         if name in arrays:
             raise ValueError(f"save: two arrays would be stored under the name {name!r}")
         array = value.numpy() if isinstance(value, Tensor) else value
-        arrays[name] = np.ascontiguousarray(array)
+        arrays[name] = np.asarray(array, order="C")   # (np.ascontiguousarray would make a 0-d array 1-d)
         return {"__array__": name, "tensor": isinstance(value, Tensor)}
     if isinstance(value, dict):
         items = [[_encode(k, None, arrays) if not isinstance(k, str) else k,

@@ -299,6 +299,17 @@ def test_training_step_matches_cpu():
 
 
 # --- moving, sharing, errors ---------------------------------------------------------------
+def test_a_scalar_stays_0_d_on_the_gpu_through_an_optimizer_step_and_clipping():
+    p = ms.tensor(np.float32(1.5), device="cuda", requires_grad=True)
+    assert p.shape == () and p.numpy().shape == ()
+    optimizer = ms.optim.Adam([p], lr=0.1)
+    p.grad = ms.tensor(np.float32(0.5), device="cuda")
+    optimizer.step()
+    ms.optim.clip_grad_norm_([p], 0.1)
+    assert p.shape == () and p.grad.shape == () and p.item() == pytest.approx(1.4)
+    assert p.grad.item() == pytest.approx(0.1, rel=1e-4)
+
+
 def test_to_and_back_keeps_values_and_requires_grad():
     x = ms.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     g = x.to("cuda")

@@ -15,7 +15,8 @@ def test_round_trip_keeps_structure_types_and_values(tmp_path):
         "counts": np.arange(4, dtype=np.int64), "flags": np.array([True, False]),
         "optimizer": {"state": {0: {"step": 3, "exp_avg": np.ones((1, 2), np.float32)}}, "betas": (0.9, 0.999)},
         "history": [{"epoch": 1, "loss": 0.25}], "name": "run", "none": None, "big": 2**100,
-        "empty": np.zeros((0, 3), np.float32),
+        "empty": np.zeros((0, 3), np.float32), "scalar": ms.tensor(2.5), "scalar_array": np.array(7, np.int64),
+        "transposed": np.arange(6.0).reshape(2, 3).T,
     }
     path = ms.save(state, str(tmp_path / "state.safetensors"))
     loaded = ms.load(path)
@@ -27,6 +28,10 @@ def test_round_trip_keeps_structure_types_and_values(tmp_path):
     assert loaded["optimizer"]["state"][0]["step"] == 3 and loaded["optimizer"]["betas"] == (0.9, 0.999)
     assert loaded["history"] == state["history"] and loaded["name"] == "run" and loaded["none"] is None
     assert loaded["big"] == 2**100 and loaded["empty"].shape == (0, 3)
+    # 0-d arrays stay 0-d (a learnable scalar must load back into its parameter), views keep their values
+    assert loaded["scalar"].shape == () and loaded["scalar"].item() == 2.5
+    assert loaded["scalar_array"].shape == () and loaded["scalar_array"] == 7
+    assert loaded["transposed"].tolist() == state["transposed"].tolist()
 
 
 def test_a_model_and_optimizer_checkpoint_restores_them(tmp_path):

@@ -58,7 +58,7 @@ def from_host(values, dtype=None):
     Integer data remembers its smallest and largest value, read on the host on the way: ids and
     class targets are then range-checked without a copy back from the GPU (which would make the
     host wait for every kernel queued before it)."""
-    host = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    host = np.asarray(values, dtype=dtype, order="C")   # (np.ascontiguousarray would make a 0-d array 1-d)
     array = empty(host.shape, host.dtype)
     if host.size:
         array.base.copy_to_device(host.reshape(-1))   # base holds exactly host.size elements
