@@ -3,7 +3,7 @@
     sgemm           C = A B, 4096 x 4096 x 4096: minisora's tiled GEMM and cuBLAS (torch.matmul), TFLOP/s
     char-GPT step   V96, T64, d128, 4 heads, 4 layers, batch 32, AdamW
     nanoGPT-char    V65, T256, d384, 6 heads, 6 layers, batch 64, AdamW
-    kernel launches per training step, and cold/warm start of the first step
+    kernel launches per training step (the six kernels launched most), and the first step's time
 
     python benchmarks/gpu.py [--rounds N] [--only sgemm|gpt]
 
@@ -119,12 +119,15 @@ def synchronizers():
 
 
 def launches_per_step(step):
+    """How many kernels one step launches, and the kernels that launch most, by name."""
     from minisora.backends import gpu
 
     step()
-    before = gpu.launches
+    before = gpu.launches_by_kernel.copy()
     step()
-    return gpu.launches - before
+    counts = gpu.launches_by_kernel - before
+    most = ", ".join(f"{name} {n}" for name, n in counts.most_common(6))
+    return f"{sum(counts.values())} ({most}, ...)"
 
 
 def main():

@@ -8,6 +8,7 @@ Nothing here touches a GPU when imported: numba compiles a CUDA kernel at its fi
 On a machine without a GPU, NUMBA_ENABLE_CUDASIM=1 (set before minisora is imported) runs the
 same kernels on Numba's CUDA simulator, thread by thread in Python: slow, but steppable in pdb.
 """
+import collections
 import functools
 import math
 import sys
@@ -151,12 +152,14 @@ def threads_for(n):
 
 
 launches = 0   # kernels launched so far in this process (benchmarks count them per step)
+launches_by_kernel = collections.Counter()   # the same, by the kernel's name
 
 
 def launch(kernel, grid, block, *arguments):
     """Every GPU launch of minisora goes through here (one place to count them)."""
     global launches
     launches += 1
+    launches_by_kernel[kernel.py_func.__name__] += 1
     kernel[grid, block](*arguments)
 
 
