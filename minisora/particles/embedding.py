@@ -77,7 +77,7 @@ class Embedding(Particle):
         backend = ctx.backend
         flat_ids = backend.flat(backend.astype(backend.contiguous(ids), np.int64))
         count = weight.shape[0]
-        cls.check_ids(backend, flat_ids, count, "id", f"the table {describe(weight)}")
+        cls.check_ids(backend, flat_ids, count, "id", lambda: f"the table {describe(weight)}")
         rows = backend.empty((flat_ids.size, weight.shape[1]), weight.dtype)
         ctx.run(embedding_kernel, backend.contiguous(weight), flat_ids, rows)
         ctx.save(flat_ids)

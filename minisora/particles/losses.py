@@ -124,7 +124,7 @@ class CrossEntropy(Particle):
             cls.fail(f"logits {describe(logits)} have no classes")
         backend = ctx.backend
         targets = backend.astype(backend.contiguous(targets), np.int64)
-        cls.check_ids(backend, targets, classes, "target class id", f"logits {describe(logits)}")
+        cls.check_ids(backend, targets, classes, "target class id", lambda: f"logits {describe(logits)}")
         logits = backend.contiguous(logits)
         losses = backend.empty((rows,), logits.dtype)
         log_sum_exp = backend.empty((rows,), np.float64)

@@ -98,14 +98,15 @@ class Particle:
     @classmethod
     def check_ids(cls, backend, ids, count, what, where):
         """IndexError naming the first id outside [0, count): compiled kernels do not check bounds.
-        (GPU ids copied from the host carry their range; others are copied back to check.)"""
+        (GPU ids copied from the host carry their range; others are copied back to check.)
+        `where()` says what the ids index (a function: the words are only made on failure)."""
         known = getattr(ids, "known_range", None)
         if known is not None and (ids.size == 0 or 0 <= known[0] and known[1] < count):
             return
         host = backend.to_numpy(ids)
         if host.size and (host.min() < 0 or host.max() >= count):
             bad = host[(host < 0) | (host >= count)][0]
-            cls.fail(f"{what} {int(bad)} is out of range [0, {count}) for {where}", IndexError)
+            cls.fail(f"{what} {int(bad)} is out of range [0, {count}) for {where()}", IndexError)
 
 
 def registry():
