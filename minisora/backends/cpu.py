@@ -12,6 +12,9 @@ from .memory import keep_freed_memory
 
 name = "cpu"
 keep_freed_memory()   # a step's arrays reuse the last step's memory (see memory.py)
+# Parameters one optimizer kernel call updates (optim/optimizer.py). A call costs microseconds
+# here, while every place of the tuples it takes adds to the kernel's compile time: one each.
+tensors_per_call = 1
 
 
 def is_array(value):

@@ -15,6 +15,10 @@ from .gpu import add_kernel, fill, launch_elementwise, simulated, strided_copy_k
 from .layout import broadcast_strides, merged_loop
 
 name = "cuda"
+# Parameters one optimizer launch updates (optim/optimizer.py): a launch costs tens of
+# microseconds. Its arguments must fit in 4 KB; a 1-D array takes 56 bytes of them and an update
+# reads at most 5 arrays per parameter: 12 x 5 x 56 < 4 KB.
+tensors_per_call = 12
 
 if simulated():
     # The simulator runs each GPU thread as a Python thread, and at every barrier they wait for

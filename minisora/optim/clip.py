@@ -82,7 +82,7 @@ def launch_scale(count, grads, factor):
 
 
 def flat_views(grads):
-    return padded(grad.backend.flat(grad.data) for grad in grads)
+    return padded((grad.backend.flat(grad.data) for grad in grads), grads[0].backend)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -98,7 +98,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for grad in grads:   # the kernels read and scale through flat views
         if not grad.backend.is_contiguous(grad.data):
             grad.data = grad.backend.contiguous(grad.data)
-    calls = in_calls(grads, lambda grad: (grad.device, grad.dtype))
+    calls = in_calls(grads, lambda grad: (grad.backend, grad.dtype))
     per_call = [call[0].backend.run(norm_power_sum_kernel, len(call), flat_views(call), norm_type) for call in calls]
     if math.isinf(norm_type):
         total = max(per_call)

@@ -8,9 +8,11 @@ This base class only does the bookkeeping around it, as PyTorch's does:
     state          {parameter: {"step": n, "exp_avg": array, ...}}   (arrays on the parameter's device)
     step()         for every parameter with a gradient: run the update kernel
 
-One kernel call updates many parameters (on a GPU, one launch instead of one per parameter):
-it gets the arrays of up to TENSORS_PER_CALL parameters as tuples, the parameters themselves,
-their gradients and each piece of their state, and loops over the first `count` of them.
+One kernel call can update many parameters (on a GPU, one launch instead of one per parameter):
+it gets the arrays of `backend.tensors_per_call` parameters as tuples, the parameters
+themselves, their gradients and each piece of their state, and loops over the first `count`.
+Every call's tuples have that length (unused places repeat the last parameter), so one compiled
+kernel serves every model.
 """
 import copy
 
@@ -18,25 +20,21 @@ import numpy as np
 
 from ..tensor import Tensor
 
-# Every tuple has this many places (unused ones repeat the last parameter), so one compiled
-# kernel serves every model. On a GPU a launch carries at most 4 KB of arguments; a 1-D array
-# takes 56 bytes of them, and an update reads at most 5 arrays per parameter: 12 x 5 x 56 < 4 KB.
-TENSORS_PER_CALL = 12
 
-
-def padded(arrays):
-    """The arrays of one kernel call as a TENSORS_PER_CALL-tuple: unused places repeat the last."""
+def padded(arrays, backend):
+    """The arrays of one kernel call as a tuple of backend.tensors_per_call: unused places repeat the last."""
     arrays = tuple(arrays)
-    return arrays + arrays[-1:] * (TENSORS_PER_CALL - len(arrays))
+    return arrays + arrays[-1:] * (backend.tensors_per_call - len(arrays))
 
 
 def in_calls(items, key):
-    """Split items into runs of at most TENSORS_PER_CALL that share key(item)."""
+    """Split items into the runs one kernel call takes: items sharing key(item) = (backend, ...),
+    at most backend.tensors_per_call of them."""
     groups = {}
     for item in items:
         groups.setdefault(key(item), []).append(item)
-    return [group[start:start + TENSORS_PER_CALL] for group in groups.values()
-            for start in range(0, len(group), TENSORS_PER_CALL)]
+    return [group[start:start + backend.tensors_per_call] for (backend, *_), group in groups.items()
+            for start in range(0, len(group), backend.tensors_per_call)]
 
 
 class Optimizer:
@@ -109,12 +107,12 @@ class Optimizer:
                 if state is None:
                     state = self.state[parameter] = self.initial_state(parameter, group)
                 batch.append((parameter, parameter.backend.contiguous(grad), state))
-            for call in in_calls(batch, lambda item: (item[0].device, item[0].dtype, item[2]["step"])):
+            for call in in_calls(batch, lambda item: (item[0].backend, item[0].dtype, item[2]["step"])):
                 self.update(call, group)
 
     @staticmethod
     def arrays(batch, *names):
-        """For each name, a TENSORS_PER_CALL-tuple of the 1-D views an update kernel loops over, one
+        """For each name, a tuple (see padded) of the 1-D views an update kernel loops over, one
         per (parameter, grad, state) of the batch: "param" the parameter, "grad" its gradient, any
         other name that piece of its state (None, state this setting never uses: an empty array)."""
         parameter = batch[0][0]
@@ -126,7 +124,7 @@ class Optimizer:
             for p, grad, state in batch:
                 array = p.data if name == "param" else grad if name == "grad" else state[name]
                 column.append(unused if array is None else backend.flat(array))
-            columns.append(padded(column))
+            columns.append(padded(column, backend))
         return columns
 
     def initial_state(self, parameter, group):
