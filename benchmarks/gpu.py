@@ -123,9 +123,9 @@ def launches_per_step(step):
     from minisora.backends import gpu
 
     step()
-    before = gpu.launches_by_kernel.copy()
+    before = gpu.launches.copy()
     step()
-    counts = gpu.launches_by_kernel - before
+    counts = gpu.launches - before
     most = ", ".join(f"{name} {n}" for name, n in counts.most_common(6))
     return f"{sum(counts.values())} ({most}, ...)"
 

@@ -113,13 +113,13 @@ data = ms.tensor(np.random.default_rng(1).standard_normal((64, 16)), dtype="floa
 labels = ms.tensor(np.random.default_rng(2).integers(0, 4, 64), device="cuda")
 losses = []
 for step in range(3 if FAST else 20):
-    before = gpu.launches_by_kernel.copy()
+    before = gpu.launches.copy()
     optimizer.zero_grad()
     loss = F.cross_entropy(model(data), labels)
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
-launched = gpu.launches_by_kernel - before
+launched = gpu.launches - before
 print(f"{sum(launched.values())} kernel launches per step; loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 for name, count in launched.most_common():
     print(f"  {count:3d}  {name}")

@@ -151,15 +151,12 @@ def threads_for(n):
     return threads
 
 
-launches = 0   # kernels launched so far in this process (benchmarks count them per step)
-launches_by_kernel = collections.Counter()   # the same, by the kernel's name
+launches = collections.Counter()   # kernels launched so far in this process, by name (benchmarks count per step)
 
 
 def launch(kernel, grid, block, *arguments):
     """Every GPU launch of minisora goes through here (one place to count them)."""
-    global launches
-    launches += 1
-    launches_by_kernel[kernel.py_func.__name__] += 1
+    launches[kernel.py_func.__name__] += 1
     kernel[grid, block](*arguments)
 
 
