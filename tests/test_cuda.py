@@ -190,6 +190,13 @@ OPTIMIZERS = [
 ]
 
 
+def test_max_with_nan_and_ties_matches_cpu():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, 5.0, np.nan], [4.0, 6.0, 6.0], [0.0, 6.0, 2.0]], np.float32)
+    results = [[t.numpy() for t in ms.tensor(x, device=device).max(dim=0)] for device in ("cpu", "cuda")]
+    for cpu_result, gpu_result in zip(*results):
+        np.testing.assert_array_equal(gpu_result, cpu_result)
+
+
 @pytest.mark.parametrize("name, make", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
 def test_optimizer_matches_cpu(name, make):
     rng = np.random.default_rng(0)

@@ -58,6 +58,13 @@ def test_sums_in_vector_lanes_stay_accurate_and_keep_nan_and_inf(dims):
     assert np.isnan(got).any() if dims is None else (np.isnan(got[0]) and np.isposinf(got[1]) and np.isfinite(got[2]))
 
 
+def test_max_lets_nan_win_at_its_first_place_like_numpy():
+    x = np.array([[1.0, np.nan, 3.0, 2.0], [np.nan, 5.0, np.nan, 5.0], [4.0, 6.0, 6.0, 0.0]], np.float32)
+    values_, indices = ms.tensor(x).max(dim=1)
+    np.testing.assert_array_equal(values_.numpy(), x.max(axis=1))
+    assert indices.tolist() == x.argmax(axis=1).tolist() == [1, 0, 1]
+
+
 def test_axis_and_keepdims_aliases():
     x = ms.tensor(np.arange(6.0).reshape(2, 3))
     assert x.sum(axis=1, keepdims=True).tolist() == [[3.0], [12.0]]

@@ -14,7 +14,7 @@ import numpy as np
 from numba import float64
 
 from ..backends.gpu import SCRATCH, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
 from .particle import Particle
 
 
@@ -67,18 +67,24 @@ def expand_kernel(grad_y, scale, grad_x):
                 grad_x[o, r, i] = grad_y[o, i] * scale
 
 
+@scalar
+def column_max(x, o, i):
+    """(max over r of x[o, r, i], the first r holding it). NaN wins, as in PyTorch: a NaN anywhere
+    must not vanish in a max."""
+    best, best_r = x[o, 0, i], 0
+    for r in range(1, x.shape[1]):
+        value = x[o, r, i]
+        if value > best or (value != value and best == best):
+            best, best_r = value, r
+    return best, best_r
+
+
 @kernel
 def max_kernel(x, out, argmax):
     outer, rows, inner = x.shape
     for o in range(outer):
         for i in range(inner):
-            best, best_r = x[o, 0, i], 0
-            for r in range(1, rows):
-                value = x[o, r, i]
-                # NaN wins, as in PyTorch: a NaN anywhere must not vanish in a max.
-                if value > best or (value != value and best == best):
-                    best, best_r = value, r
-            out[o, i], argmax[o, i] = best, best_r
+            out[o, i], argmax[o, i] = column_max(x, o, i)
 
 
 @kernel
@@ -120,12 +126,7 @@ def max_gpu(x, out, argmax):
     start, step = cuda.grid(1), cuda.gridsize(1)
     for e in range(start, outer * inner, step):
         o, i = e // inner, e % inner
-        best, best_r = x[o, 0, i], 0
-        for r in range(1, rows):
-            value = x[o, r, i]
-            if value > best or (value != value and best == best):
-                best, best_r = value, r
-        out[o, i], argmax[o, i] = best, best_r
+        out[o, i], argmax[o, i] = column_max(x, o, i)
 
 
 @gpu_kernel
