@@ -22,7 +22,7 @@ import numpy as np
 from numba import float64
 
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
-from ..backends.kernel import kernel, scalar
+from ..backends.kernel import kernel
 from .matmul import swap_last
 from .particle import Particle, describe
 from .softmax import exp_nonpositive
