@@ -20,10 +20,10 @@ import math
 import numpy as np
 from numba import float64
 
-from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
+from ..backends.gpu import SCRATCH, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
-from .softmax import exp_nonpositive, row_max_and_exp_sum
+from .softmax import block_row_max_and_exp_sum, exp_nonpositive, row_max_and_exp_sum
 
 REDUCTIONS = ("mean", "sum", "none")
 OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
@@ -57,17 +57,10 @@ def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_
 # GPU twins: a block per row forward (its log-sum-exp), a thread per logit backward
 @gpu_kernel
 def cross_entropy_gpu(logits, targets, scale, losses, log_sum_exp, total):
-    rows, classes = logits.shape
+    rows = logits.shape[0]
     scratch = cuda.shared.array(SCRATCH, float64)
     for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
-        row_max = -math.inf
-        for j in range(cuda.threadIdx.x, classes, cuda.blockDim.x):
-            row_max = max(row_max, float64(logits[r, j]))
-        row_max = block_max(row_max, scratch)
-        exp_sum = 0.0
-        for j in range(cuda.threadIdx.x, classes, cuda.blockDim.x):
-            exp_sum += math.exp(logits[r, j] - row_max)
-        exp_sum = block_sum(exp_sum, scratch)
+        row_max, exp_sum = block_row_max_and_exp_sum(logits, r, scratch)
         if cuda.threadIdx.x == 0:
             log_sum_exp[r] = row_max + math.log(exp_sum)
             losses[r] = log_sum_exp[r] - logits[r, targets[r]]

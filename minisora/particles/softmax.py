@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import float64
 
-from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, device_function, gpu_kernel, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
@@ -92,19 +92,25 @@ def softmax_backward_kernel(y, grad_y, log, grad_x):
 
 
 # GPU twins: one block per row; its threads share the row and combine max and sum in shared memory
+@device_function
+def block_row_max_and_exp_sum(x, r, scratch):
+    """row_max_and_exp_sum of row r for a block: each thread takes every blockDim-th number."""
+    row_max = -math.inf
+    for j in range(cuda.threadIdx.x, x.shape[1], cuda.blockDim.x):
+        row_max = max(row_max, float64(x[r, j]))
+    row_max = block_max(row_max, scratch)
+    total = 0.0
+    for j in range(cuda.threadIdx.x, x.shape[1], cuda.blockDim.x):
+        total += math.exp(x[r, j] - row_max)
+    return row_max, block_sum(total, scratch)
+
+
 @gpu_kernel
 def softmax_gpu(x, log, y):
     rows, n = x.shape
     scratch = cuda.shared.array(SCRATCH, float64)
     for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
-        row_max = -math.inf
-        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
-            row_max = max(row_max, float64(x[r, j]))
-        row_max = block_max(row_max, scratch)
-        total = 0.0
-        for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
-            total += math.exp(x[r, j] - row_max)
-        total = block_sum(total, scratch)
+        row_max, total = block_row_max_and_exp_sum(x, r, scratch)
         log_total = row_max + math.log(total)
         for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
             y[r, j] = x[r, j] - log_total if log else math.exp(x[r, j] - row_max) / total
