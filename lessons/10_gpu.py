@@ -67,7 +67,7 @@ def who_computes(out):
 
 
 owner = ms.zeros(40, dtype="int64", device="cuda")
-gpu.launch(who_computes, 2, 8, owner.data.kernel_view())
+gpu.launch(who_computes, 2, 8, owner.data)
 owner = owner.numpy()
 print(owner.reshape(5, 8))
 assert owner[0] == owner[16] == owner[32] == 0 and owner[31] == 15

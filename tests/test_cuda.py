@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import minisora as ms
 from minisora import F
+from minisora.backends import gpu
 
 REAL_GPU = os.environ.get("MINISORA_TEST_GPU") == "1"
 cuda_only = pytest.mark.skipif(not ms.cuda.is_available(), reason=ms.cuda.why_not() or "cuda available")
@@ -375,6 +376,35 @@ def test_device_array_views_and_writes():
     expected[:, 3] = [1, 2, 3]
     np.testing.assert_array_equal(x.numpy(), expected)
     np.testing.assert_array_equal(ms.backends.get("cuda").to_numpy(view), expected[1:, ::2])
+
+
+@gpu.gpu_kernel
+def scaled_rows(out, rows, pair, scale, shift, flip, count):
+    """out[r, j] = ±(rows[r, j] * scale + pair[0][j] + pair[1][0] + shift) for r < count: every kind of
+    argument gpu.launch flattens (2-d and 0-d arrays, a tuple of arrays, float64, float32, bool, int)."""
+    start, step = gpu.cuda.grid(1), gpu.cuda.gridsize(1)
+    for i in range(start, count * out.shape[1], step):
+        r, j = i // out.shape[1], i % out.shape[1]
+        value = rows[r, j] * scale + pair[0][j] + pair[1][0] + shift
+        out[r, j] = -value if flip else value
+
+
+def test_launch_hands_every_argument_kind_to_the_kernel():
+    """Oracle: NumPy. Launched twice with other values: on a GPU the first launch goes through
+    numba.cuda and the second through gpu_launch's flattening, which must agree with it."""
+    cuda_backend = ms.backends.get("cuda")
+    table = np.arange(24, dtype=np.float32).reshape(6, 4)
+    rows = cuda_backend.from_host(table)[2:5]          # a view that starts 8 elements in
+    column, one = cuda_backend.from_host(np.array([1, 2, 3, 4], np.float32)), cuda_backend.from_host(np.float32(0.5))
+    for scale, shift, flip, count in ((2.0, np.float32(1), False, 3), (-1.0, np.float32(0.25), True, 2)):
+        out = cuda_backend.zeros((3, 4), np.float32)
+        gpu.launch(scaled_rows, 2, 8, out, rows, (column, one), scale, shift, flip, count)
+        expected = table[2:5] * scale + np.array([1, 2, 3, 4]) + 0.5 + float(shift)
+        expected = np.where(np.arange(3)[:, None] < count, -expected if flip else expected, 0)
+        np.testing.assert_allclose(cuda_backend.to_numpy(out), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="not contiguous"):
+        gpu.launch(scaled_rows, 2, 8, out, cuda_backend.from_host(table)[:, ::2], (column, one), 1.0,
+                   np.float32(0), False, 1)
 
 
 def test_catalog_lists_cuda_for_every_particle_with_kernels():

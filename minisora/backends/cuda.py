@@ -221,13 +221,8 @@ def uniform(shape, generator, dtype):
 
 
 def run(kernel, *arguments):
-    """Launch the GPU twin of `kernel`; DeviceArrays (also inside tuples) reach it as numba.cuda arrays."""
+    """Launch the GPU twin of `kernel`; DeviceArrays (also inside tuples) reach it as numba.cuda
+    arrays of their elements (gpu.launch)."""
     if not kernel.has("cuda"):
         raise NotImplementedError(f"kernel {kernel.name} has no GPU version")
-    return kernel.on("cuda")(*[kernel_argument(a) for a in arguments])
-
-
-def kernel_argument(value):
-    if isinstance(value, tuple):
-        return tuple(kernel_argument(v) for v in value)
-    return value.kernel_view() if isinstance(value, DeviceArray) else value
+    return kernel.on("cuda")(*arguments)

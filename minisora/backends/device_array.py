@@ -10,8 +10,10 @@ viewed with arbitrary strides. A DeviceArray is the missing piece, and it is sma
     offset    where element [0, 0, ...] sits in base
 
 Views (reshape of contiguous data, permute, slicing, broadcasting) only compute new shape,
-strides and offset; no kernel runs. Kernels that want plain contiguous memory get
-`kernel_view()`, a numba array over exactly these elements.
+strides and offset; no kernel runs. A contiguous DeviceArray is itself a kernel argument:
+the kernel sees `kernel_view()`, a numba array over exactly these elements. On a real GPU the
+launcher (gpu_launch.py) hands the kernel that view's pointer, shape and strides without
+building it; on the simulator, and at a kernel's first launch, kernel_view() builds it.
 """
 import math
 
@@ -28,26 +30,26 @@ def contiguous_strides(shape):
 
 
 class DeviceArray:
-    __slots__ = ("base", "shape", "strides", "offset", "dtype", "known_range", "is_view", "_view", "__weakref__")
+    __slots__ = ("base", "shape", "strides", "offset", "dtype", "size", "known_range", "is_view", "_view",
+                 "_contiguous", "launch_parameters", "__weakref__")
 
     def __init__(self, base, shape, strides=None, offset=0):
         self.base = base
-        self.shape = tuple(int(n) for n in shape)
-        self.strides = contiguous_strides(self.shape) if strides is None else tuple(int(s) for s in strides)
+        self.shape = tuple(map(int, shape))
+        self.strides = contiguous_strides(self.shape) if strides is None else tuple(map(int, strides))
         self.offset = int(offset)
+        self.size = math.prod(self.shape)
         self.dtype = np.dtype(base.dtype)
         self.known_range = None   # (min, max) when known without reading the GPU (copied from the host)
         self.is_view = False      # True for views of another DeviceArray (they share its memory)
         self._view = None
+        self._contiguous = None
+        self.launch_parameters = None   # what gpu_launch passes for this array, once worked out
 
     # --- what it is ------------------------------------------------------------------------
     @property
     def ndim(self):
         return len(self.shape)
-
-    @property
-    def size(self):
-        return math.prod(self.shape)
 
     @property
     def itemsize(self):
@@ -60,12 +62,14 @@ class DeviceArray:
     @property
     def is_contiguous(self):
         """True when the elements lie in one C-ordered block (size-1 dims may have any stride)."""
-        expected = 1
-        for n, s in zip(reversed(self.shape), reversed(self.strides)):
-            if n != 1 and s != expected:
-                return False
-            expected *= n
-        return True
+        if self._contiguous is None:
+            expected, self._contiguous = 1, True
+            for n, s in zip(reversed(self.shape), reversed(self.strides)):
+                if n != 1 and s != expected:
+                    self._contiguous = False
+                    break
+                expected *= n
+        return self._contiguous
 
     def __len__(self):
         if not self.shape:
@@ -83,25 +87,35 @@ class DeviceArray:
 
     # --- what kernels get ------------------------------------------------------------------
     def kernel_view(self):
-        """A numba.cuda array of exactly these elements, shape included (contiguous arrays only)."""
+        """A numba.cuda array of exactly these elements, shape included (contiguous arrays only).
+        A 0-d array is seen as one element, an empty one as a 1-d array of none (kernel_shape)."""
         view = self._view
         if view is None:
-            if not self.is_contiguous:
-                raise ValueError(f"{self!r} is not contiguous; make a packed copy first")
-            if self.size == 0:
-                view = self.base[0:0]
+            self.require_contiguous()
+            if self.offset == 0 and self.size == self.base.size:
+                view = self.base
             else:
-                view = self.storage(self.size)
-                if self.ndim > 1:
-                    view = view.reshape(self.shape)   # (a 0-d array is seen as one element)
+                view = self.base[self.offset:self.offset + self.size]
+            shape = self.kernel_shape()
+            if len(shape) > 1:
+                view = view.reshape(shape)
             self._view = view
         return view
 
+    def kernel_shape(self):
+        """The shape of kernel_view()."""
+        if self.size == 0:
+            return (0,)
+        return self.shape if self.shape else (1,)
+
+    def require_contiguous(self):
+        if not self.is_contiguous:
+            raise ValueError(f"{self!r} is not contiguous; make a packed copy first")
+
     def storage(self, span):
-        """The flat memory from this array's first element on, `span` elements long."""
-        if self.offset == 0 and span == self.base.size:
-            return self.base
-        return self.base[self.offset:self.offset + span]
+        """The flat memory from this array's first element on, `span` elements long: a 1-d view
+        (for kernels that walk it by strides of their own)."""
+        return self.view_as((span,), (1,))
 
     # --- views -----------------------------------------------------------------------------
     def view_as(self, shape, strides, offset=None):

@@ -155,9 +155,21 @@ launches = collections.Counter()   # kernels launched so far in this process, by
 
 
 def launch(kernel, grid, block, *arguments):
-    """Every GPU launch of minisora goes through here (one place to count them)."""
+    """Every GPU launch of minisora goes through here (one place to count them). On a real GPU,
+    gpu_launch does numba's per-launch argument work once per kind of arguments."""
     launches[kernel.py_func.__name__] += 1
-    kernel[grid, block](*arguments)
+    if simulated():
+        kernel[grid, block](*numba_arguments(arguments))
+    else:
+        from . import gpu_launch
+
+        gpu_launch.launch(kernel, grid, block, arguments)
+
+
+def numba_arguments(arguments):
+    """The arguments as numba.cuda takes them: each DeviceArray (also inside tuples) as its kernel_view()."""
+    return tuple(numba_arguments(value) if type(value) is tuple
+                 else value.kernel_view() if hasattr(value, "kernel_view") else value for value in arguments)
 
 
 def launch_elementwise(kernel, n, *arguments):
@@ -326,11 +338,11 @@ def position(i, shape, strides, k):
 
 
 def fill(array, value):
-    """Set every element of a contiguous numba.cuda array to `value`, on the GPU (zeros by the
-    driver's memset: no kernel launch)."""
+    """Set every element of a contiguous array (a DeviceArray or numba.cuda's) to `value`, on the
+    GPU (zeros by the driver's memset: no kernel launch)."""
     if value == 0 and not simulated():
         from numba.cuda.cudadrv.driver import device_memset
 
-        device_memset(array, 0, array.size * array.dtype.itemsize)
+        device_memset(numba_arguments((array,))[0], 0, array.size * array.dtype.itemsize)
     else:
         launch_elementwise(fill_kernel, array.size, array.reshape(array.size), value)
