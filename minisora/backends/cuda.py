@@ -4,6 +4,7 @@ numba.cuda kernel. The same names as backends/cpu.py, so every particle runs unc
 Imported only when a tensor first asks for device="cuda" (`backends.get`), never by
 `import minisora`. With NUMBA_ENABLE_CUDASIM=1 it runs on Numba's CUDA simulator.
 """
+import math
 import sys
 
 import numpy as np
@@ -41,7 +42,7 @@ def is_contiguous(array):
 # --- memory -------------------------------------------------------------------------------
 def empty(shape, dtype):
     shape = tuple(int(n) for n in shape)
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     return DeviceArray(gpu_memory.allocate(size, np.dtype(dtype)), shape)
 
 
@@ -135,7 +136,7 @@ def copy_into(target, values):
 
 
 def copy_strided(source, shape, source_strides, out, out_strides):
-    launch_elementwise(strided_copy_kernel, int(np.prod(shape)), source, tuple(shape), tuple(source_strides), out,
+    launch_elementwise(strided_copy_kernel, math.prod(shape), source, tuple(shape), tuple(source_strides), out,
                        tuple(out_strides))
 
 

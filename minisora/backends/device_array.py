@@ -22,6 +22,8 @@ from numpy.lib.stride_tricks import as_strided
 
 
 def contiguous_strides(shape):
+    if len(shape) == 1:
+        return (1,)
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)

@@ -19,6 +19,8 @@ How it is fast (the classic SGEMM recipe):
   x W^T) is just another stride pattern; the loads pick the order in which neighbouring threads
   touch neighbouring memory.
 """
+import math
+
 import numpy as np
 from numba import float32, float64
 
@@ -193,7 +195,7 @@ def matmul(a, b, empty):
 
         backend.copy_into(c, 0)
         return c
-    count = int(np.prod(batch, dtype=np.int64))
+    count = math.prod(batch)
     tiles = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
     splits = split_k(tiles[0] * tiles[1] * count, k)
     chunk = -(-k // (splits * TILE_K)) * TILE_K

@@ -206,55 +206,35 @@ def launch_over_tensors(kernel, count, tensors, *arguments):
 
 
 @device_function
-def warp_sum(value):
-    """Sum of `value` over the 32 lanes of a warp (every lane gets the total): a butterfly of shuffles."""
+def warp_combine(value, take_max):
+    """Sum (or maximum) of `value` over the 32 lanes of a warp, every lane getting it: a butterfly
+    of shuffles."""
     offset = 16
     while offset > 0:
-        value += cuda.shfl_xor_sync(0xFFFFFFFF, value, offset)
+        other = cuda.shfl_xor_sync(0xFFFFFFFF, value, offset)
+        value = max(value, other) if take_max else value + other
         offset //= 2
     return value
 
 
 @device_function
-def warp_max(value):
-    offset = 16
-    while offset > 0:
-        value = max(value, cuda.shfl_xor_sync(0xFFFFFFFF, value, offset))
-        offset //= 2
-    return value
+def block_combine_shuffled(value, scratch, take_max):
+    """Sum (or maximum) of `value` over the block, every thread getting it. scratch: a shared
+    float64 array.
 
-
-@device_function
-def block_sum_shuffled(value, scratch):
-    """Sum of `value` over the block (every thread gets it). scratch: a shared float64 array.
-
-    Each warp adds its 32 values with shuffles; warp leaders write to shared memory; the first
-    warp adds those. Two barriers: the block may call this again right after."""
+    Each warp combines its 32 values with shuffles; warp leaders write to shared memory; the
+    first warp combines those. Two barriers: the block may call this again right after."""
     lane, warp = cuda.threadIdx.x % WARP, cuda.threadIdx.x // WARP
-    value = warp_sum(value)
+    value = warp_combine(value, take_max)
     if lane == 0:
         scratch[warp] = value
     cuda.syncthreads()
     warps = (cuda.blockDim.x + WARP - 1) // WARP
-    total = scratch[lane] if lane < warps else 0.0
-    total = warp_sum(total)
+    identity = -math.inf if take_max else 0.0
+    result = scratch[lane] if lane < warps else identity
+    result = warp_combine(result, take_max)
     cuda.syncthreads()
-    return total
-
-
-@device_function
-def block_max_shuffled(value, scratch):
-    """Maximum of `value` over the block, as block_sum_shuffled."""
-    lane, warp = cuda.threadIdx.x % WARP, cuda.threadIdx.x // WARP
-    value = warp_max(value)
-    if lane == 0:
-        scratch[warp] = value
-    cuda.syncthreads()
-    warps = (cuda.blockDim.x + WARP - 1) // WARP
-    best = scratch[lane] if lane < warps else -math.inf
-    best = warp_max(best)
-    cuda.syncthreads()
-    return best
+    return result
 
 
 @device_function
@@ -276,20 +256,19 @@ def block_combine_shared(value, scratch, take_max):
     return result
 
 
-@device_function
-def block_sum_shared(value, scratch):
-    return block_combine_shared(value, scratch, False)
-
-
-@device_function
-def block_max_shared(value, scratch):
-    return block_combine_shared(value, scratch, True)
-
-
 # Kernels call block_sum(value, scratch) / block_max with scratch = cuda.shared.array(SCRATCH, float64).
 SCRATCH = THREADS
-block_sum = block_sum_shared if simulated() else block_sum_shuffled
-block_max = block_max_shared if simulated() else block_max_shuffled
+block_combine = block_combine_shared if simulated() else block_combine_shuffled
+
+
+@device_function
+def block_sum(value, scratch):
+    return block_combine(value, scratch, False)
+
+
+@device_function
+def block_max(value, scratch):
+    return block_combine(value, scratch, True)
 
 
 # Kernels of the backend itself: fill, copy through strides, cast ----------------------------

@@ -132,7 +132,11 @@ def describe(array):
     array), kept on the array: it never changes shape or memory."""
     array.require_contiguous()
     shape, item = array.kernel_shape(), array.itemsize
-    address = (array.base.device_ctypes_pointer.value or 0) + array.offset * item
+    base = array.base
+    address = getattr(base, "minisora_address", None)
+    if address is None:   # numba's pointer lookup costs microseconds: kept on the memory itself
+        address = base.minisora_address = base.device_ctypes_pointer.value or 0
+    address += array.offset * item
     strides = tuple(stride * item for stride in contiguous_strides(shape))
     array.launch_parameters = ((array.dtype, len(shape), "C"), (0, 0, array.size, item, address) + shape + strides)
     return array.launch_parameters

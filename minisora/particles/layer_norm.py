@@ -16,7 +16,9 @@ import math
 import numpy as np
 from numba import float64
 
-from ..backends.gpu import SCRATCH, block_sum, cuda, fill, gpu_kernel, launch, launch_rows
+from ..backends.device_array import DeviceArray
+from ..backends.gpu import SCRATCH, block_sum, cuda, fill, gpu_kernel, launch, launch_elementwise, launch_rows
+from ..backends.gpu_memory import allocate
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -62,8 +64,7 @@ def layer_norm_kernel(x, weight, bias, eps, y, mean, rstd):
 @kernel(reorder_sums=True)
 def layer_norm_backward_kernel(x, weight, mean, rstd, grad_y, grad_x, grad_weight, grad_bias):
     rows, n = x.shape
-    grad_weight[:] = 0
-    grad_bias[:] = 0
+    dw, db = np.zeros(n), np.zeros(n)   # each adds one term per row: in float64, rounded once at the end
     for r in range(rows):
         mu, inverse = mean[r], rstd[r]
         g_sum = 0.0
@@ -73,16 +74,19 @@ def layer_norm_backward_kernel(x, weight, mean, rstd, grad_y, grad_x, grad_weigh
             g = grad_y[r, j] * weight[j]
             g_sum += g
             g_xhat_sum += g * xhat
-            grad_weight[j] += grad_y[r, j] * xhat
-            grad_bias[j] += grad_y[r, j]
+            dw[j] += grad_y[r, j] * xhat
+            db[j] += grad_y[r, j]
         g_mean, g_xhat_mean = g_sum / n, g_xhat_sum / n
         for j in range(n):
             xhat = (x[r, j] - mu) * inverse
             grad_x[r, j] = inverse * (grad_y[r, j] * weight[j] - g_mean - xhat * g_xhat_mean)
+    for j in range(n):
+        grad_weight[j], grad_bias[j] = dw[j], db[j]
 
 
 # GPU twins. Forward and dx: a block per row. dw and db add one term per row into each
-# column: blocks of columns x chunks of rows, each chunk adding its partial sum atomically.
+# column: blocks of columns x chunks of rows each write a partial sum (float64), then a thread
+# per column adds its chunks in order: the same result at every run, no atomics, no zeroing.
 ROWS_PER_CHUNK = 64
 
 
@@ -124,16 +128,28 @@ def layer_norm_grad_x_gpu(x, weight, mean, rstd, grad_y, grad_x):
 
 
 @gpu_kernel
-def layer_norm_grad_weight_gpu(x, mean, rstd, grad_y, grad_weight, grad_bias):
+def layer_norm_grad_weight_gpu(x, mean, rstd, grad_y, partial):
+    """partial[0, chunk, j] and partial[1, chunk, j]: the chunk's sums of dy xhat and of dy in column j."""
     rows, n = x.shape
-    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    j, chunk = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x, cuda.blockIdx.y
     if j < n:
         dw, db = 0.0, 0.0
-        for r in range(cuda.blockIdx.y * ROWS_PER_CHUNK, min(rows, (cuda.blockIdx.y + 1) * ROWS_PER_CHUNK)):
+        for r in range(chunk * ROWS_PER_CHUNK, min(rows, (chunk + 1) * ROWS_PER_CHUNK)):
             dw += grad_y[r, j] * (x[r, j] - mean[r]) * rstd[r]
             db += grad_y[r, j]
-        cuda.atomic.add(grad_weight, j, dw)
-        cuda.atomic.add(grad_bias, j, db)
+        partial[0, chunk, j], partial[1, chunk, j] = dw, db
+
+
+@gpu_kernel
+def layer_norm_grad_weight_total_gpu(partial, grad_weight, grad_bias):
+    chunks, n = partial.shape[1], partial.shape[2]
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for j in range(start, n, step):
+        dw, db = 0.0, 0.0
+        for chunk in range(chunks):
+            dw += partial[0, chunk, j]
+            db += partial[1, chunk, j]
+        grad_weight[j], grad_bias[j] = dw, db
 
 
 @layer_norm_kernel.gpu
@@ -145,12 +161,16 @@ def launch_layer_norm(x, weight, bias, eps, y, mean, rstd):
 def launch_layer_norm_backward(x, weight, mean, rstd, grad_y, grad_x, grad_weight, grad_bias):
     rows, n = x.shape
     launch_rows(layer_norm_grad_x_gpu, rows, n, x, weight, mean, rstd, grad_y, grad_x)
-    fill(grad_weight, 0.0)
-    fill(grad_bias, 0.0)
+    if rows == 0:   # no terms to add
+        fill(grad_weight, 0.0)
+        fill(grad_bias, 0.0)
+        return
+    chunks = (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+    partial = DeviceArray(allocate(2 * chunks * n, np.dtype(np.float64)), (2, chunks, n))
     threads = min(128, max(32, n))
-    grid = ((n + threads - 1) // threads, (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK)
-    if rows:
-        launch(layer_norm_grad_weight_gpu, grid, threads, x, mean, rstd, grad_y, grad_weight, grad_bias)
+    launch(layer_norm_grad_weight_gpu, ((n + threads - 1) // threads, chunks), threads, x, mean, rstd, grad_y,
+           partial)
+    launch_elementwise(layer_norm_grad_weight_total_gpu, n, partial, grad_weight, grad_bias)
 
 
 class LayerNorm(Particle):
@@ -185,11 +205,9 @@ class LayerNorm(Particle):
         backend = ctx.backend
         grad_rows = backend.reshape(backend.contiguous(backend.astype(grad_y, rows.dtype)), rows.shape)
         grad_x = backend.empty(rows.shape, rows.dtype)
-        # dw and db add up one term per row: accumulate them in float64, then round once
-        grad_weight, grad_bias = backend.empty(weight.shape, np.float64), backend.empty(weight.shape, np.float64)
+        grad_weight, grad_bias = backend.empty(weight.shape, rows.dtype), backend.empty(weight.shape, rows.dtype)
         ctx.run(layer_norm_backward_kernel, rows, weight, mean, rstd, grad_rows, grad_x, grad_weight, grad_bias)
-        return (backend.reshape(grad_x, ctx.shape), backend.astype(grad_weight, rows.dtype),
-                backend.astype(grad_bias, rows.dtype))
+        return backend.reshape(grad_x, ctx.shape), grad_weight, grad_bias
 
     reference = staticmethod(layer_norm_reference)
     reference_backward = staticmethod(layer_norm_backward_reference)
