@@ -33,21 +33,29 @@ def empty_cache():
         gpu_memory.release_cached()
 
 
-def launch_overhead_us(launches=200):
-    """Microseconds per launch of an empty kernel, from Python to the GPU and back (median of 5 runs)."""
+def launch_overhead_us(launches=200, through_numba=False):
+    """Microseconds per launch of an empty kernel, from Python to the GPU and back (median of 5
+    runs): through minisora's launcher (backends/gpu_launch.py), or numba.cuda's own call."""
     from numba import cuda
 
-    from .backends.gpu import gpu_kernel
+    from .backends.gpu import gpu_kernel, launch
 
     empty = gpu_kernel(noop)
     target = cuda.device_array(1)
-    empty[1, 32](target)
+
+    def start_one():
+        if through_numba:
+            empty[1, 32](target)
+        else:
+            launch(empty, 1, 32, target)
+
+    start_one()
     cuda.synchronize()
     times = []
     for _ in range(5):
         start = time.perf_counter()
         for _ in range(launches):
-            empty[1, 32](target)
+            start_one()
         cuda.synchronize()
         times.append((time.perf_counter() - start) / launches * 1e6)
     return sorted(times)[2]
@@ -81,5 +89,6 @@ def describe():
         info["driver"] = ".".join(map(str, cuda.cudadrv.driver.driver.get_version()))
     except Exception as error:
         info["driver"] = f"unknown ({error})"
-    info["launch overhead"] = f"{launch_overhead_us():.1f} us per kernel launch"
+    info["launch overhead"] = (f"{launch_overhead_us():.1f} us per kernel launch "
+                               f"(numba.cuda's own call: {launch_overhead_us(through_numba=True):.1f} us)")
     return info

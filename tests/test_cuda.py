@@ -132,6 +132,10 @@ def test_matmul_with_k_split_across_blocks(m, k, n):
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
     product = (ms.tensor(a, dtype="float32", device="cuda") @ ms.tensor(b, dtype="float32", device="cuda")).numpy()
     np.testing.assert_allclose(product, a @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    # linear's bias rides in the GEMM: added by the first chunk only, so exactly once
+    bias = rng.standard_normal(n) + 10.0
+    y = F.linear(*(ms.tensor(v, dtype="float32", device="cuda") for v in (a, b.T, bias))).numpy()
+    np.testing.assert_allclose(y, a @ b + bias, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
 @pytest.mark.parametrize("name, fn, specs", [c for c in CASES if c[0] in ("matmul batched broadcast", "layer_norm",

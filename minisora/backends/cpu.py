@@ -131,9 +131,13 @@ def add(a, b):
     return a + b
 
 
-def matmul(a, b):
-    """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules)."""
-    return np.matmul(a, b)
+def matmul(a, b, bias=None):
+    """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules) [plus a bias
+    over the last dim, added in place: BLAS through NumPy cannot add it as it writes]."""
+    product = np.matmul(a, b)
+    if bias is not None:
+        product += bias
+    return product
 
 
 def uniform(shape, generator, dtype):

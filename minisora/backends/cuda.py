@@ -211,9 +211,10 @@ def add(a, b):
     return out
 
 
-def matmul(a, b):
-    """Batched matrix product with broadcast batch dims, on the hand-written tiled GEMM (gemm.py)."""
-    return gemm.matmul(a, b, empty)
+def matmul(a, b, bias=None):
+    """Batched matrix product with broadcast batch dims [plus a bias over the last dim], on the
+    hand-written tiled GEMM (gemm.py), which adds the bias as it writes C."""
+    return gemm.matmul(a, b, empty, None if bias is None else contiguous(bias))
 
 
 def uniform(shape, generator, dtype):

@@ -15,6 +15,8 @@ How it is fast (the classic SGEMM recipe):
 - Split K: when C has too few tiles to keep every multiprocessor busy (dW = dy^T x: C is small,
   K is the number of rows in the batch), K is cut into `splits` chunks, one block each, and
   the blocks add their partial tiles into C atomically.
+- Linear layers pass their bias: it is added to each element of C as it is written (by the
+  first K chunk only, when K is split), which saves a pass over C.
 - A and B are read through their strides, so a transposed operand (A^T in dW = dy^T x, B^T in
   x W^T) is just another stride pattern; the loads pick the order in which neighbouring threads
   touch neighbouring memory.
@@ -87,8 +89,8 @@ def multiply_step(kk, tx, ty, slab_a, slab_b, acc, frag_a, frag_b):
 
 
 @device_function
-def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, slab_a, slab_b, acc,
-              frag_a, frag_b, next_a, next_b):
+def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
+              slab_b, acc, frag_a, frag_b, next_a, next_b):
     tid = cuda.threadIdx.x
     tx, ty = tid % SPREAD, tid // SPREAD
     z, split = cuda.blockIdx.z // splits, cuda.blockIdx.z % splits
@@ -124,32 +126,33 @@ def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, sp
             for j in range(PATCH):
                 gn = col0 + tx + SPREAD * j
                 if gn < n:
+                    value = acc[i, j] + bias[gn] if has_bias and split == 0 else acc[i, j]
                     if splits == 1:
-                        c[c_base + gm * n + gn] = acc[i, j]
+                        c[c_base + gm * n + gn] = value
                     else:
-                        cuda.atomic.add(c, c_base + gm * n + gn, acc[i, j])
+                        cuda.atomic.add(c, c_base + gm * n + gn, value)
 
 
 @gpu_kernel(max_registers=REGISTERS)
-def gemm_float32(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk):
+def gemm_float32(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
     slab_a = cuda.shared.array((TILE_K, SLAB), float32)
     slab_b = cuda.shared.array((TILE_K, SLAB), float32)
     acc = cuda.local.array((PATCH, PATCH), float32)
     frag_a, frag_b = cuda.local.array(PATCH, float32), cuda.local.array(PATCH, float32)
     next_a, next_b = cuda.local.array(PER_THREAD, float32), cuda.local.array(PER_THREAD, float32)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, slab_a, slab_b, acc,
-              frag_a, frag_b, next_a, next_b)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
+              slab_b, acc, frag_a, frag_b, next_a, next_b)
 
 
 @gpu_kernel(max_registers=REGISTERS)
-def gemm_float64(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk):
+def gemm_float64(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
     slab_a = cuda.shared.array((TILE_K, SLAB), float64)
     slab_b = cuda.shared.array((TILE_K, SLAB), float64)
     acc = cuda.local.array((PATCH, PATCH), float64)
     frag_a, frag_b = cuda.local.array(PATCH, float64), cuda.local.array(PATCH, float64)
     next_a, next_b = cuda.local.array(PER_THREAD, float64), cuda.local.array(PER_THREAD, float64)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, slab_a, slab_b, acc,
-              frag_a, frag_b, next_a, next_b)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
+              slab_b, acc, frag_a, frag_b, next_a, next_b)
 
 
 KERNELS = {np.dtype(np.float32): gemm_float32, np.dtype(np.float64): gemm_float64}
@@ -183,8 +186,8 @@ def split_k(blocks, k):
     return max(1, min(-(-BUSY_BLOCKS // blocks), k // MIN_CHUNK))
 
 
-def matmul(a, b, empty):
-    """A (..., m, k) @ B (..., k, n) -> C (..., m, n), batch dims broadcast (as np.matmul)."""
+def matmul(a, b, empty, bias=None):
+    """A (..., m, k) @ B (..., k, n) [+ bias (n,)] -> C (..., m, n), batch dims broadcast (as np.matmul)."""
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     c = empty(batch + (m, n), a.dtype)
@@ -193,7 +196,7 @@ def matmul(a, b, empty):
     if k == 0:
         from . import cuda as backend
 
-        backend.copy_into(c, 0)
+        backend.copy_into(c, 0 if bias is None else bias)
         return c
     count = math.prod(batch)
     tiles = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
@@ -201,7 +204,9 @@ def matmul(a, b, empty):
     chunk = -(-k // (splits * TILE_K)) * TILE_K
     if splits > 1:
         fill(c.base, 0)   # the chunks add into C
+    flat_c = c.storage(c.size)
+    # without a bias, C stands in for it (an array of the same kind: no second compiled form)
     launch(KERNELS[np.dtype(a.dtype)], tiles + (count * splits,), THREADS, *batched(a, batch), *batched(b, batch),
-           c.storage(c.size), m, n, k, splits, chunk)
+           flat_c, m, n, k, splits, chunk, flat_c if bias is None else bias, bias is not None)
     return c
 

@@ -5,36 +5,14 @@
 
 Shapes follow PyTorch: A (..., n, k) @ B (..., k, m) -> (..., n, m), leading dims broadcast;
 W is (out_features, in_features). The products run on BLAS (the fastest matrix code on the
-machine); their backward is written out here, by hand, as two more products.
+machine) or, on a GPU, on minisora's GEMM (backends/gemm.py), which adds linear's bias as it
+writes y; their backward is written out here, by hand, as two more products.
 """
 import numpy as np
 
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
-from ..backends.kernel import kernel
 from .arithmetic import reference_sum_to
 from .particle import Particle, describe
 from .reductions import sum_over, sum_to_shape
-
-
-@kernel
-def add_bias_kernel(y, bias):
-    rows, columns = y.shape
-    for r in range(rows):
-        for c in range(columns):
-            y[r, c] += bias[c]
-
-
-@gpu_kernel
-def add_bias_gpu(y, bias):
-    rows, columns = y.shape
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for e in range(start, rows * columns, step):
-        y[e // columns, e % columns] += bias[e % columns]
-
-
-@add_bias_kernel.gpu
-def launch_add_bias(y, bias):
-    launch_elementwise(add_bias_gpu, y.size, y, bias)
 
 
 class Matmul(Particle):
@@ -106,7 +84,6 @@ def swap_last(ndim):
 class Linear(Particle):
     name = "linear"
     formula, gradient = "y = x @ W^T + b", "dx = dy @ W, dW = dy^T @ x, db = sum of dy over rows"
-    kernels = (add_bias_kernel,)
 
     @classmethod
     def forward(cls, ctx, x, weight, bias=None):
@@ -119,9 +96,7 @@ class Linear(Particle):
             cls.fail(f"inputs must share a dtype: {describe(x)}, {describe(weight)}, {describe(bias)}", TypeError)
         backend = ctx.backend
         rows = backend.reshape(backend.contiguous(x), (-1, x.shape[-1]))
-        y = backend.matmul(rows, backend.permute(weight, (1, 0)))
-        if bias is not None:
-            ctx.run(add_bias_kernel, y, bias)
+        y = backend.matmul(rows, backend.permute(weight, (1, 0)), bias)   # the bias added as y is written
         ctx.save(rows, weight)
         ctx.shape = x.shape
         return backend.reshape(y, x.shape[:-1] + (weight.shape[0],))
