@@ -267,7 +267,7 @@ class Sum(Particle):
     def reference_backward(cls, x, grad_y, dims=None, keepdim=False):
         dims = normalize_dims(cls, x.shape, dims)
         kept = tuple(1 if d in dims else n for d, n in enumerate(x.shape))
-        count = int(np.prod([x.shape[d] for d in dims])) if cls is Mean else 1
+        count = math.prod(x.shape[d] for d in dims) if cls is Mean else 1
         return (np.broadcast_to(np.reshape(grad_y, kept), x.shape) / count,)
 
 

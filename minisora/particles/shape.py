@@ -8,6 +8,8 @@
 No arithmetic happens, so no loop kernel is needed: the backend makes a view (reshape,
 permute) or copies blocks of memory (cat, stack), on whatever device the data lives.
 """
+import math
+
 import numpy as np
 
 from .particle import Particle, describe
@@ -42,12 +44,12 @@ def resolve_shape(particle, x, shape):
     unknown = [i for i, n in enumerate(shape) if n == -1]
     if len(unknown) > 1 or any(n < -1 for n in shape):
         particle.fail(f"invalid shape {shape}: at most one -1 and no other negative sizes")
-    known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
+    known = math.prod(n for n in shape if n != -1)
     if unknown:
         if known == 0 or x.size % known:
             particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
         shape = tuple(x.size // known if n == -1 else n for n in shape)
-    if int(np.prod(shape, dtype=np.int64)) != x.size:
+    if math.prod(shape) != x.size:
         particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
     return shape
 
