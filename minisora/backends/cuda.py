@@ -155,7 +155,7 @@ def contiguous(array):
 
 
 def flat(array):
-    return array.reshape((array.size,))
+    return array.flat() if array.is_contiguous else array.reshape((array.size,))
 
 
 def reshape(array, shape):

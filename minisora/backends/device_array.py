@@ -24,6 +24,8 @@ from numpy.lib.stride_tricks import as_strided
 def contiguous_strides(shape):
     if len(shape) == 1:
         return (1,)
+    if len(shape) == 2:
+        return (max(shape[1], 1), 1)
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)
@@ -33,19 +35,19 @@ def contiguous_strides(shape):
 
 class DeviceArray:
     __slots__ = ("base", "shape", "strides", "offset", "dtype", "size", "known_range", "is_view", "_view",
-                 "_contiguous", "launch_parameters", "__weakref__")
+                 "_flat", "_contiguous", "launch_parameters", "__weakref__")
 
-    def __init__(self, base, shape, strides=None, offset=0):
+    def __init__(self, base, shape, strides=None, offset=0, dtype=None):
         self.base = base
         self.shape = tuple(map(int, shape))
         self.strides = contiguous_strides(self.shape) if strides is None else tuple(map(int, strides))
         self.offset = int(offset)
         self.size = math.prod(self.shape)
-        self.dtype = np.dtype(base.dtype)
+        self.dtype = np.dtype(base.dtype) if dtype is None else dtype
         self.known_range = None   # (min, max) when known without reading the GPU (copied from the host)
         self.is_view = False      # True for views of another DeviceArray (they share its memory)
-        self._view = None
-        self._contiguous = None
+        self._view = self._flat = None
+        self._contiguous = True if strides is None else None
         self.launch_parameters = None   # what gpu_launch passes for this array, once worked out
 
     # --- what it is ------------------------------------------------------------------------
@@ -117,11 +119,22 @@ class DeviceArray:
     def storage(self, span):
         """The flat memory from this array's first element on, `span` elements long: a 1-d view
         (for kernels that walk it by strides of their own)."""
+        if span == self.size and self.is_contiguous:
+            return self.flat()
         return self.view_as((span,), (1,))
+
+    def flat(self):
+        """This contiguous array as 1-d (itself when it is), made once: kernels and the optimizers
+        ask for it at every step."""
+        if self.ndim == 1:
+            return self
+        if self._flat is None:
+            self._flat = self.reshape((self.size,))
+        return self._flat
 
     # --- views -----------------------------------------------------------------------------
     def view_as(self, shape, strides, offset=None):
-        view = DeviceArray(self.base, shape, strides, self.offset if offset is None else offset)
+        view = DeviceArray(self.base, shape, strides, self.offset if offset is None else offset, self.dtype)
         view.is_view = True
         return view
 

@@ -165,6 +165,9 @@ def batched(array, batch):
     several dims, say), a packed copy of the broadcast operand is made first."""
     from . import cuda as backend
 
+    if not batch:   # one matrix (most products): nothing to broadcast or walk
+        rows, columns = array.strides
+        return array.storage(1 + (array.shape[0] - 1) * rows + (array.shape[1] - 1) * columns), 0, rows, columns
     full = backend.broadcast_to(array, tuple(batch) + array.shape[-2:])
     loop_shape, (strides,), _ = merged_loop(tuple(batch) or (1,), [list(full.strides[:-2]) or [0]])
     if len(loop_shape) > 1:
@@ -188,7 +191,7 @@ def split_k(blocks, k):
 
 def matmul(a, b, empty, bias=None):
     """A (..., m, k) @ B (..., k, n) [+ bias (n,)] -> C (..., m, n), batch dims broadcast (as np.matmul)."""
-    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     c = empty(batch + (m, n), a.dtype)
     if c.size == 0:
