@@ -117,12 +117,14 @@ class Optimizer:
         other name that piece of its state (None, state this setting never uses: an empty array)."""
         parameter = batch[0][0]
         backend = parameter.backend
-        unused = backend.empty((0,), parameter.dtype)
+        unused = None
         columns = []
         for name in names:
             column = []
             for p, grad, state in batch:
                 array = p.data if name == "param" else grad if name == "grad" else state[name]
+                if array is None and unused is None:   # made only when a setting leaves state unused
+                    unused = backend.empty((0,), parameter.dtype)
                 column.append(unused if array is None else backend.flat(array))
             columns.append(padded(column, backend))
         return columns
