@@ -16,9 +16,7 @@ import math
 import numpy as np
 from numba import float64
 
-from ..backends.device_array import DeviceArray
 from ..backends.gpu import SCRATCH, block_sum, cuda, fill, gpu_kernel, launch, launch_elementwise, launch_rows
-from ..backends.gpu_memory import allocate
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -165,8 +163,10 @@ def launch_layer_norm_backward(x, weight, mean, rstd, grad_y, grad_x, grad_weigh
         fill(grad_weight, 0.0)
         fill(grad_bias, 0.0)
         return
+    from ..backends import cuda as backend   # (imported here: minisora's import never loads the GPU backend)
+
     chunks = (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
-    partial = DeviceArray(allocate(2 * chunks * n, np.dtype(np.float64)), (2, chunks, n))
+    partial = backend.empty((2, chunks, n), np.float64)
     threads = min(128, max(32, n))
     launch(layer_norm_grad_weight_gpu, ((n + threads - 1) // threads, chunks), threads, x, mean, rstd, grad_y,
            partial)
