@@ -135,7 +135,8 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     causal = bool(is_causal) if is_causal is not None else bool(causal)
     mask = None if attn_mask is None else as_tensor(attn_mask).data
     output, ctx = autograd.call_with_context(attention.ScaledDotProductAttention, as_tensor(q), as_tensor(k),
-                                             as_tensor(v), causal=causal, mask=mask, scale=scale)
+                                             as_tensor(v), causal=causal, mask=mask, scale=scale,
+                                             need_weights=bool(need_weights))
     if not need_weights:
         return output
     return output, Tensor._make(ctx.saved[-1], output.device, None)

@@ -1,5 +1,6 @@
 """The transformer's particles: embedding, positional encoding, layer norm, scaled dot-product
 attention; each against its NumPy reference, finite differences, and bad input."""
+import contextlib
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ from hypothesis import given, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
+from minisora.particles.attention import ScaledDotProductAttention
 from minisora.particles.positional import positional_table_reference
 from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
 
@@ -111,22 +113,57 @@ def test_layer_norm_bad_input():
 
 
 # --- scaled dot-product attention ----------------------------------------------------------
+# Both ways run on the CPU here: BLAS products + softmax kernels (its default) and the fused
+# loops (the GPU's default; on the CPU only when `fused_on` says so, as these tests do).
+WAYS = ["products", "fused"]
+
+
+@contextlib.contextmanager
+def attention_way(way):
+    saved = ScaledDotProductAttention.fused_on
+    ScaledDotProductAttention.fused_on = {"cpu": ("float32", "float64")} if way == "fused" else {}
+    try:
+        yield
+    finally:
+        ScaledDotProductAttention.fused_on = saved
+
+
 def attention_inputs(seed, lead, length, keys, dim, dim_v):
     return [values(seed, lead + (length, dim)), values(seed + 1, lead + (keys, dim)), values(seed + 2, lead + (keys, dim_v))]
 
 
+@pytest.mark.parametrize("way", WAYS)
 @given(lead=st.lists(SIDES, max_size=2).map(tuple), length=SIDES, keys=SIDES, dim=SIDES, dim_v=SIDES,
        causal=st.booleans(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS), dtype=DTYPES)
-def test_attention_matches_reference(lead, length, keys, dim, dim_v, causal, seed, layout, dtype):
+def test_attention_matches_reference(way, lead, length, keys, dim, dim_v, causal, seed, layout, dtype):
     fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal)   # noqa: E731
-    check_against_reference(get("scaled_dot_product_attention"), fn, attention_inputs(seed, lead, length, keys, dim, dim_v),
-                            {"causal": causal}, dtype, [layout, "contiguous", layout])
+    with attention_way(way):
+        check_against_reference(get("scaled_dot_product_attention"), fn,
+                                attention_inputs(seed, lead, length, keys, dim, dim_v), {"causal": causal}, dtype,
+                                [layout, "contiguous", layout])
 
 
+@pytest.mark.parametrize("way", WAYS)
 @given(length=SIDES, keys=SIDES, dim=SIDES, causal=st.booleans(), seed=st.integers(0, 2**16))
-def test_attention_gradcheck(length, keys, dim, causal, seed):
-    check_gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal),
-                    attention_inputs(seed, (2,), length, keys, dim, 3))
+def test_attention_gradcheck(way, length, keys, dim, causal, seed):
+    with attention_way(way):
+        check_gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal),
+                        attention_inputs(seed, (2,), length, keys, dim, 3))
+
+
+def test_fused_way_keeps_one_number_per_row_and_only_when_it_applies():
+    q, k, v = (ms.randn(2, 5, 4, requires_grad=True) for _ in range(3))
+    call = ms.autograd.call_with_context
+    with attention_way("fused"):
+        out, ctx = call(ScaledDotProductAttention, q, k, v, causal=True)
+        assert ctx.fused and [a.shape for a in ctx.saved] == [(2, 5, 4)] * 4 + [(2, 5)]   # q, k, v, out, L: no T x S
+        logsumexp = ctx.saved[-1]
+        scores = q.numpy() @ k.numpy().transpose(0, 2, 1) / 2 + np.triu(np.full((5, 5), -np.inf), 1)
+        np.testing.assert_allclose(logsumexp, np.log(np.exp(scores).sum(-1)), rtol=1e-5)
+        for params in ({"need_weights": True}, {"mask": np.ones((5, 5), bool)}):
+            assert not call(ScaledDotProductAttention, q, k, v, **params)[1].fused
+        assert not call(ScaledDotProductAttention, *(ms.randn(1, 2, 65) for _ in range(3)))[1].fused   # > HEAD_MAX
+    assert not call(ScaledDotProductAttention, q, k, v)[1].fused   # the CPU's default: products
 
 
 @pytest.mark.parametrize("kind", ["bool", "float"])
@@ -150,7 +187,9 @@ def test_attention_scale_is_one_over_sqrt_of_the_key_size():
     np.testing.assert_allclose(out.numpy()[0, 0, 0], first, rtol=1e-14)
 
 
-def test_causal_output_at_t_ignores_later_inputs():
+@pytest.mark.parametrize("way", WAYS)
+def test_causal_output_at_t_ignores_later_inputs(way, monkeypatch):
+    monkeypatch.setattr(ScaledDotProductAttention, "fused_on", {"cpu": ("float64",)} if way == "fused" else {})
     rng = np.random.default_rng(0)
     q, k, v = (rng.normal(size=(1, 2, 6, 4)) for _ in range(3))
     before = F.scaled_dot_product_attention(*(ms.tensor(a) for a in (q, k, v)), causal=True).numpy()
@@ -192,9 +231,11 @@ def test_attention_bad_input():
 def test_long_causal_attention_matches_reference(length, keys):
     # long and non-square causal attention (more rows than the short hypothesis shapes reach)
     inputs = attention_inputs(5, (2,), length, keys, 3, 2)
-    check_against_reference(get("scaled_dot_product_attention"),
-                            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True), inputs,
-                            {"causal": True}, "float64")
+    for way in WAYS:
+        with attention_way(way):
+            check_against_reference(get("scaled_dot_product_attention"),
+                                    lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True), inputs,
+                                    {"causal": True}, "float64")
     q, k, v = (ms.tensor(a) for a in inputs)
     _, weights = F.scaled_dot_product_attention(q, k, v, causal=True, need_weights=True)
     assert weights.shape == (2, length, keys)

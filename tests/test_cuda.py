@@ -145,6 +145,37 @@ def test_float64_matches_cpu_closely(name, fn, specs):
     compare(fn, specs, scale=1, dtype=np.float64, tol=1e-10)
 
 
+# The fused attention kernels (the GPU's way for float32 without a mask) against the CPU's BLAS
+# products: shapes that cross the kernels' tile edges (tiny tiles on the simulator, real ones on
+# a GPU), more keys than rows and fewer, heads of up to HEAD_MAX features.
+@pytest.mark.parametrize("lead, length, keys, dim, dim_v, causal", [
+    ((2,), 11, 11, 5, 3, True),
+    ((3,), 9, 13, 4, 6, False),
+    ((1, 2), 17, 6, 3, 2, True),
+    pytest.param((2, 3), 130, 130, 64, 64, True, marks=pytest.mark.gpu),
+    pytest.param((4,), 100, 150, 32, 48, False, marks=pytest.mark.gpu),
+    pytest.param((8,), 300, 200, 32, 32, True, marks=pytest.mark.gpu),
+])
+def test_fused_attention_matches_cpu(lead, length, keys, dim, dim_v, causal):
+    specs = [(lead + (length, dim), "float"), (lead + (keys, dim), "float"), (lead + (keys, dim_v), "float")]
+    before = dict(gpu.launches)
+    compare(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal), specs, scale=1,
+            tol=2e-5 if length < 100 else 1e-4)
+    launched = {name: gpu.launches[name] - before.get(name, 0) for name in gpu.launches}
+    assert launched.get("attention_fused_gpu") == 1 and launched.get("attention_fused_backward_q_gpu") == 1
+    assert launched.get("attention_fused_backward_kv_gpu") == 1 and not launched.get("attention_softmax_gpu")
+
+
+def test_attention_weights_asked_for_take_the_products_way_on_the_gpu():
+    q, k, v = (ms.randn(2, 5, 4, device="cuda") for _ in range(3))
+    before = gpu.launches["attention_softmax_gpu"]
+    out, weights = F.scaled_dot_product_attention(q, k, v, causal=True, need_weights=True)
+    assert gpu.launches["attention_softmax_gpu"] == before + 1
+    expected = F.scaled_dot_product_attention(q.to("cpu"), k.to("cpu"), v.to("cpu"), causal=True, need_weights=True)
+    np.testing.assert_allclose(out.numpy(), expected[0].numpy(), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(weights.numpy(), expected[1].numpy(), rtol=2e-5, atol=2e-5)
+
+
 def test_dropout_same_noise_same_mask():
     x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
     results = []

@@ -32,7 +32,11 @@ class MultiHeadAttention(Module):
             raise ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
                              f"{self.d_model}), got shape {x.shape}")
         q, k, v = (self.split_heads(layer(x)) for layer in (self.query, self.key, self.value))
-        out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
+        # Asked for only when wanted: without them the GPU takes the fused kernels, which never form them.
+        if need_weights or self.keep_weights:
+            out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
+        else:
+            out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal), None
         if self.keep_weights:
             self.weights = weights
         batch, length, _ = x.shape
