@@ -156,8 +156,9 @@ def test_fused_way_keeps_one_number_per_row_and_only_when_it_applies():
     call = ms.autograd.call_with_context
     with attention_way("fused"):
         out, ctx = call(ScaledDotProductAttention, q, k, v, causal=True)
-        assert ctx.fused and [a.shape for a in ctx.saved] == [(2, 5, 4)] * 4 + [(2, 5)]   # q, k, v, out, L: no T x S
-        logsumexp = ctx.saved[-1]
+        # q, k, v, out as (batch, heads, T, d) and one L per row: nothing T x S
+        assert ctx.fused and [a.shape for a in ctx.saved] == [(1, 2, 5, 4)] * 4 + [(1, 2, 5)]
+        logsumexp = ctx.saved[-1][0]
         scores = q.numpy() @ k.numpy().transpose(0, 2, 1) / 2 + np.triu(np.full((5, 5), -np.inf), 1)
         np.testing.assert_allclose(logsumexp, np.log(np.exp(scores).sum(-1)), rtol=1e-5)
         for params in ({"need_weights": True}, {"mask": np.ones((5, 5), bool)}):

@@ -166,6 +166,25 @@ def test_fused_attention_matches_cpu(lead, length, keys, dim, dim_v, causal):
     assert launched.get("attention_fused_backward_kv_gpu") == 1 and not launched.get("attention_softmax_gpu")
 
 
+def test_multi_head_attention_reads_its_heads_in_place_on_the_gpu():
+    # the heads are views into (B, T, heads, d) memory: the fused kernels read them, and write
+    # outputs and gradients, through strides; no packed copy is made on the way
+    x = np.random.default_rng(0).standard_normal((2, 7, 12)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        ms.manual_seed(0)
+        layer = ms.nn.MultiHeadAttention(12, 3, causal=True).to(device)
+        inputs = ms.tensor(x, device=device, requires_grad=True)
+        before = gpu.launches["strided_copy_kernel"]
+        out = layer(inputs)
+        (out * out).sum().backward()
+        if device == "cuda":
+            assert gpu.launches["strided_copy_kernel"] == before
+        results.append([out.numpy(), inputs.grad.numpy(), layer.query.weight.grad.numpy()])
+    for cpu_result, gpu_result in zip(*results):
+        np.testing.assert_allclose(gpu_result, cpu_result, rtol=2e-5, atol=2e-5)
+
+
 def test_attention_weights_asked_for_take_the_products_way_on_the_gpu():
     q, k, v = (ms.randn(2, 5, 4, device="cuda") for _ in range(3))
     before = gpu.launches["attention_softmax_gpu"]
@@ -437,9 +456,14 @@ def test_launch_hands_every_argument_kind_to_the_kernel():
         expected = table[2:5] * scale + np.array([1, 2, 3, 4]) + 0.5 + float(shift)
         expected = np.where(np.arange(3)[:, None] < count, -expected if flip else expected, 0)
         np.testing.assert_allclose(cuda_backend.to_numpy(out), expected, rtol=1e-6)
-    with pytest.raises(ValueError, match="not contiguous"):
-        gpu.launch(scaled_rows, 2, 8, out, cuda_backend.from_host(table)[:, ::2], (column, one), 1.0,
-                   np.float32(0), False, 1)
+    # views that are not contiguous reach kernels through their strides, read and written
+    for first in (0, 1):   # the second launch of a kind: gpu_launch's flattening on a GPU
+        every_other = cuda_backend.from_host(table)[first:first + 3, ::2]
+        transposed = cuda_backend.zeros((2, 3), np.float32)
+        gpu.launch(scaled_rows, 2, 8, cuda_backend.permute(transposed, (1, 0)), every_other, (column[::2], one),
+                   1.0, np.float32(0), False, 3)
+        expected = table[first:first + 3, ::2] + np.array([1, 3]) + 0.5
+        np.testing.assert_allclose(cuda_backend.to_numpy(transposed), expected.T, rtol=1e-6)
 
 
 def test_catalog_lists_cuda_for_every_particle_with_kernels():

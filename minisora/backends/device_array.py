@@ -10,10 +10,12 @@ viewed with arbitrary strides. A DeviceArray is the missing piece, and it is sma
     offset    where element [0, 0, ...] sits in base
 
 Views (reshape of contiguous data, permute, slicing, broadcasting) only compute new shape,
-strides and offset; no kernel runs. A contiguous DeviceArray is itself a kernel argument:
-the kernel sees `kernel_view()`, a numba array over exactly these elements. On a real GPU the
-launcher (gpu_launch.py) hands the kernel that view's pointer, shape and strides without
-building it; on the simulator, and at a kernel's first launch, kernel_view() builds it.
+strides and offset; no kernel runs. A DeviceArray is itself a kernel argument: the kernel
+sees `kernel_view()`, a numba array over exactly these elements (a strided one for a view that
+is not contiguous, read and written through its strides). On a real GPU the launcher
+(gpu_launch.py) hands the kernel that view's pointer, shape and strides, for a contiguous
+array without building it; on the simulator, and at a kernel's first launch, kernel_view()
+builds it.
 """
 import math
 
@@ -91,30 +93,44 @@ class DeviceArray:
 
     # --- what kernels get ------------------------------------------------------------------
     def kernel_view(self):
-        """A numba.cuda array of exactly these elements, shape included (contiguous arrays only).
-        A 0-d array is seen as one element, an empty one as a 1-d array of none (kernel_shape)."""
+        """A numba.cuda array of exactly these elements, shape and strides included. A 0-d array
+        is seen as one element, an empty one as a 1-d array of none (kernel_shape)."""
         view = self._view
         if view is None:
-            self.require_contiguous()
-            if self.offset == 0 and self.size == self.base.size:
-                view = self.base
+            if self.size and not self.is_contiguous:
+                view = self.strided_view()
             else:
-                view = self.base[self.offset:self.offset + self.size]
-            shape = self.kernel_shape()
-            if len(shape) > 1:
-                view = view.reshape(shape)
+                if self.offset == 0 and self.size == self.base.size:
+                    view = self.base
+                else:
+                    view = self.base[self.offset:self.offset + self.size]
+                shape = self.kernel_shape()
+                if len(shape) > 1:
+                    view = view.reshape(shape)
             self._view = view
         return view
+
+    def strided_view(self):
+        """numba.cuda's array for a view that is not contiguous (numba cannot make one by
+        transposing or broadcasting its own): over the memory from its first element to its last."""
+        span = 1 + sum((n - 1) * s for n, s in zip(self.shape, self.strides))
+        piece = self.base[self.offset:self.offset + span]
+        strides = tuple(s * self.itemsize for s in self.strides)
+        from numba import config
+
+        if config.ENABLE_CUDASIM:   # the simulator's device arrays wrap a NumPy array
+            from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+            return FakeCUDAArray(as_strided(piece._ary, self.shape, strides))
+        from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+        return DeviceNDArray(self.shape, strides, self.dtype, gpu_data=piece.gpu_data)
 
     def kernel_shape(self):
         """The shape of kernel_view()."""
         if self.size == 0:
             return (0,)
         return self.shape if self.shape else (1,)
-
-    def require_contiguous(self):
-        if not self.is_contiguous:
-            raise ValueError(f"{self!r} is not contiguous; make a packed copy first")
 
     def storage(self, span):
         """The flat memory from this array's first element on, `span` elements long: a 1-d view

@@ -13,7 +13,8 @@ Python type of a number), with a plan for flattening arguments of that kind, and
 flatten and launch directly. The flattened list is numba's own kernel ABI:
 
     an array      meminfo (0), parent (0), size, itemsize, data pointer, *shape, *strides in bytes
-                  (for a DeviceArray, those of its kernel_view(), found without building it)
+                  (for a DeviceArray, those of its kernel_view(), found without building it
+                  when it is contiguous)
     an integer    a ctypes integer of the compiled width
     a float       ctypes c_float / c_double
     a boolean     the Python bool
@@ -128,9 +129,15 @@ def flatten_array(array, parameters):
 
 
 def describe(array):
-    """A DeviceArray's key and parameters as those of its kernel_view() (a C-contiguous numba
-    array), kept on the array: it never changes shape or memory."""
-    array.require_contiguous()
+    """A DeviceArray's key and parameters as those of its kernel_view(), kept on the array: it
+    never changes shape or memory. A contiguous one is a C-contiguous numba array; a strided
+    view keeps its strides, and numba's own view of it says which layout numba compiled for."""
+    if array.size and not array.is_contiguous:
+        view = array.kernel_view()
+        array.launch_parameters = ((array.dtype, view.ndim, layout(view)),
+                                   (0, 0, view.size, array.itemsize, view.device_ctypes_pointer.value or 0)
+                                   + tuple(view.shape) + tuple(view.strides))
+        return array.launch_parameters
     shape, item = array.kernel_shape(), array.itemsize
     base = array.base
     address = getattr(base, "minisora_address", None)

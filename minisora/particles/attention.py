@@ -156,22 +156,23 @@ def launch_attention_softmax_backward(weights, grad_weights, scale):
 # The fused way ------------------------------------------------------------------------------
 @kernel(reorder_sums=True)
 def attention_fused_kernel(q, k, v, scale, causal, out, logsumexp):
-    """out (heads, T, dv) = softmax(scale q k^T [causal]) v, head by head and row by row, never
-    holding more than one row of scores; logsumexp (heads, T) = L_t for backward."""
-    heads, rows, d = q.shape
-    keys, dv = v.shape[1], v.shape[2]
+    """out (batch, heads, T, dv) = softmax(scale q k^T [causal]) v, head by head and row by row,
+    never holding more than one row of scores; logsumexp (batch, heads, T) = L_t for backward.
+    Any strides: the heads of MultiHeadAttention are views into (batch, T, heads, d) memory."""
+    batch, heads, rows, d = q.shape
+    keys, dv = v.shape[2], v.shape[3]
     key_columns = np.empty((d, keys), q.dtype)   # K^T: the score loop then walks keys in memory order
     row = np.empty(keys, q.dtype)
-    for b in range(heads):
+    for b, h in np.ndindex(batch, heads):
         for s in range(keys):
             for j in range(d):
-                key_columns[j, s] = k[b, s, j]
+                key_columns[j, s] = k[b, h, s, j]
         for t in range(rows):
             visible = min(t + 1, keys) if causal else keys
             for s in range(visible):
                 row[s] = 0.0
             for j in range(d):
-                query = q[b, t, j] * scale
+                query = q[b, h, t, j] * scale
                 for s in range(visible):
                     row[s] += query * key_columns[j, s]
             row_max = -np.inf
@@ -182,56 +183,56 @@ def attention_fused_kernel(q, k, v, scale, causal, out, logsumexp):
                 row[s] = math.exp(row[s] - row_max)
                 total += row[s]
             for j in range(dv):
-                out[b, t, j] = 0.0
+                out[b, h, t, j] = 0.0
             for s in range(visible):
                 weight = row[s] / total
                 for j in range(dv):
-                    out[b, t, j] += weight * v[b, s, j]
-            logsumexp[b, t] = row_max + math.log(total) if visible > 0 else -np.inf
+                    out[b, h, t, j] += weight * v[b, h, s, j]
+            logsumexp[b, h, t] = row_max + math.log(total) if visible > 0 else -np.inf
 
 
 @kernel(reorder_sums=True)
 def attention_fused_backward_kernel(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q, grad_k, grad_v):
     """dQ, dK, dV from dO, rebuilding each row of P from L_t: P_ts = e^{scale q_t.k_s - L_t}."""
-    heads, rows, d = q.shape
-    keys, dv = v.shape[1], v.shape[2]
+    batch, heads, rows, d = q.shape
+    keys, dv = v.shape[2], v.shape[3]
     key_columns, value_columns = np.empty((d, keys), q.dtype), np.empty((dv, keys), q.dtype)
     weights, grad_scores = np.empty(keys, q.dtype), np.empty(keys, q.dtype)
-    for b in range(heads):
+    for b, h in np.ndindex(batch, heads):
         for s in range(keys):
             for j in range(d):
-                key_columns[j, s] = k[b, s, j]
-                grad_k[b, s, j] = 0.0
+                key_columns[j, s] = k[b, h, s, j]
+                grad_k[b, h, s, j] = 0.0
             for j in range(dv):
-                value_columns[j, s] = v[b, s, j]
-                grad_v[b, s, j] = 0.0
+                value_columns[j, s] = v[b, h, s, j]
+                grad_v[b, h, s, j] = 0.0
         for t in range(rows):
             visible = min(t + 1, keys) if causal else keys
             for s in range(visible):
                 weights[s] = 0.0
                 grad_scores[s] = 0.0
             for j in range(d):
-                query = q[b, t, j] * scale
+                query = q[b, h, t, j] * scale
                 for s in range(visible):
                     weights[s] += query * key_columns[j, s]
             for j in range(dv):       # dP_t = dO_t V^T
-                g = grad_out[b, t, j]
+                g = grad_out[b, h, t, j]
                 for s in range(visible):
                     grad_scores[s] += g * value_columns[j, s]
             dot = 0.0                 # rowsum(dP P) = dO_t . O_t
             for j in range(dv):
-                dot += grad_out[b, t, j] * out[b, t, j]
+                dot += grad_out[b, h, t, j] * out[b, h, t, j]
             for s in range(visible):
-                weights[s] = math.exp(weights[s] - logsumexp[b, t])
+                weights[s] = math.exp(weights[s] - logsumexp[b, h, t])
                 grad_scores[s] = weights[s] * (grad_scores[s] - dot) * scale
             for j in range(d):
-                grad_q[b, t, j] = 0.0
+                grad_q[b, h, t, j] = 0.0
             for s in range(visible):
                 for j in range(d):
-                    grad_q[b, t, j] += grad_scores[s] * k[b, s, j]
-                    grad_k[b, s, j] += grad_scores[s] * q[b, t, j]
+                    grad_q[b, h, t, j] += grad_scores[s] * k[b, h, s, j]
+                    grad_k[b, h, s, j] += grad_scores[s] * q[b, h, t, j]
                 for j in range(dv):
-                    grad_v[b, s, j] += weights[s] * grad_out[b, t, j]
+                    grad_v[b, h, s, j] += weights[s] * grad_out[b, h, t, j]
 
 
 # Their GPU twins: a block per tile of rows (or of keys) of one head; the tiles it reads stream
@@ -254,8 +255,8 @@ KEY_TILE_PADDED, KV_KEY_TILE_PADDED, DQ_KEY_TILE_PADDED = KEY_TILE + 1, KV_KEY_T
 
 @gpu_kernel
 def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
-    heads, rows, d = q.shape
-    keys, dv = v.shape[1], v.shape[2]
+    batch, heads, rows, d = q.shape
+    keys, dv = v.shape[2], v.shape[3]
     q_tile = cuda.shared.array((ROW_TILE, HEAD_MAX), float32)
     k_tile = cuda.shared.array((KEY_TILE, HEAD_PADDED), float32)
     v_tile = cuda.shared.array((KEY_TILE, HEAD_MAX), float32)
@@ -267,11 +268,11 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
-    for block in range(cuda.blockIdx.x, heads * tiles, cuda.gridDim.x):
-        b, first = block // tiles, (block % tiles) * ROW_TILE
+    for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
+        b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
         for i in range(tid, ROW_TILE * HEAD_MAX, threads):
             r, j = i // HEAD_MAX, i % HEAD_MAX
-            q_tile[r, j] = q[b, first + r, j] * scale32 if first + r < rows and j < d else float32(0.0)
+            q_tile[r, j] = q[b, h, first + r, j] * scale32 if first + r < rows and j < d else float32(0.0)
             o_tile[r, j] = 0.0
         if tid < ROW_TILE:
             row_max[tid], row_sum[tid] = -math.inf, 0.0
@@ -281,8 +282,8 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             n = min(KEY_TILE, seen - start)
             for i in range(tid, n * HEAD_MAX, threads):
                 c, j = i // HEAD_MAX, i % HEAD_MAX
-                k_tile[c, j] = k[b, start + c, j] if j < d else float32(0.0)
-                v_tile[c, j] = v[b, start + c, j] if j < dv else float32(0.0)
+                k_tile[c, j] = k[b, h, start + c, j] if j < d else float32(0.0)
+                v_tile[c, j] = v[b, h, start + c, j] if j < dv else float32(0.0)
             cuda.syncthreads()
             for i in range(tid, ROW_TILE * KEY_TILE, threads):   # scores; hidden ones -inf
                 r, c = i // KEY_TILE, i % KEY_TILE
@@ -323,18 +324,18 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
         for i in range(tid, ROW_TILE * dv, threads):
             r, j = i // dv, i % dv
             if first + r < rows:
-                out[b, first + r, j] = o_tile[r, j] / row_sum[r] if row_sum[r] > 0.0 else float32(0.0)
+                out[b, h, first + r, j] = o_tile[r, j] / row_sum[r] if row_sum[r] > 0.0 else float32(0.0)
         if tid < ROW_TILE and first + tid < rows:
             total = row_sum[tid]
-            logsumexp[b, first + tid] = row_max[tid] + math.log(total) if total > 0.0 else -math.inf
+            logsumexp[b, h, first + tid] = row_max[tid] + math.log(total) if total > 0.0 else -math.inf
         cuda.syncthreads()   # the next tile overwrites shared memory
 
 
 @gpu_kernel
 def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, causal, grad_k, grad_v):
     """A block per tile of keys: dV_s = sum_t P_ts dO_t and dK_s = sum_t dS_ts q_t over the rows that see them."""
-    heads, rows, d = q.shape
-    keys, dv = v.shape[1], v.shape[2]
+    batch, heads, rows, d = q.shape
+    keys, dv = v.shape[2], v.shape[3]
     k_tile = cuda.shared.array((KV_KEY_TILE, HEAD_PADDED), float32)
     v_tile = cuda.shared.array((KV_KEY_TILE, HEAD_PADDED), float32)
     dk_tile = cuda.shared.array((KV_KEY_TILE, HEAD_MAX), float32)
@@ -348,26 +349,26 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (keys + KV_KEY_TILE - 1) // KV_KEY_TILE
-    for block in range(cuda.blockIdx.x, heads * tiles, cuda.gridDim.x):
-        b, start = block // tiles, (block % tiles) * KV_KEY_TILE
+    for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
+        b, h, start = block // (heads * tiles), block // tiles % heads, block % tiles * KV_KEY_TILE
         n = min(KV_KEY_TILE, keys - start)
         for i in range(tid, KV_KEY_TILE * HEAD_MAX, threads):
             c, j = i // HEAD_MAX, i % HEAD_MAX
-            k_tile[c, j] = k[b, start + c, j] if c < n and j < d else float32(0.0)
-            v_tile[c, j] = v[b, start + c, j] if c < n and j < dv else float32(0.0)
+            k_tile[c, j] = k[b, h, start + c, j] if c < n and j < d else float32(0.0)
+            v_tile[c, j] = v[b, h, start + c, j] if c < n and j < dv else float32(0.0)
             dk_tile[c, j], dv_tile[c, j] = 0.0, 0.0
         cuda.syncthreads()
         for first in range(start if causal else 0, rows, KV_ROW_TILE):   # earlier rows never see these keys
             m = min(KV_ROW_TILE, rows - first)
             for i in range(tid, m * HEAD_MAX, threads):
                 r, j = i // HEAD_MAX, i % HEAD_MAX
-                q_tile[r, j] = q[b, first + r, j] if j < d else float32(0.0)
-                do_tile[r, j] = grad_out[b, first + r, j] if j < dv else float32(0.0)
+                q_tile[r, j] = q[b, h, first + r, j] if j < d else float32(0.0)
+                do_tile[r, j] = grad_out[b, h, first + r, j] if j < dv else float32(0.0)
             for r in range(tid, m, threads):
                 dot = float32(0.0)
                 for j in range(dv):
-                    dot += grad_out[b, first + r, j] * out[b, first + r, j]
-                row_lse[r], row_dot[r] = logsumexp[b, first + r], dot
+                    dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
+                row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
             cuda.syncthreads()
             for i in range(tid, KV_ROW_TILE * KV_KEY_TILE, threads):
                 r, c = i // KV_KEY_TILE, i % KV_KEY_TILE
@@ -394,17 +395,17 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
         for i in range(tid, n * HEAD_MAX, threads):
             c, j = i // HEAD_MAX, i % HEAD_MAX
             if j < d:
-                grad_k[b, start + c, j] = dk_tile[c, j]
+                grad_k[b, h, start + c, j] = dk_tile[c, j]
             if j < dv:
-                grad_v[b, start + c, j] = dv_tile[c, j]
+                grad_v[b, h, start + c, j] = dv_tile[c, j]
         cuda.syncthreads()
 
 
 @gpu_kernel
 def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q):
     """A block per tile of rows: dQ_t = sum_s dS_ts k_s over the keys row t sees."""
-    heads, rows, d = q.shape
-    keys, dv = v.shape[1], v.shape[2]
+    batch, heads, rows, d = q.shape
+    keys, dv = v.shape[2], v.shape[3]
     q_tile = cuda.shared.array((ROW_TILE, HEAD_MAX), float32)
     do_tile = cuda.shared.array((ROW_TILE, HEAD_MAX), float32)
     dq_tile = cuda.shared.array((ROW_TILE, HEAD_MAX), float32)
@@ -416,27 +417,27 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
-    for block in range(cuda.blockIdx.x, heads * tiles, cuda.gridDim.x):
-        b, first = block // tiles, (block % tiles) * ROW_TILE
+    for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
+        b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
         m = min(ROW_TILE, rows - first)
         for i in range(tid, ROW_TILE * HEAD_MAX, threads):
             r, j = i // HEAD_MAX, i % HEAD_MAX
-            q_tile[r, j] = q[b, first + r, j] if r < m and j < d else float32(0.0)
-            do_tile[r, j] = grad_out[b, first + r, j] if r < m and j < dv else float32(0.0)
+            q_tile[r, j] = q[b, h, first + r, j] if r < m and j < d else float32(0.0)
+            do_tile[r, j] = grad_out[b, h, first + r, j] if r < m and j < dv else float32(0.0)
             dq_tile[r, j] = 0.0
         for r in range(tid, m, threads):
             dot = float32(0.0)
             for j in range(dv):
-                dot += grad_out[b, first + r, j] * out[b, first + r, j]
-            row_lse[r], row_dot[r] = logsumexp[b, first + r], dot
+                dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
+            row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
         seen = min(first + m, keys) if causal else keys
         cuda.syncthreads()
         for start in range(0, seen, DQ_KEY_TILE):
             n = min(DQ_KEY_TILE, seen - start)
             for i in range(tid, n * HEAD_MAX, threads):
                 c, j = i // HEAD_MAX, i % HEAD_MAX
-                k_tile[c, j] = k[b, start + c, j] if j < d else float32(0.0)
-                v_tile[c, j] = v[b, start + c, j] if j < dv else float32(0.0)
+                k_tile[c, j] = k[b, h, start + c, j] if j < d else float32(0.0)
+                v_tile[c, j] = v[b, h, start + c, j] if j < dv else float32(0.0)
             cuda.syncthreads()
             for i in range(tid, ROW_TILE * DQ_KEY_TILE, threads):
                 r, c = i // DQ_KEY_TILE, i % DQ_KEY_TILE
@@ -460,26 +461,47 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
             cuda.syncthreads()
         for i in range(tid, m * d, threads):
             r, j = i // d, i % d
-            grad_q[b, first + r, j] = dq_tile[r, j]
+            grad_q[b, h, first + r, j] = dq_tile[r, j]
         cuda.syncthreads()
 
 
-def tiles_of(heads, rows, tile):
-    return max(1, min(heads * ((rows + tile - 1) // tile), MAX_BLOCKS))
+def tiles_of(array, tile):
+    """Blocks for one per tile of `tile` rows of every head of a (batch, heads, rows, d) array."""
+    batch, heads, rows = array.shape[:3]
+    return max(1, min(batch * heads * ((rows + tile - 1) // tile), MAX_BLOCKS))
 
 
 @attention_fused_kernel.gpu
 def launch_attention_fused(q, k, v, scale, causal, out, logsumexp):
-    launch(attention_fused_gpu, tiles_of(q.shape[0], q.shape[1], ROW_TILE), FUSED_THREADS, q, k, v, scale, causal,
-           out, logsumexp)
+    launch(attention_fused_gpu, tiles_of(q, ROW_TILE), FUSED_THREADS, q, k, v, scale, causal, out, logsumexp)
 
 
 @attention_fused_backward_kernel.gpu
 def launch_attention_fused_backward(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q, grad_k, grad_v):
     saved = (q, k, v, out, logsumexp, grad_out, scale, causal)
-    launch(attention_fused_backward_kv_gpu, tiles_of(k.shape[0], k.shape[1], KV_KEY_TILE), FUSED_THREADS, *saved,
-           grad_k, grad_v)
-    launch(attention_fused_backward_q_gpu, tiles_of(q.shape[0], q.shape[1], ROW_TILE), FUSED_THREADS, *saved, grad_q)
+    launch(attention_fused_backward_kv_gpu, tiles_of(k, KV_KEY_TILE), FUSED_THREADS, *saved, grad_k, grad_v)
+    launch(attention_fused_backward_q_gpu, tiles_of(q, ROW_TILE), FUSED_THREADS, *saved, grad_q)
+
+
+def as_batch_of_heads(backend, x):
+    """(..., T, d) as the fused kernels take it, (batch, heads, T, d): a view for up to two
+    leading dims (more are merged, with a packed copy when their memory needs one)."""
+    if x.ndim <= 4:
+        return x[(None,) * (4 - x.ndim)]
+    return backend.reshape(x, (-1,) + x.shape[-3:])
+
+
+def empty_by_heads(backend, shape, dtype):
+    """A new array of `shape` (..., T, d) and its (batch, heads, T, d) view for a kernel to fill.
+    With two leading dims (batch, heads) its memory is laid out as (batch, T, heads, d): joining
+    the heads back into (batch, T, heads * d), MultiHeadAttention's next step, is then a view,
+    not a copy (and so is splitting the gradient into heads on the way back)."""
+    if len(shape) == 4:
+        batch, heads, rows, d = shape
+        array = backend.permute(backend.empty((batch, rows, heads, d), dtype), (0, 2, 1, 3))
+        return array, array
+    array = backend.empty(shape, dtype)
+    return array, as_batch_of_heads(backend, array)
 
 
 class ScaledDotProductAttention(Particle):
@@ -512,19 +534,18 @@ class ScaledDotProductAttention(Particle):
         additive = cls.additive_mask(backend, mask, q.shape[:-2] + (length, keys), q.dtype)
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
         ctx.scale, ctx.causal = scale, bool(causal)
+        ctx.fused = cls.fused(backend, q, v, additive, need_weights)
+        if ctx.fused:   # the kernels read any strides: no packed copies
+            q4, k4, v4 = (as_batch_of_heads(backend, x) for x in (q, k, v))
+            out, out4 = empty_by_heads(backend, q.shape[:-1] + v.shape[-1:], q.dtype)
+            logsumexp = backend.empty(q4.shape[:-1], q.dtype)
+            ctx.run(attention_fused_kernel, q4, k4, v4, scale, ctx.causal, out4, logsumexp)
+            ctx.save(q4, k4, v4, out4, logsumexp)
+            ctx.shapes = q.shape, k.shape, v.shape
+            return out
         # Packed copies first: NumPy multiplies a head-split view of a view up to 3x slower than
         # the same numbers laid out contiguously, and backward multiplies each of them twice more.
         q, k, v = backend.contiguous(q), backend.contiguous(k), backend.contiguous(v)
-        ctx.fused = cls.fused(backend, q, v, additive, need_weights)
-        if ctx.fused:
-            heads = (-1, length)
-            out = backend.empty(q.shape[:-1] + v.shape[-1:], q.dtype)
-            logsumexp = backend.empty(q.shape[:-1], q.dtype)
-            ctx.run(attention_fused_kernel, backend.reshape(q, heads + q.shape[-1:]),
-                    backend.reshape(k, (-1,) + k.shape[-2:]), backend.reshape(v, (-1,) + v.shape[-2:]), scale,
-                    ctx.causal, backend.reshape(out, heads + v.shape[-1:]), backend.reshape(logsumexp, heads))
-            ctx.save(q, k, v, out, logsumexp)
-            return out
         weights = backend.matmul(q, backend.permute(k, swap_last(k.ndim)))
         ctx.run(attention_softmax_kernel, backend.reshape(weights, (-1, length, keys)), scale, ctx.causal,
                 additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None,
@@ -562,14 +583,12 @@ class ScaledDotProductAttention(Particle):
     def backward(ctx, grad_out):
         backend = ctx.backend
         if ctx.fused:
-            q, k, v, out, logsumexp = ctx.saved
-            grad = backend.contiguous(backend.astype(grad_out, q.dtype))
-            grads = [backend.empty(x.shape, q.dtype) for x in (q, k, v)]
-            by_head = [backend.reshape(x, (-1,) + x.shape[-2:]) for x in (q, k, v, out)]
-            ctx.run(attention_fused_backward_kernel, *by_head, backend.reshape(logsumexp, (-1, q.shape[-2])),
-                    backend.reshape(grad, (-1,) + grad.shape[-2:]), ctx.scale, ctx.causal,
-                    *(backend.reshape(g, (-1,) + g.shape[-2:]) for g in grads))
-            return tuple(grads)
+            q4, k4, v4, out4, logsumexp = ctx.saved
+            grad4 = as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype))
+            grads, grads4 = zip(*(empty_by_heads(backend, shape, q4.dtype) for shape in ctx.shapes))
+            ctx.run(attention_fused_backward_kernel, q4, k4, v4, out4, logsumexp, grad4, ctx.scale, ctx.causal,
+                    *grads4)
+            return grads
         q, k, v, weights = ctx.saved
         grad = backend.astype(grad_out, q.dtype)
         grad_v = backend.matmul(backend.permute(weights, swap_last(weights.ndim)), grad)
