@@ -113,19 +113,22 @@ def test_layer_norm_bad_input():
 
 
 # --- scaled dot-product attention ----------------------------------------------------------
-# Both ways run on the CPU here: BLAS products + softmax kernels (its default) and the fused
-# loops (the GPU's default; on the CPU only when `fused_on` says so, as these tests do).
-WAYS = ["products", "fused"]
+# Every way runs on the CPU here: BLAS products + softmax kernels (its default), the same with
+# causal self-attention's rows cut in two halves at any length (on the CPU from T = 128 on),
+# and the fused loops (the GPU's default; on the CPU only when `fused_on` says so).
+WAYS = ["products", "halves", "fused"]
 
 
 @contextlib.contextmanager
 def attention_way(way):
-    saved = ScaledDotProductAttention.fused_on
-    ScaledDotProductAttention.fused_on = {"cpu": ("float32", "float64")} if way == "fused" else {}
+    particle = ScaledDotProductAttention
+    saved = particle.fused_on, particle.split_from
+    particle.fused_on = {"cpu": ("float32", "float64")} if way == "fused" else {}
+    particle.split_from = 2 if way == "halves" else 10**9
     try:
         yield
     finally:
-        ScaledDotProductAttention.fused_on = saved
+        particle.fused_on, particle.split_from = saved
 
 
 def attention_inputs(seed, lead, length, keys, dim, dim_v):
@@ -189,8 +192,12 @@ def test_attention_scale_is_one_over_sqrt_of_the_key_size():
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_causal_output_at_t_ignores_later_inputs(way, monkeypatch):
-    monkeypatch.setattr(ScaledDotProductAttention, "fused_on", {"cpu": ("float64",)} if way == "fused" else {})
+def test_causal_output_at_t_ignores_later_inputs(way):
+    with attention_way(way):
+        check_causal_output_ignores_later_inputs()
+
+
+def check_causal_output_ignores_later_inputs():
     rng = np.random.default_rng(0)
     q, k, v = (rng.normal(size=(1, 2, 6, 4)) for _ in range(3))
     before = F.scaled_dot_product_attention(*(ms.tensor(a) for a in (q, k, v)), causal=True).numpy()

@@ -132,6 +132,17 @@ def test_matmul_with_k_split_across_blocks(m, k, n):
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
     product = (ms.tensor(a, dtype="float32", device="cuda") @ ms.tensor(b, dtype="float32", device="cuda")).numpy()
     np.testing.assert_allclose(product, a @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    # into a packed part of a bigger array (the chunks zero that part only) and into a strided view
+    cuda_backend = ms.backends.get("cuda")
+    a_gpu, b_gpu = (cuda_backend.from_host(x.astype(np.float32)) for x in (a, b))
+    rows = cuda_backend.full((m + 2, n), 7.0, np.float32)
+    columns = cuda_backend.full((n + 1, m), 7.0, np.float32)
+    cuda_backend.matmul(a_gpu, b_gpu, out=rows[1:m + 1])
+    cuda_backend.matmul(a_gpu, b_gpu, out=cuda_backend.permute(columns, (1, 0))[:, 1:])
+    got_rows, got_columns = cuda_backend.to_numpy(rows), cuda_backend.to_numpy(columns)
+    np.testing.assert_allclose(got_rows[1:m + 1], a @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    np.testing.assert_allclose(got_columns[1:].T, a @ b, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    assert (got_rows[[0, -1]] == 7.0).all() and (got_columns[0] == 7.0).all()
     # linear's bias rides in the GEMM: added by the first chunk only, so exactly once
     bias = rng.standard_normal(n) + 10.0
     y = F.linear(*(ms.tensor(v, dtype="float32", device="cuda") for v in (a, b.T, bias))).numpy()

@@ -65,3 +65,15 @@ def test_linear_skips_the_input_gradient_it_does_not_need():
     F.linear(x, w).sum().backward()
     assert x.grad is None
     np.testing.assert_allclose(w.grad.numpy(), np.ones((4, 2)).T @ x.numpy(), rtol=1e-6)
+
+
+def test_cpu_matmul_writes_into_a_view_and_refuses_a_bias_with_it():
+    from minisora.backends import cpu
+
+    a, b = values(0, (3, 4)), values(1, (4, 5))
+    target = np.zeros((6, 4))
+    cpu.matmul(a, b, out=target[1:, 1:].T)   # a strided view of a bigger array
+    np.testing.assert_allclose(target[1:, 1:].T, a @ b, rtol=1e-12)
+    assert (target[0] == 0).all() and (target[:, 0] == 0).all()
+    with pytest.raises(ValueError, match="bias and an out array together"):
+        cpu.matmul(a, b, np.ones(5), out=np.empty((3, 5)))

@@ -131,10 +131,13 @@ def add(a, b):
     return a + b
 
 
-def matmul(a, b, bias=None):
+def matmul(a, b, bias=None, out=None):
     """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules) [plus a bias
-    over the last dim, added in place after: BLAS through NumPy cannot add it as it writes]."""
-    product = np.matmul(a, b)
+    over the last dim, added in place after: BLAS through NumPy cannot add it as it writes]
+    [into `out`, any view of the product's shape]."""
+    if bias is not None and out is not None:
+        raise ValueError("matmul: a bias and an out array together are not supported")
+    product = np.matmul(a, b, out=out)
     if bias is not None:
         add_bias.cpu()(product.reshape(-1, product.shape[-1]), bias)
     return product

@@ -211,10 +211,15 @@ def add(a, b):
     return out
 
 
-def matmul(a, b, bias=None):
+def matmul(a, b, bias=None, out=None):
     """Batched matrix product with broadcast batch dims [plus a bias over the last dim], on the
-    hand-written tiled GEMM (gemm.py), which adds the bias as it writes C."""
-    return gemm.matmul(a, b, empty, None if bias is None else contiguous(bias))
+    hand-written tiled GEMM (gemm.py), which adds the bias as it writes C [into `out`, any view
+    of the product's shape: the GEMM writes packed rows, so a strided one gets a copy]."""
+    bias = None if bias is None else contiguous(bias)
+    if out is None or out.is_contiguous:
+        return gemm.matmul(a, b, empty if out is None else lambda shape, dtype: out, bias)
+    copy_into(out, gemm.matmul(a, b, empty, bias))
+    return out
 
 
 def uniform(shape, generator, dtype):

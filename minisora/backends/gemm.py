@@ -206,7 +206,7 @@ def matmul(a, b, empty, bias=None):
     splits = split_k(tiles[0] * tiles[1] * count, k)
     chunk = -(-k // (splits * TILE_K)) * TILE_K
     if splits > 1:
-        fill(c.base, 0)   # the chunks add into C
+        fill(c, 0)   # the chunks add into C
     flat_c = c.storage(c.size)
     # without a bias, C stands in for it (an array of the same kind: no second compiled form)
     launch(KERNELS[np.dtype(a.dtype)], tiles + (count * splits,), THREADS, *batched(a, batch), *batched(b, batch),
