@@ -29,7 +29,8 @@ import math
 import numpy as np
 from numba import float32, float64
 
-from ..backends.gpu import MAX_BLOCKS, SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch, launch_rows, simulated
+from ..backends.gpu import (MAX_BLOCKS, SCRATCH, block_max, block_sum, cuda, device_function, gpu_kernel, launch,
+                            launch_rows, simulated)
 from ..backends.kernel import kernel
 from .matmul import swap_last
 from .particle import Particle, describe
@@ -258,6 +259,22 @@ HEAD_PADDED = HEAD_MAX + 1
 KEY_TILE_PADDED, KV_KEY_TILE_PADDED, DQ_KEY_TILE_PADDED = KEY_TILE + 1, KV_KEY_TILE + 1, DQ_KEY_TILE + 1
 
 
+@device_function
+def load_rows(x, b, h, first, count, width, tile):
+    """tile[r, j] = x[b, h, first + r, j] for r < count and j < width, 0 in the rest of the tile."""
+    columns = tile.shape[1]
+    for i in range(cuda.threadIdx.x, tile.shape[0] * columns, cuda.blockDim.x):
+        r, j = i // columns, i % columns
+        tile[r, j] = x[b, h, first + r, j] if r < count and j < width else float32(0.0)
+
+
+@device_function
+def clear(tile):
+    columns = tile.shape[1]
+    for i in range(cuda.threadIdx.x, tile.shape[0] * columns, cuda.blockDim.x):
+        tile[i // columns, i % columns] = 0.0
+
+
 @gpu_kernel
 def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     batch, heads, rows, d = q.shape
@@ -275,20 +292,16 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
         b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
-        for i in range(tid, ROW_TILE * HEAD_MAX, threads):
-            r, j = i // HEAD_MAX, i % HEAD_MAX
-            q_tile[r, j] = q[b, h, first + r, j] * scale32 if first + r < rows and j < d else float32(0.0)
-            o_tile[r, j] = 0.0
+        load_rows(q, b, h, first, min(ROW_TILE, rows - first), d, q_tile)
+        clear(o_tile)
         if tid < ROW_TILE:
             row_max[tid], row_sum[tid] = -math.inf, 0.0
         seen = min(first + ROW_TILE, rows, keys) if causal else keys   # the keys any row of this tile sees
         cuda.syncthreads()
         for start in range(0, seen, KEY_TILE):
             n = min(KEY_TILE, seen - start)
-            for i in range(tid, n * HEAD_MAX, threads):
-                c, j = i // HEAD_MAX, i % HEAD_MAX
-                k_tile[c, j] = k[b, h, start + c, j] if j < d else float32(0.0)
-                v_tile[c, j] = v[b, h, start + c, j] if j < dv else float32(0.0)
+            load_rows(k, b, h, start, n, d, k_tile)
+            load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
             for i in range(tid, ROW_TILE * KEY_TILE, threads):   # scores; hidden ones -inf
                 r, c = i // KEY_TILE, i % KEY_TILE
@@ -297,7 +310,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                     score += q_tile[r, j] * k_tile[c, j]
                 t = first + r
                 hidden = c >= n or t >= rows or (causal and start + c > t)
-                p_tile[r, c] = -math.inf if hidden else score
+                p_tile[r, c] = -math.inf if hidden else score * scale32
             cuda.syncthreads()
             if tid < ROW_TILE:   # online softmax, a thread per row
                 old_max = row_max[tid]
@@ -336,6 +349,28 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
         cuda.syncthreads()   # the next tile overwrites shared memory
 
 
+@device_function
+def load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot):
+    """L_t and D_t = dO_t . O_t (= rowsum(dP P)) of rows first.. first + m - 1, into shared memory."""
+    for r in range(cuda.threadIdx.x, m, cuda.blockDim.x):
+        dot = float32(0.0)
+        for j in range(dv):
+            dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
+        row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
+
+
+@device_function
+def rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv, scale, row_lse, row_dot):
+    """(P, dS) of row r and key c of the tiles: P = e^{scale q.k - L}, dS = P (dO.v - D) scale."""
+    score, grad_weight = float32(0.0), float32(0.0)
+    for j in range(d):
+        score += q_tile[r, j] * k_tile[c, j]
+    for j in range(dv):
+        grad_weight += do_tile[r, j] * v_tile[c, j]
+    weight = math.exp(score * scale - row_lse[r])
+    return weight, weight * (grad_weight - row_dot[r]) * scale
+
+
 @gpu_kernel
 def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, causal, grad_k, grad_v):
     """A block per tile of keys: dV_s = sum_t P_ts dO_t and dK_s = sum_t dS_ts q_t over the rows that see them."""
@@ -357,35 +392,23 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
         b, h, start = block // (heads * tiles), block // tiles % heads, block % tiles * KV_KEY_TILE
         n = min(KV_KEY_TILE, keys - start)
-        for i in range(tid, KV_KEY_TILE * HEAD_MAX, threads):
-            c, j = i // HEAD_MAX, i % HEAD_MAX
-            k_tile[c, j] = k[b, h, start + c, j] if c < n and j < d else float32(0.0)
-            v_tile[c, j] = v[b, h, start + c, j] if c < n and j < dv else float32(0.0)
-            dk_tile[c, j], dv_tile[c, j] = 0.0, 0.0
+        load_rows(k, b, h, start, n, d, k_tile)
+        load_rows(v, b, h, start, n, dv, v_tile)
+        clear(dk_tile)
+        clear(dv_tile)
         cuda.syncthreads()
         for first in range(start if causal else 0, rows, KV_ROW_TILE):   # earlier rows never see these keys
             m = min(KV_ROW_TILE, rows - first)
-            for i in range(tid, m * HEAD_MAX, threads):
-                r, j = i // HEAD_MAX, i % HEAD_MAX
-                q_tile[r, j] = q[b, h, first + r, j] if j < d else float32(0.0)
-                do_tile[r, j] = grad_out[b, h, first + r, j] if j < dv else float32(0.0)
-            for r in range(tid, m, threads):
-                dot = float32(0.0)
-                for j in range(dv):
-                    dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
-                row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
+            load_rows(q, b, h, first, m, d, q_tile)
+            load_rows(grad_out, b, h, first, m, dv, do_tile)
+            load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot)
             cuda.syncthreads()
             for i in range(tid, KV_ROW_TILE * KV_KEY_TILE, threads):
                 r, c = i // KV_KEY_TILE, i % KV_KEY_TILE
                 weight, grad_score = float32(0.0), float32(0.0)
                 if r < m and c < n and not (causal and start + c > first + r):
-                    score, grad_weight = float32(0.0), float32(0.0)
-                    for j in range(d):
-                        score += q_tile[r, j] * k_tile[c, j]
-                    for j in range(dv):
-                        grad_weight += do_tile[r, j] * v_tile[c, j]
-                    weight = math.exp(score * scale32 - row_lse[r])
-                    grad_score = weight * (grad_weight - row_dot[r]) * scale32
+                    weight, grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv,
+                                                                 scale32, row_lse, row_dot)
                 p_tile[r, c], ds_tile[r, c] = weight, grad_score
             cuda.syncthreads()
             for i in range(tid, n * HEAD_MAX, threads):
@@ -425,36 +448,23 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
         b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
         m = min(ROW_TILE, rows - first)
-        for i in range(tid, ROW_TILE * HEAD_MAX, threads):
-            r, j = i // HEAD_MAX, i % HEAD_MAX
-            q_tile[r, j] = q[b, h, first + r, j] if r < m and j < d else float32(0.0)
-            do_tile[r, j] = grad_out[b, h, first + r, j] if r < m and j < dv else float32(0.0)
-            dq_tile[r, j] = 0.0
-        for r in range(tid, m, threads):
-            dot = float32(0.0)
-            for j in range(dv):
-                dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
-            row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
+        load_rows(q, b, h, first, m, d, q_tile)
+        load_rows(grad_out, b, h, first, m, dv, do_tile)
+        clear(dq_tile)
+        load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot)
         seen = min(first + m, keys) if causal else keys
         cuda.syncthreads()
         for start in range(0, seen, DQ_KEY_TILE):
             n = min(DQ_KEY_TILE, seen - start)
-            for i in range(tid, n * HEAD_MAX, threads):
-                c, j = i // HEAD_MAX, i % HEAD_MAX
-                k_tile[c, j] = k[b, h, start + c, j] if j < d else float32(0.0)
-                v_tile[c, j] = v[b, h, start + c, j] if j < dv else float32(0.0)
+            load_rows(k, b, h, start, n, d, k_tile)
+            load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
             for i in range(tid, ROW_TILE * DQ_KEY_TILE, threads):
                 r, c = i // DQ_KEY_TILE, i % DQ_KEY_TILE
                 grad_score = float32(0.0)
                 if r < m and c < n and not (causal and start + c > first + r):
-                    score, grad_weight = float32(0.0), float32(0.0)
-                    for j in range(d):
-                        score += q_tile[r, j] * k_tile[c, j]
-                    for j in range(dv):
-                        grad_weight += do_tile[r, j] * v_tile[c, j]
-                    weight = math.exp(score * scale32 - row_lse[r])
-                    grad_score = weight * (grad_weight - row_dot[r]) * scale32
+                    grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv, scale32,
+                                                         row_lse, row_dot)[1]
                 ds_tile[r, c] = grad_score
             cuda.syncthreads()
             for i in range(tid, m * d, threads):
