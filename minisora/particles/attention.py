@@ -21,7 +21,7 @@ Two ways to compute it, the same numbers:
 - fused: one kernel forward, one backward, and P never stored. Forward keeps only each row's
   log-sum-exp L_t = log sum_s e^{S_ts}; backward rebuilds P_ts = e^{S_ts - L_t} from Q and K and
   uses rowsum(dP P) = rowsum(dO O) (Dao et al. 2022, FlashAttention). Memory O(T) instead of
-  O(T S), a causal mask skips the hidden half of the work, and 2 kernels instead of 5 products
+  O(T S), a causal mask skips the hidden half of the work, and 2 kernels instead of 6 products
   and 2 softmax kernels. Used where it pays (`ScaledDotProductAttention.fused_on`).
 """
 import math
