@@ -65,12 +65,17 @@ def argument_key(value):
     if type(value) is DeviceArray:
         return (value.launch_parameters or describe(value))[0]
     if type(value) is DeviceNDArray:
-        return (value.dtype, value.ndim, layout(value))
+        return numba_array_key(value)
     if type(value) is tuple:
         return tuple([argument_key(item) for item in value])
     if type(value) is int:   # numba types an int by its value: int64, or uint64 past 2**63 - 1
         return int if -2**63 <= value < 2**63 else "uint64"
     return type(value)
+
+
+def numba_array_key(array):
+    """What decides a numba.cuda array's numba type."""
+    return array.dtype, array.ndim, layout(array)
 
 
 def layout(array):
@@ -123,9 +128,13 @@ def flatten_array(array, parameters):
     if type(array) is DeviceArray:
         parameters += (array.launch_parameters or describe(array))[1]
         return
-    parameters += (0, 0, array.size, array.dtype.itemsize, array.device_ctypes_pointer.value or 0)
-    parameters += array.shape
-    parameters += array.strides
+    parameters += numba_array_parameters(array)
+
+
+def numba_array_parameters(array):
+    """A numba.cuda array's kernel parameters, read off the array."""
+    return ((0, 0, array.size, array.dtype.itemsize, array.device_ctypes_pointer.value or 0) + tuple(array.shape)
+            + tuple(array.strides))
 
 
 def describe(array):
@@ -134,9 +143,7 @@ def describe(array):
     view keeps its strides, and numba's own view of it says which layout numba compiled for."""
     if array.size and not array.is_contiguous:
         view = array.kernel_view()
-        array.launch_parameters = ((array.dtype, view.ndim, layout(view)),
-                                   (0, 0, view.size, array.itemsize, view.device_ctypes_pointer.value or 0)
-                                   + tuple(view.shape) + tuple(view.strides))
+        array.launch_parameters = numba_array_key(view), numba_array_parameters(view)
         return array.launch_parameters
     shape, item = array.kernel_shape(), array.itemsize
     base = array.base
