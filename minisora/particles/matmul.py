@@ -53,8 +53,8 @@ class Matmul(Particle):
         need_a, need_b = ctx.needs_input_grad
         grads = []
         for needed, operand, product in (
-            (need_a, a2, lambda: backend.matmul(grad, backend.permute(b2, swap_last(b2.ndim)))),
-            (need_b, b2, lambda: backend.matmul(backend.permute(a2, swap_last(a2.ndim)), grad)),
+            (need_a, a2, lambda: backend.matmul(grad, transposed(backend, b2))),
+            (need_b, b2, lambda: backend.matmul(transposed(backend, a2), grad)),
         ):
             grads.append(sum_to_shape(ctx, product(), operand.shape) if needed else None)
         shape_a, shape_b = ctx.shapes
@@ -77,8 +77,9 @@ class Matmul(Particle):
         return reference_sum_to(grad_a, a2.shape).reshape(a.shape), reference_sum_to(grad_b, b2.shape).reshape(b.shape)
 
 
-def swap_last(ndim):
-    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+def transposed(backend, x):
+    """x with its last two dims swapped: a view (each matrix of a batch transposed)."""
+    return backend.permute(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
 
 
 class Linear(Particle):
