@@ -63,12 +63,12 @@ def torch_modules():
         def __init__(self, d, heads):
             super().__init__()
             self.heads = heads
-            self.query, self.key, self.value, self.out = (torch.nn.Linear(d, d) for _ in range(4))
+            self.qkv, self.out = torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
 
         def forward(self, x):
             b, t, d = x.shape
-            q, k, v = (layer(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
-                       for layer in (self.query, self.key, self.value))
+            q, k, v = (part.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+                       for part in self.qkv(x).split(d, dim=-1))
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             return self.out(y.transpose(1, 2).reshape(b, t, d))
 

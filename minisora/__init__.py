@@ -19,12 +19,13 @@ from .tensor import Tensor, as_tensor
 __version__ = "0.1.0"
 
 F = functional
-cat, stack, where, matmul = functional.cat, functional.stack, functional.where, functional.matmul
+cat, stack, split, chunk = functional.cat, functional.stack, functional.split, functional.chunk
+where, matmul = functional.where, functional.matmul
 exp, log, sqrt = functional.exp, functional.log, functional.sqrt
 float32, float64, int64 = "float32", "float64", "int64"
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
-    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "where", "matmul", "exp", "log", "sqrt",
+    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "split", "chunk", "where", "matmul", "exp", "log", "sqrt",
 ]

@@ -8,6 +8,11 @@ Backward: `backward(root)` orders the graph topologically (every tensor after al
 computed from it), seeds dL/droot, and visits each tensor once: sums the gradients that
 reached it, runs its hooks, then either stores the sum in `.grad` (a leaf) or hands it to
 the particle that made it, whose `backward` sends one gradient to each input.
+
+A particle whose forward returns a tuple of arrays (split) makes one tensor per result, all
+sharing its Context.
+Its backward runs once, at the last of them in the walk: every use of every result comes
+before it, so by then each result has its whole gradient (None for a result nothing used).
 """
 import contextlib
 import time
@@ -64,18 +69,22 @@ def call_with_context(particle, *inputs, **params):
         output = _observed(particle.forward, "forward", ctx, arrays, params)
     else:
         output = particle.forward(ctx, *arrays, **params)
+    tracked = None
     if _grad_enabled and any(t.requires_grad for t in inputs):
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        return Tensor._make(output, device, ctx), ctx
-    return Tensor._make(output, device, None), ctx
+        tracked = ctx
+    if type(output) is tuple:   # several results: a tensor each (see the module docstring)
+        ctx.output_count = len(output)
+        return tuple(Tensor._make(array, device, tracked, index) for index, array in enumerate(output)), ctx
+    return Tensor._make(output, device, tracked), ctx
 
 
-def _observed(method, event, ctx, arrays, params):
+def _observed(method, event, ctx, arrays, params, shown=None):
     start = time.perf_counter()
     output = method(ctx, *arrays, **params)
     seconds = time.perf_counter() - start
     for observer in list(observers):
-        observer(event, ctx, arrays, output, seconds)
+        observer(event, ctx, arrays if shown is None else shown, output, seconds)
     return output
 
 
@@ -120,16 +129,26 @@ def backward(root, grad=None, retain_graph=False):
 
     grads = {id(root): seed}
     stored_as_leaf_grad = set()
-    for tensor in reversed(inputs_first(root)):
+    walk = list(reversed(inputs_first(root)))
+    last_result = {id(t._ctx): t for t in walk if t._ctx is not None and t._ctx.output_count}
+    results = {}   # id(ctx) -> the gradients of a many-result particle's results, as they arrive
+    for tensor in walk:
         grad_array = grads.pop(id(tensor), None)
-        if grad_array is None:
-            continue
-        if tensor._hooks:
-            grad_array = _run_hooks(tensor, grad_array)
         ctx = tensor._ctx
-        if ctx is None or tensor._retains_grad:
-            _accumulate_grad(tensor, grad_array, stored_as_leaf_grad)
+        if grad_array is not None:
+            if tensor._hooks:
+                grad_array = _run_hooks(tensor, grad_array)
+            if ctx is None or tensor._retains_grad:
+                _accumulate_grad(tensor, grad_array, stored_as_leaf_grad)
         if ctx is None:
+            continue
+        if ctx.output_count:
+            arrived = results.setdefault(id(ctx), [None] * ctx.output_count)
+            arrived[tensor._output_index] = grad_array
+            if last_result[id(ctx)] is not tensor or all(g is None for g in arrived):
+                continue
+            grad_array = tuple(results.pop(id(ctx)))
+        elif grad_array is None:
             continue
         if ctx.released:
             raise RuntimeError(
@@ -138,7 +157,8 @@ def backward(root, grad=None, retain_graph=False):
                 "call backward(retain_graph=True) the first time"
             )
         if observers:
-            input_grads = _observed(ctx.particle.backward, "backward", ctx, [grad_array], {})
+            shown = list(grad_array) if ctx.output_count else None   # observers see one array per result
+            input_grads = _observed(ctx.particle.backward, "backward", ctx, [grad_array], {}, shown)
         else:
             input_grads = ctx.particle.backward(ctx, grad_array)
         for parent, parent_grad, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):

@@ -150,6 +150,14 @@ def stack(tensors, dim=0):
     return autograd.call(shape.Stack, *(as_tensor(t) for t in tensors), dim=dim)
 
 
+def split(tensor, split_size_or_sections, dim=0):
+    return as_tensor(tensor).split(split_size_or_sections, dim)
+
+
+def chunk(tensor, chunks, dim=0):
+    return as_tensor(tensor).chunk(chunks, dim)
+
+
 def where(condition, a, b):
     """a where condition holds, else b (all three broadcast together; a or b may be numbers)."""
     condition = as_tensor(condition)

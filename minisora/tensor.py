@@ -39,7 +39,8 @@ def infer_dtype(data, array):
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "backend", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_output_index", "backend", "_hooks", "_retains_grad",
+                 "__weakref__")
     __array_priority__ = 1000  # so numpy_array + tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -56,15 +57,17 @@ class Tensor:
             backend = backends.get(device or "cpu")
             source = np.asarray(data)
             array = backend.asarray(source, as_dtype(dtype) or infer_dtype(data, source))
-        self.data, self.backend, self.grad, self._ctx = array, backend, None, None
+        self.data, self.backend, self.grad, self._ctx, self._output_index = array, backend, None, None, 0
         self._hooks, self._retains_grad = None, False
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
     @classmethod
-    def _make(cls, data, device, ctx):
+    def _make(cls, data, device, ctx, output_index=0):
+        """A tensor around `data`; ctx: the call that made it (None: a leaf), of which it is
+        result number output_index."""
         t = object.__new__(cls)
-        t.data, t.backend, t.grad, t._ctx = data, backends.get(device), None, ctx
+        t.data, t.backend, t.grad, t._ctx, t._output_index = data, backends.get(device), None, ctx, output_index
         t.requires_grad = ctx is not None
         t._hooks, t._retains_grad = None, False
         return t
@@ -310,6 +313,26 @@ class Tensor:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         dim = dim % max(self.ndim, 1)
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.shape[dim] == 1 else self
+
+    def split(self, split_size_or_sections, dim=0):
+        """Consecutive pieces along dim, as views (PyTorch's rule): an int cuts pieces of that
+        length (the last may be shorter), a list gives each piece's length."""
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0   # (the particle names a bad dim)
+            if size <= 0:
+                raise ValueError(f"split: the piece length must be positive, got {size}")
+            sizes = [size] * (length // size) + ([length % size] if length % size or not length else [])
+        else:
+            sizes = list(split_size_or_sections)
+        return autograd.call(shape_module.Split, self, sizes=sizes, dim=dim)
+
+    def chunk(self, chunks, dim=0):
+        """`chunks` pieces along dim, of length ceil(n / chunks) (fewer when n is short, as in PyTorch)."""
+        if int(chunks) <= 0:
+            raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+        length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0
+        return self.split(max(1, -(-length // int(chunks))), dim)
 
     def permute(self, *dims):
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims

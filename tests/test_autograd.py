@@ -61,6 +61,29 @@ def test_retain_grad_keeps_a_non_leaf_gradient():
     assert y.grad.tolist() == [4.0, 4.0]
 
 
+def test_a_particle_with_several_results_runs_its_backward_once_with_all_their_gradients():
+    # split's three results are used far apart in the graph, one not at all; hooks and
+    # retain_grad work on each; the graph can be walked twice with retain_graph
+    x = ms.tensor(np.arange(6.0), requires_grad=True)
+    a, b, c = x.split(2)
+    seen = []
+    b.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
+    a.retain_grad()
+    late = ((a * 2).exp().log() + b).sum() * (a.sum() + 1)   # a reached before and after b
+    with ms.inspect.trace() as trace:
+        late.backward(retain_graph=True)
+    calls = [r for r in trace.records if r.particle == "split" and r.phase == "backward"]
+    assert len(calls) == 1 and calls[0].inputs == ["float64[2]", "float64[2]"]   # c got no gradient
+    s = a.numpy().sum() + 1
+    expected_a = np.full(2, 2 * s + (2 * a.numpy() + b.numpy()).sum())
+    np.testing.assert_allclose(a.grad.numpy(), expected_a)
+    assert seen == [[s, s]]
+    np.testing.assert_allclose(x.grad.numpy(), np.concatenate([expected_a, [10 * s] * 2, [0, 0]]))
+    late.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.concatenate([expected_a, [10 * s] * 2, [0, 0]]))
+    assert c.requires_grad and c.grad_fn is a.grad_fn
+
+
 def test_backward_needs_a_gradient_for_non_scalars_and_a_graph():
     with pytest.raises(RuntimeError, match="single-number output"):
         (ms.ones(2, requires_grad=True) * 2).backward()

@@ -80,6 +80,11 @@ CASES = [
     ("cat stack", lambda a, b: ms.cat([a, b], dim=1) * ms.stack([a, a], dim=0).sum(0).sum(1, keepdim=True),
      [((2, 3), "float"), ((2, 2), "float")]),
     ("permute reshape", lambda a: a.permute(2, 0, 1).reshape(4, -1) * 2, [((2, 3, 4), "float")]),
+    ("split", lambda a: ms.cat([p * (k + 1) for k, p in enumerate(a.split([1, 3, 2], dim=-1))], dim=-1),
+     [((2, 6), "float")]),
+    ("split unused piece", lambda a: a.T.split(2)[1].reshape(-1) * 2, [((3, 5), "float")]),
+    ("split side by side", lambda a: ms.cat([p.permute(1, 0, 2).reshape(3, -1) for p in a.split(2, dim=-1)], 1),
+     [((2, 3, 6), "float")]),
     ("where compare", lambda a, b: ms.where(a > b, a, b * 2), [((3, 4), "float"), ((4,), "float")]),
     ("cast", lambda a: a.double() * 2, [((3,), "float")]),
 ]
@@ -178,8 +183,10 @@ def test_fused_attention_matches_cpu(lead, length, keys, dim, dim_v, causal):
 
 
 def test_multi_head_attention_reads_its_heads_in_place_on_the_gpu():
-    # the heads are views into (B, T, heads, d) memory: the fused kernels read them, and write
-    # outputs and gradients, through strides; no packed copy is made on the way
+    # q, k, v are views into the packed projection's (B, T, 3 * d) memory, and the fused kernels
+    # read them, and write outputs and gradients, through strides: dq, dk, dv lie side by side
+    # as q, k, v did, so split's backward joins them without a copy. No packed copy on the way:
+    # the one copy is of dx into inputs.grad (a leaf's grad is never a view of another array).
     x = np.random.default_rng(0).standard_normal((2, 7, 12)).astype(np.float32)
     results = []
     for device in ("cpu", "cuda"):
@@ -190,8 +197,8 @@ def test_multi_head_attention_reads_its_heads_in_place_on_the_gpu():
         out = layer(inputs)
         (out * out).sum().backward()
         if device == "cuda":
-            assert gpu.launches["strided_copy_kernel"] == before
-        results.append([out.numpy(), inputs.grad.numpy(), layer.query.weight.grad.numpy()])
+            assert gpu.launches["strided_copy_kernel"] == before + 1
+        results.append([out.numpy(), inputs.grad.numpy(), layer.qkv.weight.grad.numpy()])
     for cpu_result, gpu_result in zip(*results):
         np.testing.assert_allclose(gpu_result, cpu_result, rtol=2e-5, atol=2e-5)
 
@@ -441,6 +448,24 @@ def test_device_array_views_and_writes():
     expected[:, 3] = [1, 2, 3]
     np.testing.assert_array_equal(x.numpy(), expected)
     np.testing.assert_array_equal(ms.backends.get("cuda").to_numpy(view), expected[1:, ::2])
+
+
+def test_device_array_reshapes_strided_views_as_numpy_does_and_joins_pieces():
+    backend = ms.backends.get("cuda")
+    host = np.arange(2 * 5 * 12.0).reshape(2, 5, 12)
+    memory = backend.asarray(host)
+    q, k, v = (memory[..., 4 * i:4 * i + 4] for i in range(3))           # a packed projection's q, k, v
+    heads = q.reshape((2, 5, 2, 2))                                      # a view: no copy
+    assert heads.base is memory.base and heads.strides == (60, 12, 2, 1)
+    np.testing.assert_array_equal(backend.to_numpy(heads), host[..., :4].reshape(2, 5, 2, 2))
+    with pytest.raises(ValueError, match="needs a packed copy"):
+        q.transpose((0, 2, 1)).reshape((2, 20))
+    copied = backend.reshape(q.transpose((0, 2, 1)), (2, 20))         # the backend packs it instead
+    np.testing.assert_array_equal(backend.to_numpy(copied), host[..., :4].transpose(0, 2, 1).reshape(2, 20))
+    joined = backend.joined_view([q, k, v], 2)
+    assert joined.base is memory.base and joined.is_contiguous
+    np.testing.assert_array_equal(backend.to_numpy(joined), host)
+    assert backend.joined_view([q, v], 2) is None and backend.joined_view([k, q], 2) is None
 
 
 @gpu.gpu_kernel

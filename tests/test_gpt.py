@@ -30,7 +30,7 @@ def test_multi_head_attention_equals_per_head_attention_by_hand():
     x = np.random.default_rng(0).normal(size=(2, 4, 6))
     out, weights = layer(ms.tensor(x), need_weights=True)
     project = lambda lin, v: v @ lin.weight.numpy().T + lin.bias.numpy()   # noqa: E731
-    q, k, v = (project(lin, x) for lin in (layer.query, layer.key, layer.value))
+    q, k, v = np.split(project(layer.qkv, x), 3, axis=-1)   # Wq, Wk, Wv stacked in that order
     heads = []
     for h in range(2):
         part = slice(3 * h, 3 * h + 3)
@@ -41,6 +41,25 @@ def test_multi_head_attention_equals_per_head_attention_by_hand():
         np.testing.assert_allclose(weights.numpy()[:, h], p, rtol=1e-12)
         heads.append(p @ v[..., part])
     np.testing.assert_allclose(out.numpy(), project(layer.out, np.concatenate(heads, -1)), rtol=1e-12, atol=1e-14)
+
+
+def test_checkpoints_with_separate_query_key_value_still_load():
+    # before the projections were packed, a checkpoint held query., key. and value. Linears
+    ms.manual_seed(0)
+    layer = nn.MultiHeadAttention(6, heads=2)
+    state = {name: value.numpy() for name, value in layer.state_dict().items()}
+    old = {"out.weight": state["out.weight"], "out.bias": state["out.bias"]}
+    for kind in ("weight", "bias"):
+        for name, part in zip(("query", "key", "value"), np.split(state[f"qkv.{kind}"], 3)):
+            old[f"{name}.{kind}"] = part
+    fresh = nn.MultiHeadAttention(6, heads=2)
+    fresh.load_state_dict(old)
+    for name, value in fresh.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), state[name], err_msg=name)
+    nested = nn.TransformerBlock(6, heads=2)
+    nested.load_state_dict({**{k: v.numpy() for k, v in nested.state_dict().items() if ".qkv." not in k},
+                            **{f"attention.{name}": value for name, value in old.items() if "out." not in name}})
+    np.testing.assert_array_equal(nested.attention.qkv.weight.numpy(), state["qkv.weight"])
 
 
 def test_transformer_block_gradcheck_and_residual_path():

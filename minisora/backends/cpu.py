@@ -7,7 +7,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .kernel import kernel, scalar as scalar_helper
-from .layout import broadcast_strides, merged_loop
+from .layout import broadcast_strides, joined_shape, merged_loop, side_by_side
 from .memory import keep_freed_memory
 
 name = "cpu"
@@ -85,6 +85,14 @@ def permute(array, axes):
 
 def concatenate(arrays, axis):
     return np.concatenate(arrays, axis=axis)
+
+
+def joined_view(arrays, axis):
+    """The arrays joined along `axis` as a view, when they lie side by side in one memory
+    (layout.side_by_side); else None."""
+    if side_by_side(arrays, axis, lambda array: array.ctypes.data):
+        return as_strided(arrays[0], joined_shape(arrays, axis), arrays[0].strides)
+    return None
 
 
 def stack(arrays, axis):

@@ -13,7 +13,7 @@ from numba import cuda
 from . import gemm, gpu_memory
 from .device_array import DeviceArray
 from .gpu import add_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
-from .layout import broadcast_strides, merged_loop
+from .layout import broadcast_strides, joined_shape, merged_loop, side_by_side
 
 name = "cuda"
 # Parameters one optimizer launch updates (optim/optimizer.py): a launch costs tens of
@@ -160,7 +160,10 @@ def flat(array):
 
 def reshape(array, shape):
     """A view when the memory allows, else (as NumPy does) a reshaped packed copy."""
-    return contiguous(array).reshape(shape)
+    try:
+        return array.reshape(shape)
+    except ValueError:
+        return contiguous(array).reshape(shape)
 
 
 def permute(array, axes):
@@ -177,6 +180,14 @@ def concatenate(arrays, axis):
         copy_into(out[(slice(None),) * axis + (slice(start, stop),)], array)
         start = stop
     return out
+
+
+def joined_view(arrays, axis):
+    """The arrays joined along `axis` as a view, when they lie side by side in one memory
+    (layout.side_by_side); else None."""
+    if side_by_side(arrays, axis, lambda array: array.offset):
+        return arrays[0].view_as(joined_shape(arrays, axis), arrays[0].strides)
+    return None
 
 
 def stack(arrays, axis):

@@ -9,18 +9,20 @@ viewed with arbitrary strides. A DeviceArray is the missing piece, and it is sma
     strides   steps in *elements* (not bytes) per dim; 0 repeats an element (broadcasting)
     offset    where element [0, 0, ...] sits in base
 
-Views (reshape of contiguous data, permute, slicing, broadcasting) only compute new shape,
-strides and offset; no kernel runs. A DeviceArray is itself a kernel argument: the kernel
-sees `kernel_view()`, a numba array over exactly these elements (a strided one for a view that
-is not contiguous, read and written through its strides). On a real GPU the launcher
-(gpu_launch.py) hands the kernel that view's pointer, shape and strides, for a contiguous
-array without building it; on the simulator, and at a kernel's first launch, kernel_view()
-builds it.
+Views (reshape where the strides allow it, as in NumPy; permute, slicing, broadcasting) only
+compute new shape, strides and offset; no kernel runs. A DeviceArray is itself a kernel
+argument: the kernel sees `kernel_view()`, a numba array over exactly these elements (a strided
+one for a view that is not contiguous, read and written through its strides). On a real GPU the
+launcher (gpu_launch.py) hands the kernel that view's pointer, shape and strides, for a
+contiguous array without building it; on the simulator, and at a kernel's first launch,
+kernel_view() builds it.
 """
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from .layout import reshaped_strides
 
 
 def contiguous_strides(shape):
@@ -163,9 +165,13 @@ class DeviceArray:
             shape = tuple(self.size // known if n == -1 and known else n for n in shape)
         if math.prod(shape) != self.size:
             raise ValueError(f"cannot reshape {self!r} ({self.size} elements) to {shape}")
-        if not self.is_contiguous:
-            raise ValueError(f"{self!r} is not contiguous: reshape needs a packed copy")
-        return self.view_as(shape, None)
+        if self.is_contiguous:
+            return self.view_as(shape, None)
+        strides = reshaped_strides(self.shape, self.strides, shape)
+        if strides is None:
+            raise ValueError(f"{self!r} with strides {self.strides} cannot be seen as {shape}: "
+                             "reshape needs a packed copy")
+        return self.view_as(shape, strides)
 
     def transpose(self, axes):
         return self.view_as(tuple(self.shape[a] for a in axes), tuple(self.strides[a] for a in axes))

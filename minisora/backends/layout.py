@@ -36,3 +36,53 @@ def merged_loop(shape, element_strides):
         loop_strides = [[0] for _ in element_strides]
     spans = [1 + sum((n - 1) * s for n, s in zip(loop_shape, strides)) for strides in loop_strides]
     return loop_shape, loop_strides, spans
+
+
+def reshaped_strides(shape, strides, new_shape):
+    """Element strides that show an array (shape, strides) as new_shape without moving an
+    element, or None when only a packed copy can (NumPy's rule for when reshape is a view).
+
+    Old dims that step through memory as one (a stride is the next one's times its length)
+    form runs; each new dim, innermost first, must lie inside one run."""
+    runs = []   # (length, stride of its innermost dim), outermost first
+    for n, s in zip(shape, strides):
+        if n == 1:
+            continue
+        if runs and runs[-1][1] == s * n:
+            runs[-1] = (runs[-1][0] * n, s)
+        else:
+            runs.append((n, s))
+    result, remaining, step = [], 1, 1
+    for n in reversed(new_shape):
+        if n != 1:
+            if remaining == 1:
+                if not runs:
+                    return None
+                remaining, step = runs.pop()
+            if remaining % n:
+                return None
+            remaining //= n
+        result.append(step)
+        step *= n
+    return tuple(reversed(result)) if remaining == 1 and not runs else None
+
+
+def side_by_side(arrays, axis, start):
+    """True when the arrays, joined along `axis`, already lie side by side in one memory: the
+    same memory, dtype and strides, each starting where the one before ends (`start(array)`:
+    where its first element is, in the unit of its strides). Joining them is then a view."""
+    first = arrays[0]
+    position = start(first)
+    for array in arrays:
+        if (array.base is None or array.base is not first.base or array.dtype != first.dtype
+                or array.strides != first.strides or start(array) != position or not array.size
+                or array.shape[:axis] + array.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]):
+            return False
+        position += array.shape[axis] * array.strides[axis]
+    return True
+
+
+def joined_shape(arrays, axis):
+    """The shape of the arrays joined along `axis`."""
+    shape = arrays[0].shape
+    return shape[:axis] + (sum(a.shape[axis] for a in arrays),) + shape[axis + 1:]

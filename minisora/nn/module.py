@@ -213,6 +213,9 @@ class Module:
         Every problem is reported at once: missing keys, unexpected keys and shape mismatches.
         With strict=False missing and unexpected keys are allowed (returned), wrong shapes never.
         """
+        state_dict = dict(state_dict)
+        for prefix, module in self.named_modules():
+            state_dict = module.upgrade_state_dict(state_dict, f"{prefix}." if prefix else "")
         own = OrderedDict((*self._state_items("_parameters"), *self._state_items("_buffers")))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -237,6 +240,11 @@ class Module:
                 value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
                 tensor.backend.copy_into(tensor.data, value)
         return IncompatibleKeys(missing, unexpected)
+
+    def upgrade_state_dict(self, state_dict, prefix):
+        """A module whose parameters were renamed or reshaped between versions turns the old
+        entries (under `prefix`) into the new ones here, so old checkpoints still load."""
+        return state_dict
 
     # --- printing -----------------------------------------------------------------------
     def extra_repr(self):

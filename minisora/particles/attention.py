@@ -195,7 +195,7 @@ class ScaledDotProductAttention(Particle):
         ctx.fused = cls.fused(backend, q, v, additive, need_weights)
         if ctx.fused:   # the kernels read any strides: no packed copies
             q4, k4, v4 = (as_batch_of_heads(backend, x) for x in (q, k, v))
-            out, out4 = empty_by_heads(backend, q.shape[:-1] + v.shape[-1:], q.dtype)
+            (out, out4), = empty_by_heads(backend, [q.shape[:-1] + v.shape[-1:]], q.dtype)
             logsumexp = backend.empty(q4.shape[:-1], q.dtype)
             ctx.run(attention_fused_kernel, q4, k4, v4, scale, ctx.causal, out4, logsumexp)
             ctx.save(q4, k4, v4, out4, logsumexp)
@@ -261,7 +261,7 @@ class ScaledDotProductAttention(Particle):
         if ctx.fused:
             q4, k4, v4, out4, logsumexp = ctx.saved
             grad4 = as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype))
-            grads, grads4 = zip(*(empty_by_heads(backend, x.shape, q4.dtype) for x in ctx.inputs))
+            grads, grads4 = zip(*empty_by_heads(backend, [x.shape for x in ctx.inputs], q4.dtype))
             ctx.run(attention_fused_backward_kernel, q4, k4, v4, out4, logsumexp, grad4, ctx.scale, ctx.causal,
                     *grads4)
             return grads

@@ -365,14 +365,29 @@ def as_batch_of_heads(backend, x):
     return backend.reshape(x, (-1,) + x.shape[-3:])
 
 
-def empty_by_heads(backend, shape, dtype):
-    """A new array of `shape` (..., T, d) and its (batch, heads, T, d) view for a kernel to fill.
-    With two leading dims (batch, heads) its memory is laid out as (batch, T, heads, d): joining
-    the heads back into (batch, T, heads * d), MultiHeadAttention's next step, is then a view,
-    not a copy (and so is splitting the gradient into heads on the way back)."""
-    if len(shape) == 4:
-        batch, heads, rows, d = shape
-        array = backend.permute(backend.empty((batch, rows, heads, d), dtype), (0, 2, 1, 3))
-        return array, array
+def empty_by_heads(backend, shapes, dtype):
+    """New arrays of these shapes (..., T, d), each as (array, its (batch, heads, T, d) view) for
+    a kernel to fill.
+
+    With two leading dims (batch, heads) their memory is laid out as (batch, T, heads, d):
+    joining the heads back into (batch, T, heads * d), MultiHeadAttention's next step, is then a
+    view, not a copy (and so is splitting the gradient into heads on the way back). Several
+    arrays of one such shape share one memory, (batch, T, array, heads, d): the gradients dq, dk,
+    dv then lie side by side as MultiHeadAttention's packed projection laid out q, k, v, and its
+    split's backward joins them with no copy either."""
+    if all(len(shape) == 4 for shape in shapes) and len(set(shapes)) == 1:
+        return side_by_side_heads(backend, shapes[0], len(shapes), dtype)
+    return [side_by_side_heads(backend, shape, 1, dtype)[0] if len(shape) == 4 else plain(backend, shape, dtype)
+            for shape in shapes]
+
+
+def side_by_side_heads(backend, shape, count, dtype):
+    batch, heads, rows, d = shape
+    memory = backend.empty((batch, rows, count, heads, d), dtype)
+    views = (backend.permute(memory[:, :, i], (0, 2, 1, 3)) for i in range(count))
+    return [(view, view) for view in views]
+
+
+def plain(backend, shape, dtype):
     array = backend.empty(shape, dtype)
     return array, as_batch_of_heads(backend, array)

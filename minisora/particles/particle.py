@@ -2,8 +2,10 @@
 
 A particle subclass gives
     name, formula        for the catalog, traces and error messages
-    forward(ctx, ...)    arrays in, one array out; saves on `ctx` only what backward needs
-    backward(ctx, grad)  the gradient of the loss w.r.t. each input (None where not needed)
+    forward(ctx, ...)    arrays in, one array out (or a tuple of them: one tensor each);
+                         saves on `ctx` only what backward needs
+    backward(ctx, grad)  the gradient of the loss w.r.t. each input (None where not needed);
+                         with several outputs, `grad` is a tuple (None for an unused output)
     reference(...)       the vectorized NumPy forward, the form a student writes first
     reference_backward   the NumPy backward: (inputs..., grad_out, **params) -> grads
     kernels              the Kernels it launches (the catalog derives its backends from them)
@@ -29,6 +31,7 @@ class Context:
         self.needs_input_grad = ()
         self.saved = ()
         self.released = False
+        self.output_count = None              # None: one array out; n: a tuple of n (split)
 
     def save(self, *arrays):
         self.saved = arrays

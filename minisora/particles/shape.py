@@ -3,6 +3,7 @@
     reshape   y = x seen with a new shape         dx = dy reshaped back
     permute   y[i_p0, i_p1, ...] = x[i_0, i_1, ...]   dx = dy permuted by the inverse order
     cat       y = [x_1; x_2; ...] along dim       dx_k = the slice of dy that x_k filled
+    split     y_1, y_2, ... = slices of x        dx = [dy_1; dy_2; ...] (cat's mirror: several results)
     stack     y[k] = x_k along a new dim          dx_k = dy[k]
 
 No arithmetic happens, so no loop kernel is needed: the backend makes a view (reshape,
@@ -23,17 +24,12 @@ class Reshape(Particle):
     def forward(cls, ctx, x, shape):
         shape = resolve_shape(cls, x, shape)
         ctx.shape = x.shape
-        backend = ctx.backend
-        # A view when the memory allows; a strided view that does not is packed first.
-        try:
-            return backend.reshape(x, shape)
-        except (ValueError, AttributeError):
-            return backend.reshape(backend.contiguous(x), shape)
+        # A view when the memory allows (also of many strided views); else a packed copy.
+        return ctx.backend.reshape(x, shape)
 
     @staticmethod
     def backward(ctx, grad_y):
-        backend = ctx.backend
-        return (backend.reshape(backend.contiguous(grad_y), ctx.shape),)
+        return (ctx.backend.reshape(grad_y, ctx.shape),)
 
     reference = staticmethod(lambda x, shape: np.reshape(x, shape))
     reference_backward = staticmethod(lambda x, grad_y, shape: (np.reshape(grad_y, x.shape),))
@@ -123,6 +119,55 @@ class Cat(Particle):
         *arrays, grad_y = arrays_and_grad
         edges = np.cumsum([a.shape[dim] for a in arrays])[:-1]
         return tuple(np.split(grad_y, edges, axis=dim))
+
+
+class Split(Particle):
+    name = "split"
+    formula = "y_1, y_2, ... = x cut into consecutive slices along dim (views, no copy)"
+    gradient = "dx = [dy_1; dy_2; ...] joined along dim (zeros for a slice nothing used)"
+
+    @classmethod
+    def forward(cls, ctx, x, sizes, dim=0):
+        if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+            cls.fail(f"dim {dim} is out of range for {describe(x)}", IndexError)
+        dim %= x.ndim
+        sizes = tuple(int(n) for n in sizes)
+        if not sizes or min(sizes) < 0 or sum(sizes) != x.shape[dim]:
+            cls.fail(f"sizes {list(sizes)} must be >= 0 and add up to {x.shape[dim]}, the length of dim {dim} "
+                     f"of {describe(x)}")
+        ctx.pieces, ctx.shape, ctx.dtype, ctx.dim = slices(sizes, dim), x.shape, x.dtype, dim
+        return tuple(x[piece] for piece in ctx.pieces)
+
+    @staticmethod
+    def backward(ctx, grads):
+        backend = ctx.backend
+        if all(g is not None for g in grads):
+            # The gradients may already lie side by side in one memory (the GPU's fused
+            # attention writes dq, dk, dv so): then they are dx as they are, with no copy.
+            joined = backend.joined_view(grads, ctx.dim)
+            return (joined if joined is not None else backend.concatenate(grads, ctx.dim),)
+        grad_x = backend.zeros(ctx.shape, ctx.dtype)
+        for piece, grad in zip(ctx.pieces, grads):
+            if grad is not None:
+                backend.copy_into(grad_x[piece], grad)
+        return (grad_x,)
+
+    @staticmethod
+    def reference(x, sizes, dim=0):
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+
+    @staticmethod
+    def reference_backward(x, grads, sizes, dim=0):
+        return (np.concatenate(grads, axis=dim),)
+
+
+def slices(sizes, dim):
+    """The index of each consecutive piece of these sizes along dim."""
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append((slice(None),) * dim + (slice(start, start + size),))
+        start += size
+    return pieces
 
 
 class Stack(Particle):
