@@ -6,7 +6,7 @@
     y = concat_h(o_h) Wo
 
 The three projections are one Linear, `qkv`, with Wq, Wk, Wv stacked in its weight (3d, d):
-one product x [Wq; Wk; Wv]^T, then `split` cuts its (B, T, 3d) result into q, k, v (views).
+one product x [Wq; Wk; Wv]^T, whose (B, T, 3d) result `split` cuts into the heads of q, k, v.
 One big product runs faster than three small ones, and backward then gets dx in one product
 instead of three products and two sums.
 """
@@ -28,15 +28,15 @@ class MultiHeadAttention(Module):
         self.weights = None   # the last call's attention weights (B, heads, T, T), when keep_weights is set
         self.keep_weights = False
 
-    def split_heads(self, x):
-        batch, length, _ = x.shape
-        return x.reshape(batch, length, self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
-
     def forward(self, x, need_weights=False):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
                              f"{self.d_model}), got shape {x.shape}")
-        q, k, v = (self.split_heads(part) for part in self.qkv(x).split(self.d_model, dim=-1))
+        # (B, T, 3d) seen as 3 x heads heads of (T, d / heads), then cut: the query heads, the key
+        # heads, the value heads (views all along: no copy is made)
+        batch, length, _ = x.shape
+        heads = self.qkv(x).reshape(batch, length, 3 * self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
+        q, k, v = heads.split(self.heads, dim=1)
         # Asked for only when wanted: without them the GPU takes the fused kernels, which never form them.
         if need_weights or self.keep_weights:
             out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
@@ -44,7 +44,6 @@ class MultiHeadAttention(Module):
             out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal), None
         if self.keep_weights:
             self.weights = weights
-        batch, length, _ = x.shape
         y = self.out(out.permute(0, 2, 1, 3).reshape(batch, length, self.d_model))
         y = F.dropout(y, self.dropout, self.training)
         return (y, weights) if need_weights else y
