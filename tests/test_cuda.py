@@ -211,6 +211,18 @@ def test_attention_weights_asked_for_take_the_products_way_on_the_gpu():
     expected = F.scaled_dot_product_attention(q.to("cpu"), k.to("cpu"), v.to("cpu"), causal=True, need_weights=True)
     np.testing.assert_allclose(out.numpy(), expected[0].numpy(), rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(weights.numpy(), expected[1].numpy(), rtol=2e-5, atol=2e-5)
+    # and from MultiHeadAttention, whose q, k, v heads are strided views of one projection
+    x = np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        ms.manual_seed(0)
+        layer = ms.nn.MultiHeadAttention(8, 2, causal=True).to(device)
+        inputs = ms.tensor(x, device=device, requires_grad=True)
+        out, weights = layer(inputs, need_weights=True)
+        (out * out).sum().backward()
+        results.append([out.numpy(), weights.numpy(), inputs.grad.numpy(), layer.qkv.weight.grad.numpy()])
+    for cpu_result, gpu_result in zip(*results):
+        np.testing.assert_allclose(gpu_result, cpu_result, rtol=2e-5, atol=2e-5)
 
 
 def test_dropout_same_noise_same_mask():

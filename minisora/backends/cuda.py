@@ -201,7 +201,7 @@ def stack(arrays, axis):
 def broadcast_to(array, shape):
     if array.shape == tuple(shape):
         return array
-    return array.view_as(tuple(shape), broadcast_strides(array.shape, array.strides, shape))
+    return array.view_as(tuple(map(int, shape)), tuple(broadcast_strides(array.shape, array.strides, shape)))
 
 
 def strided_operands(arrays, shape):

@@ -42,12 +42,15 @@ class DeviceArray:
                  "_flat", "_contiguous", "launch_parameters", "__weakref__")
 
     def __init__(self, base, shape, strides=None, offset=0, dtype=None):
-        self.base = base
-        self.shape = tuple(map(int, shape))
-        self.strides = contiguous_strides(self.shape) if strides is None else tuple(map(int, strides))
-        self.offset = int(offset)
-        self.size = math.prod(self.shape)
-        self.dtype = np.dtype(base.dtype) if dtype is None else dtype
+        self.fill_in(base, tuple(map(int, shape)), None if strides is None else tuple(map(int, strides)),
+                     int(offset), np.dtype(base.dtype) if dtype is None else dtype)
+
+    def fill_in(self, base, shape, strides, offset, dtype, size=None):
+        """Set every field (shape, strides: tuples of ints; strides None: contiguous). Views come
+        here directly: a model step makes hundreds of them, so they skip __init__'s checks."""
+        self.base, self.shape, self.offset, self.dtype = base, shape, offset, dtype
+        self.strides = contiguous_strides(shape) if strides is None else strides
+        self.size = math.prod(shape) if size is None else size
         self.known_range = None   # (min, max) when known without reading the GPU (copied from the host)
         self.is_view = False      # True for views of another DeviceArray (they share its memory)
         self._view = self._flat = None
@@ -151,30 +154,31 @@ class DeviceArray:
         return self._flat
 
     # --- views -----------------------------------------------------------------------------
-    def view_as(self, shape, strides, offset=None):
-        view = DeviceArray(self.base, shape, strides, self.offset if offset is None else offset, self.dtype)
+    def view_as(self, shape, strides, offset=None, size=None):
+        """A view of the same memory (shape, strides: tuples of ints; size: when already known)."""
+        view = object.__new__(DeviceArray)
+        view.fill_in(self.base, shape, strides, self.offset if offset is None else offset, self.dtype, size)
         view.is_view = True
         return view
 
     def reshape(self, shape):
-        if isinstance(shape, int):
-            shape = (shape,)
-        shape = tuple(shape)
+        shape = (int(shape),) if isinstance(shape, int) else tuple(map(int, shape))
         if -1 in shape:
             known = math.prod(n for n in shape if n != -1)
             shape = tuple(self.size // known if n == -1 and known else n for n in shape)
         if math.prod(shape) != self.size:
             raise ValueError(f"cannot reshape {self!r} ({self.size} elements) to {shape}")
         if self.is_contiguous:
-            return self.view_as(shape, None)
+            return self.view_as(shape, None, size=self.size)
         strides = reshaped_strides(self.shape, self.strides, shape)
         if strides is None:
             raise ValueError(f"{self!r} with strides {self.strides} cannot be seen as {shape}: "
                              "reshape needs a packed copy")
-        return self.view_as(shape, strides)
+        return self.view_as(shape, strides, size=self.size)
 
     def transpose(self, axes):
-        return self.view_as(tuple(self.shape[a] for a in axes), tuple(self.strides[a] for a in axes))
+        shape, strides = self.shape, self.strides
+        return self.view_as(tuple([shape[a] for a in axes]), tuple([strides[a] for a in axes]), size=self.size)
 
     def __getitem__(self, index):
         """Basic indexing (ints, slices, None, ...) as a view, with NumPy's rules for the arithmetic."""
