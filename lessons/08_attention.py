@@ -54,12 +54,15 @@ print("saved", figure_path("08_attention_weights.png"))
 
 # %% [markdown]
 # Multi-head attention runs several of these side by side on slices of the features, each free
-# to look for something else; `ms.nn.MultiHeadAttention` returns every head's weights.
+# to look for something else; `ms.nn.MultiHeadAttention` returns every head's weights. It makes
+# q, k and v for all heads with one product (`layer.qkv`, its weight Wq, Wk, Wv stacked) and
+# cuts the result with `split` into the query, key and value heads: views, no copies.
 
 # %%
 ms.manual_seed(0)
 layer = ms.nn.MultiHeadAttention(d_model=16, heads=4, causal=True)
 x = ms.randn(1, T, 16)
 _, head_weights = layer(x, need_weights=True)
+print("qkv weight", layer.qkv.weight.shape, "->", [tuple(p.shape) for p in layer.qkv(x).split(16, dim=-1)])
 ms.plot.attention_heatmap(head_weights[0], tokens=list(text), path=figure_path("08_heads.png"))
 print("saved", figure_path("08_heads.png"), "with", head_weights.shape[1], "heads")

@@ -182,25 +182,32 @@ def test_fused_attention_matches_cpu(lead, length, keys, dim, dim_v, causal):
     assert launched.get("attention_fused_backward_kv_gpu") == 1 and not launched.get("attention_softmax_gpu")
 
 
+def multi_head_attention_on(device, x, heads, need_weights=False):
+    """A causal MultiHeadAttention's output [and weights], dx and dW_qkv on `device` (the same
+    initial weights on every device), for the loss sum(out^2)."""
+    ms.manual_seed(0)
+    layer = ms.nn.MultiHeadAttention(x.shape[-1], heads, causal=True).to(device)
+    inputs = ms.tensor(x, device=device, requires_grad=True)
+    out, weights = layer(inputs, need_weights=True) if need_weights else (layer(inputs), None)
+    (out * out).sum().backward()
+    return [a.numpy() for a in (out, weights, inputs.grad, layer.qkv.weight.grad) if a is not None]
+
+
+def assert_all_close(results, expected, tol=2e-5):
+    for result, want in zip(results, expected, strict=True):
+        np.testing.assert_allclose(result, want, rtol=tol, atol=tol)
+
+
 def test_multi_head_attention_reads_its_heads_in_place_on_the_gpu():
     # q, k, v are views into the packed projection's (B, T, 3 * d) memory, and the fused kernels
     # read them, and write outputs and gradients, through strides: dq, dk, dv lie side by side
     # as q, k, v did, so split's backward joins them without a copy. No packed copy on the way:
     # the one copy is of dx into inputs.grad (a leaf's grad is never a view of another array).
     x = np.random.default_rng(0).standard_normal((2, 7, 12)).astype(np.float32)
-    results = []
-    for device in ("cpu", "cuda"):
-        ms.manual_seed(0)
-        layer = ms.nn.MultiHeadAttention(12, 3, causal=True).to(device)
-        inputs = ms.tensor(x, device=device, requires_grad=True)
-        before = gpu.launches["strided_copy_kernel"]
-        out = layer(inputs)
-        (out * out).sum().backward()
-        if device == "cuda":
-            assert gpu.launches["strided_copy_kernel"] == before + 1
-        results.append([out.numpy(), inputs.grad.numpy(), layer.qkv.weight.grad.numpy()])
-    for cpu_result, gpu_result in zip(*results):
-        np.testing.assert_allclose(gpu_result, cpu_result, rtol=2e-5, atol=2e-5)
+    before = gpu.launches["strided_copy_kernel"]
+    on_gpu = multi_head_attention_on("cuda", x, 3)
+    assert gpu.launches["strided_copy_kernel"] == before + 1
+    assert_all_close(on_gpu, multi_head_attention_on("cpu", x, 3))
 
 
 def test_attention_weights_asked_for_take_the_products_way_on_the_gpu():
@@ -213,16 +220,8 @@ def test_attention_weights_asked_for_take_the_products_way_on_the_gpu():
     np.testing.assert_allclose(weights.numpy(), expected[1].numpy(), rtol=2e-5, atol=2e-5)
     # and from MultiHeadAttention, whose q, k, v heads are strided views of one projection
     x = np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)
-    results = []
-    for device in ("cpu", "cuda"):
-        ms.manual_seed(0)
-        layer = ms.nn.MultiHeadAttention(8, 2, causal=True).to(device)
-        inputs = ms.tensor(x, device=device, requires_grad=True)
-        out, weights = layer(inputs, need_weights=True)
-        (out * out).sum().backward()
-        results.append([out.numpy(), weights.numpy(), inputs.grad.numpy(), layer.qkv.weight.grad.numpy()])
-    for cpu_result, gpu_result in zip(*results):
-        np.testing.assert_allclose(gpu_result, cpu_result, rtol=2e-5, atol=2e-5)
+    assert_all_close(multi_head_attention_on("cuda", x, 2, need_weights=True),
+                     multi_head_attention_on("cpu", x, 2, need_weights=True))
 
 
 def test_dropout_same_noise_same_mask():
