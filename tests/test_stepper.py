@@ -31,3 +31,26 @@ def test_c_runs_to_the_end_without_stopping(capsys):
 def test_d_replays_the_kernel_as_python_under_pdb(capsys):
     out = run(capsys, "n; d; c; p op, x.size; c; c")
     assert "pointwise_forward_kernel()" in out and "(5, 1)" in out   # stopped inside relu's loop (op 5 = relu)
+
+
+def test_a_particle_with_several_results_shows_each(capsys):
+    # split's results are output1, output2, ...: later calls name them [1].1, [1].2; in backward
+    # each result's gradient shows, "none" for a result nothing used
+    import numpy as np
+
+    import minisora as ms
+    from minisora import autograd
+    from minisora.inspect.stepper import Stepper
+
+    x = ms.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    stepper = Stepper({id(x): "x"}, "c")
+    autograd.observers.append(stepper)
+    try:
+        a, b, _ = x.split(1, dim=1)
+        (a * b).sum().backward()
+    finally:
+        autograd.observers.remove(stepper)
+    out = capsys.readouterr().out
+    assert "[1] forward  split" in out and "    output3   [[2.],\n               [5.]]" in out
+    assert "[2] forward  mul" in out and "    [1].1     [[0.]," in out and "    [1].2     [[1.]," in out
+    assert "    dL/d out3 (none: unused)" in out and "    dL/d x    [[1., 0., 0.],\n               [4., 3., 0.]]" in out

@@ -56,6 +56,13 @@ def numbers(array):
     return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * 14)
 
 
+def labelled(results, name):
+    """(label, array) for one result, or for each of a particle's several results (name1, ...)."""
+    if isinstance(results, tuple):
+        return [(f"{name}{k + 1}", result) for k, result in enumerate(results)]
+    return [(name, results)]
+
+
 class Stepper:
     def __init__(self, names=None, script=None, out=print):
         self.names = names or {}          # {id(tensor or array): "w"} labels for the inputs shown
@@ -75,10 +82,13 @@ class Stepper:
         if phase == "forward":
             for i, array in enumerate(arrays):
                 say(f"    {self.input_label(ctx, i):<9} {numbers(array)}")
-            say(f"    output    {numbers(output)}")
-            self.names.setdefault(id(output), f"[{self.count}]")   # later calls name this input by its maker
+            for label, result in labelled(output, "output"):
+                say(f"    {label:<9} {numbers(result)}")
+                # later calls name this input by its maker ([3], or [3].2 for its second result)
+                self.names.setdefault(id(result), f"[{self.count}]{label[len('output'):] and '.' + label[len('output'):]}")
         else:
-            say(f"    dL/d out  {numbers(arrays[0])}")
+            for label, grad in labelled(tuple(arrays) if len(arrays) > 1 else arrays[0], "out"):
+                say(f"    dL/d {label:<4} {'(none: unused)' if grad is None else numbers(grad)}")
             for i, grad in enumerate(output):
                 if grad is not None:
                     say(f"    dL/d {self.input_label(ctx, i):<4} {numbers(grad)}")
