@@ -3,6 +3,9 @@
 Particles reach memory only through these functions, so a GPU backend with the same names
 runs every particle unchanged.
 """
+import functools
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -118,6 +121,8 @@ def strided_operands(arrays, shape):
     one (a contiguous same-shape case becomes a single flat loop).
     """
     shape = tuple(shape)
+    if all(a.shape == shape and a.flags.c_contiguous for a in arrays):   # the usual case: one flat loop
+        return [a.reshape(-1) for a in arrays], *flat_loop(len(arrays), math.prod(shape))
     prepared = []
     for array in arrays:
         if array.ndim and (min(array.strides) < 0 or any(s % array.itemsize for s in array.strides)):
@@ -132,6 +137,13 @@ def strided_operands(arrays, shape):
         else:
             storages.append(as_strided(array, shape=(span,), strides=(array.itemsize,)))
     return storages, np.array(loop_strides, dtype=np.int64), np.array(loop_shape, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def flat_loop(count, size):
+    """strided_operands' strides and loop shape for `count` packed operands of one shape: one
+    loop over `size` elements, every operand stepping 1 (kept: the kernels only read them)."""
+    return np.ones((count, 1), dtype=np.int64), np.array([size], dtype=np.int64)
 
 
 def add(a, b):

@@ -209,6 +209,8 @@ def strided_operands(arrays, shape):
     passed by value: a host array would be copied to the GPU and back at every launch).
     strides is flat: operand k's stride along loop dim d is strides[k * ndim + d]."""
     shape = tuple(shape)
+    if all(a.shape == shape and a.is_contiguous for a in arrays):   # the usual case: one flat loop
+        return [a.storage(a.size) for a in arrays], (1,) * len(arrays), (math.prod(shape),)
     element_strides = [broadcast_strides(a.shape, a.strides, shape) for a in arrays]
     loop_shape, loop_strides, spans = merged_loop(shape, element_strides)
     storages = [a.storage(span) for a, span in zip(arrays, spans)]

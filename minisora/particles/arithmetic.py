@@ -161,6 +161,8 @@ def launch_where(condition, a, b, strides, shape, out):
 
 
 def broadcast_shape(particle, *arrays):
+    if all(a.shape == arrays[0].shape for a in arrays):
+        return tuple(arrays[0].shape)
     try:
         return tuple(np.broadcast_shapes(*(a.shape for a in arrays)))
     except ValueError:
@@ -183,9 +185,12 @@ def elementwise(ctx, op, a, b):
     return launch(ctx, binary_kernel, (op,), (a, b), broadcast_shape(ctx.particle, a, b), a.dtype)
 
 
+PROMOTION_RANK = {np.dtype(np.bool_): 0, np.dtype(np.int64): 1, FLOATS[0]: 2, FLOATS[1]: 3}
+
+
 def promote(particle, a, b, backend):
     """Both arrays in one dtype: float64 > float32 > int64 > bool, as PyTorch promotes."""
-    rank = {np.dtype(np.bool_): 0, np.dtype(np.int64): 1, FLOATS[0]: 2, FLOATS[1]: 3}
+    rank = PROMOTION_RANK
     for array in (a, b):
         if array.dtype not in rank:
             particle.fail(f"unsupported dtype {describe(array)}; use float32, float64, int64 or bool", TypeError)

@@ -8,6 +8,7 @@ Every reduction is computed on an (outer, R, inner) view of the input: the reduc
 the middle block R. Reduced dims that are not side by side are first moved next to each other.
 Sums accumulate in float64, so a float32 sum of many numbers keeps its digits.
 """
+import functools
 import math
 
 import numpy as np
@@ -204,10 +205,17 @@ class Layout:
         return x
 
 
+@functools.lru_cache(maxsize=1024)
+def layout_of(shape, dims):
+    """The Layout of `shape` reduced over `dims`, worked out once: a training step reduces the same
+    shapes at every step."""
+    return Layout(shape, dims)
+
+
 def sum_over(ctx, x, dims, scale=1.0):
     """Sum of `x` over `dims` (sorted tuple), times `scale`; those dims are removed."""
     backend = ctx.backend
-    layout = Layout(x.shape, dims)
+    layout = layout_of(tuple(x.shape), dims)
     outer, _, inner = layout.block
     # made in its final shape (the kernel writes through an (outer, inner) view): a gradient that
     # is not a view of another array needs no defensive copy when autograd stores it
@@ -239,7 +247,7 @@ class Sum(Particle):
     def forward(cls, ctx, x, dims=None, keepdim=False):
         dims = normalize_dims(cls, x.shape, dims)
         cls.validate(x)
-        layout = Layout(x.shape, dims)
+        layout = layout_of(tuple(x.shape), dims)
         scale = cls.scale(layout)
         y = sum_over(ctx, x, dims, scale)
         ctx.layout, ctx.scale, ctx.dtype = layout, scale, x.dtype
@@ -297,7 +305,7 @@ class Max(Particle):
     @classmethod
     def forward(cls, ctx, x, dims=None, keepdim=False):
         dims = normalize_dims(cls, x.shape, dims)
-        layout = Layout(x.shape, dims)
+        layout = layout_of(tuple(x.shape), dims)
         if x.size == 0:
             cls.fail(f"max of an empty tensor of shape {x.shape} is undefined")
         backend = ctx.backend
