@@ -3,6 +3,8 @@
     sgemm           C = A B, 4096 x 4096 x 4096: minisora's tiled GEMM and cuBLAS (torch.matmul), TFLOP/s
     char-GPT step   V96, T64, d128, 4 heads, 4 layers, batch 32, AdamW
     nanoGPT-char    V65, T256, d384, 6 heads, 6 layers, batch 64, AdamW
+                    (each also with the attention's fused kernels switched off: "products", the
+                    products + softmax kernels way, to show which way is faster on this GPU)
     kernel launches per training step (the six kernels launched most), and the first step's time
 
     python benchmarks/gpu.py [--rounds N] [--only sgemm|gpt]
@@ -87,6 +89,19 @@ def minisora_gpt_step(config):
     return step
 
 
+def with_attention_products(step):
+    """`step` with the attention's fused GPU kernels switched off while it runs (the products way)."""
+    from minisora.particles.attention import ScaledDotProductAttention as attention
+
+    def run():
+        fused, attention.fused_on = attention.fused_on, {}
+        try:
+            step()
+        finally:
+            attention.fused_on = fused
+    return run
+
+
 def torch_gpt_step(config):
     import torch
 
@@ -165,10 +180,10 @@ def main():
             step()
             ms.cuda.synchronize()
             first = time.perf_counter() - started
-            steps = {"minisora": step}
+            steps = {"minisora": step, "products": with_attention_products(minisora_gpt_step(config))}
             if "torch" in libraries:
                 steps["torch"] = torch_gpt_step(config)
-            times = interleaved(steps, sync, args.rounds, 5)
+            times = interleaved(steps, {**sync, "products": sync["minisora"]}, args.rounds, 5)
             tokens = config["batch"] * config["context"]
             parts = [f"{name} {t * 1e3:7.2f} ms ({tokens / t:,.0f} tokens/s)" for name, t in times.items()]
             ratio = f"   vs torch {times['torch'] / times['minisora']:.2f}x" if "torch" in times else ""
