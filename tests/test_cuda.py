@@ -564,3 +564,24 @@ def test_training_run_on_cuda_matches_cpu_and_resumes(tmp_path):
     for cpu_param, gpu_param in zip(cpu.model.parameters(), gpu.model.parameters()):
         np.testing.assert_allclose(gpu_param.numpy(), cpu_param.numpy(), rtol=1e-5, atol=1e-6)
     assert gpu.history[-1]["val_loss"] == pytest.approx(cpu.history[-1]["val_loss"], rel=1e-5)
+
+
+def test_a_dry_run_counts_the_launches_of_a_real_step(monkeypatch):
+    # benchmarks/gpu_host.py times the host's work with gpu.dry_run: its launch counts must be
+    # those of the real step (the host takes the same path whether or not kernels run), and no
+    # kernel runs (the optimizer leaves the weights as they were)
+    counts, moved = [], []
+    for dry in (False, True):
+        ms.manual_seed(0)
+        model = ms.models.GPT(11, 4, 8, 2, 1).to("cuda")
+        optimizer = ms.optim.AdamW(model.parameters(), lr=1e-3)
+        ids = ms.tensor(np.arange(8).reshape(2, 4) % 11, device="cuda")
+        monkeypatch.setattr(gpu, "dry_run", dry)
+        before, weight = gpu.launches.copy(), model.head.weight.numpy()
+        optimizer.zero_grad()
+        model.loss(ids, ids).backward()
+        optimizer.step()
+        counts.append(gpu.launches - before)
+        moved.append(not np.array_equal(model.head.weight.numpy(), weight))
+    assert counts[0] == counts[1] and counts[0].total() > 20
+    assert moved == [True, False]

@@ -152,12 +152,18 @@ def threads_for(n):
 
 
 launches = collections.Counter()   # kernels launched so far in this process, by name (benchmarks count per step)
+# True: launches are counted but no kernel runs (on the simulator, benchmarks/gpu_host.py times
+# what the host does for a training step at real sizes; the numbers the kernels would write stay
+# unwritten)
+dry_run = False
 
 
 def launch(kernel, grid, block, *arguments):
     """Every GPU launch of minisora goes through here (one place to count them). On a real GPU,
     gpu_launch does numba's per-launch argument work once per kind of arguments."""
     launches[kernel.py_func.__name__] += 1
+    if dry_run:
+        return
     if simulated():
         kernel[grid, block](*numba_arguments(arguments))
     else:

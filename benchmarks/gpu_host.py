@@ -1,0 +1,49 @@
+"""The host's share of a GPU training step, measured without a GPU: minisora's Python per step.
+
+    python benchmarks/gpu_host.py [--rounds N]
+
+On a GPU, a small model's step is bound by the host: particles, autograd, views and the launch
+path run in Python while the GPU waits. Here the char-GPT and nanoGPT-char steps of
+benchmarks/gpu.py run on Numba's CUDA simulator with `gpu.dry_run` set: every launch is counted
+but no kernel runs, so the time is the host's work alone, at the real sizes. Not included: what
+happens only on a real GPU (gpu_launch.py's flattening of arguments, the driver's launch, about
+13 us a launch on an H100) and the kernels themselves. Zero fills count as launches here; on a
+GPU they are memsets.
+"""
+import os
+
+os.environ["NUMBA_ENABLE_CUDASIM"] = "1"   # before numba is imported
+
+import argparse   # noqa: E402
+import statistics   # noqa: E402
+import time   # noqa: E402
+
+from gpu import CHAR_GPT, NANO_GPT, minisora_gpt_step   # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    from minisora.backends import gpu
+
+    gpu.dry_run = True
+    print(f"host work per training step, kernels counted but not run; median of {args.rounds} rounds")
+    for label, config, repeats in (("char-GPT step", CHAR_GPT, 10), ("nanoGPT-char step", NANO_GPT, 3)):
+        step = minisora_gpt_step(config)
+        step()
+        before = gpu.launches.copy()
+        step()
+        counts = gpu.launches - before
+        times = []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                step()
+            times.append((time.perf_counter() - start) / repeats)
+        most = ", ".join(f"{name} {n}" for name, n in counts.most_common(6))
+        print(f"{label:<20}{statistics.median(times) * 1e3:6.2f} ms   launches/step {counts.total()} ({most}, ...)")
+
+
+if __name__ == "__main__":
+    main()
