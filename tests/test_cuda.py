@@ -585,3 +585,29 @@ def test_a_dry_run_counts_the_launches_of_a_real_step(monkeypatch):
         moved.append(not np.array_equal(model.head.weight.numpy(), weight))
     assert counts[0] == counts[1] and counts[0].total() > 20
     assert moved == [True, False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_device_array_slicing_matches_numpy(data):
+    # the direct way (ints and slices) against the general one (NumPy applied to a stand-in)
+    # and against NumPy itself, on a strided view
+    backend = ms.backends.get("cuda")
+    host = np.arange(4 * 5 * 6.0).reshape(4, 5, 6)
+    view = backend.asarray(host).transpose((2, 0, 1))
+    items = st.one_of(st.integers(-7, 6), st.builds(slice, st.none() | st.integers(-7, 7),
+                                                    st.none() | st.integers(-7, 7), st.none() | st.integers(1, 3)))
+    index = tuple(data.draw(st.lists(items, min_size=0, max_size=3)))
+    try:
+        expected = host.transpose(2, 0, 1)[index]
+    except IndexError:
+        with pytest.raises(IndexError):
+            view[index]
+        return
+    direct, general = view.sliced(index), view.probed(index)
+    assert direct is not None and direct.shape == general.shape == expected.shape
+    if direct.size:   # (strides along dims of length 0 or 1, and where an empty view starts, do not matter)
+        steps = [(a, b, c // 8) for a, b, c, n in zip(direct.strides, general.strides, expected.strides,
+                                                      expected.shape) if n > 1]
+        assert all(a == b == c for a, b, c in steps) and direct.offset == general.offset
+        np.testing.assert_array_equal(backend.to_numpy(direct), expected)

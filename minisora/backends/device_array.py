@@ -182,6 +182,35 @@ class DeviceArray:
 
     def __getitem__(self, index):
         """Basic indexing (ints, slices, None, ...) as a view, with NumPy's rules for the arithmetic."""
+        view = self.sliced(index)
+        return view if view is not None else self.probed(index)
+
+    def sliced(self, index):
+        """The view for the common index, an int or a slice (step > 0) per leading dim, worked
+        out directly; None for any other index (and for an int out of range: `probed` says so)."""
+        index = index if type(index) is tuple else (index,)
+        if len(index) > len(self.shape):
+            return None
+        shape, strides, offset = [], [], self.offset
+        for item, n, stride in zip(index, self.shape, self.strides):
+            if type(item) is int:
+                if not -n <= item < n:
+                    return None
+                offset += (item % n) * stride
+            elif type(item) is slice:
+                start, stop, step = item.indices(n)
+                if step <= 0:
+                    return None
+                shape.append(len(range(start, stop, step)))
+                strides.append(stride * step)
+                offset += start * stride if shape[-1] else 0
+            else:
+                return None
+        rest = len(index)
+        return self.view_as(tuple(shape) + self.shape[rest:], tuple(strides) + self.strides[rest:], offset)
+
+    def probed(self, index):
+        """Any basic index, by asking NumPy to apply it to a stand-in of this shape and strides."""
         item = self.itemsize
         probe = as_strided(np.zeros(1, self.dtype), self.shape, tuple(s * item for s in self.strides))
         try:

@@ -360,7 +360,9 @@ def launch_attention_fused_backward(q, k, v, out, logsumexp, grad_out, scale, ca
 def as_batch_of_heads(backend, x):
     """(..., T, d) as the fused kernels take it, (batch, heads, T, d): a view for up to two
     leading dims (more are merged, with a packed copy when their memory needs one)."""
-    if x.ndim <= 4:
+    if x.ndim == 4:
+        return x
+    if x.ndim < 4:
         return x[(None,) * (4 - x.ndim)]
     return backend.reshape(x, (-1,) + x.shape[-3:])
 
