@@ -10,9 +10,9 @@ reached it, runs its hooks, then either stores the sum in `.grad` (a leaf) or ha
 the particle that made it, whose `backward` sends one gradient to each input.
 
 A particle whose forward returns a tuple of arrays (split) makes one tensor per result, all
-sharing its Context.
-Its backward runs once, at the last of them in the walk: every use of every result comes
-before it, so by then each result has its whole gradient (None for a result nothing used).
+sharing its Context. Its backward runs once, at the last of them in the walk: every use of
+every result comes before it, so by then each result has its whole gradient (None for a result
+nothing used).
 """
 import contextlib
 import time

@@ -379,17 +379,19 @@ def empty_by_heads(backend, shapes, dtype):
     split's backward joins them with no copy either."""
     if all(len(shape) == 4 for shape in shapes) and len(set(shapes)) == 1:
         return side_by_side_heads(backend, shapes[0], len(shapes), dtype)
-    return [side_by_side_heads(backend, shape, 1, dtype)[0] if len(shape) == 4 else plain(backend, shape, dtype)
+    return [side_by_side_heads(backend, shape, 1, dtype)[0] if len(shape) == 4 else packed(backend, shape, dtype)
             for shape in shapes]
 
 
 def side_by_side_heads(backend, shape, count, dtype):
+    """`count` arrays of the 4-D `shape` (batch, heads, T, d) in one memory (batch, T, count, heads, d)."""
     batch, heads, rows, d = shape
     memory = backend.empty((batch, rows, count, heads, d), dtype)
     views = (backend.permute(memory[:, :, i], (0, 2, 1, 3)) for i in range(count))
     return [(view, view) for view in views]
 
 
-def plain(backend, shape, dtype):
+def packed(backend, shape, dtype):
+    """A new packed array of any other shape, with its (batch, heads, T, d) view."""
     array = backend.empty(shape, dtype)
     return array, as_batch_of_heads(backend, array)

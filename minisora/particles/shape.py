@@ -7,7 +7,7 @@
     stack     y[k] = x_k along a new dim          dx_k = dy[k]
 
 No arithmetic happens, so no loop kernel is needed: the backend makes a view (reshape,
-permute) or copies blocks of memory (cat, stack), on whatever device the data lives.
+permute, split) or copies blocks of memory (cat, stack), on whatever device the data lives.
 """
 import math
 
@@ -128,9 +128,9 @@ class Split(Particle):
 
     @classmethod
     def forward(cls, ctx, x, sizes, dim=0):
-        if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+        if x.ndim == 0 or not isinstance(dim, (int, np.integer)) or not -x.ndim <= dim < x.ndim:
             cls.fail(f"dim {dim} is out of range for {describe(x)}", IndexError)
-        dim %= x.ndim
+        dim = int(dim) % x.ndim
         sizes = tuple(int(n) for n in sizes)
         if not sizes or min(sizes) < 0 or sum(sizes) != x.shape[dim]:
             cls.fail(f"sizes {list(sizes)} must be >= 0 and add up to {x.shape[dim]}, the length of dim {dim} "
