@@ -41,9 +41,8 @@ def is_contiguous(array):
 
 # --- memory -------------------------------------------------------------------------------
 def empty(shape, dtype):
-    shape = tuple(int(n) for n in shape)
-    size = math.prod(shape)
-    return DeviceArray(gpu_memory.allocate(size, np.dtype(dtype)), shape)
+    shape, dtype = tuple(map(int, shape)), np.dtype(dtype)
+    return DeviceArray(gpu_memory.allocate(math.prod(shape), dtype), shape, dtype=dtype)
 
 
 def zeros(shape, dtype):

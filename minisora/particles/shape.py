@@ -56,13 +56,14 @@ class Permute(Particle):
 
     @classmethod
     def forward(cls, ctx, x, dims):
-        dims = tuple(int(d) for d in dims)
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)) or any(
-            not -x.ndim <= d < x.ndim for d in dims
-        ):
-            cls.fail(f"dims {dims} are not a reordering of the {x.ndim} dims of {describe(x)}", IndexError)
-        dims = tuple(d % x.ndim for d in dims)
-        ctx.inverse = tuple(np.argsort(dims))
+        dims, ndim = tuple(map(int, dims)), x.ndim
+        if sorted(d % max(ndim, 1) for d in dims) != list(range(ndim)) or any(not -ndim <= d < ndim for d in dims):
+            cls.fail(f"dims {dims} are not a reordering of the {ndim} dims of {describe(x)}", IndexError)
+        dims = tuple(d % ndim for d in dims)
+        inverse = [0] * ndim
+        for position, d in enumerate(dims):
+            inverse[d] = position
+        ctx.inverse = tuple(inverse)
         return ctx.backend.permute(x, dims)
 
     @staticmethod
