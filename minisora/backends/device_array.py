@@ -17,6 +17,7 @@ launcher (gpu_launch.py) hands the kernel that view's pointer, shape and strides
 contiguous array without building it; on the simulator, and at a kernel's first launch,
 kernel_view() builds it.
 """
+import functools
 import math
 
 import numpy as np
@@ -25,7 +26,10 @@ from numpy.lib.stride_tricks import as_strided
 from .layout import reshaped_strides
 
 
+@functools.lru_cache(maxsize=4096)
 def contiguous_strides(shape):
+    """Element strides of a packed C-ordered array of `shape` (kept per shape: a training step
+    asks for the same few hundred shapes at every step)."""
     if len(shape) == 1:
         return (1,)
     if len(shape) == 2:
