@@ -448,6 +448,24 @@ def test_out_of_range_ids_are_caught_before_the_kernel():
         F.cross_entropy(ms.randn(2, 3, device="cuda"), ms.tensor([0, -1], device="cuda"))
 
 
+def test_ids_from_the_host_are_checked_without_a_copy_back_also_through_views(monkeypatch):
+    # a copy back from the GPU would make the host wait for every kernel queued before it: ids
+    # copied from the host carry their range, and so do views of them (the GPT's targets are
+    # reshaped before the loss); a write into any view of the memory forgets the range
+    backend = ms.backends.get("cuda")
+    copies = []
+    monkeypatch.setattr(backend, "to_numpy", lambda array: copies.append(array) or np.zeros(array.shape, int))
+    targets = ms.tensor(np.arange(6).reshape(2, 3) % 4, device="cuda")
+    F.cross_entropy(ms.randn(6, 4, device="cuda"), targets.reshape(-1))
+    F.embedding(targets[:, 1:], ms.randn(4, 2, device="cuda"))
+    assert copies == []
+    monkeypatch.undo()
+    targets.reshape(-1).data[2:3] = 9   # written through a view of a view
+    assert targets.data.known_range is None
+    with pytest.raises(IndexError, match=r"^embedding: id 9 is out of range \[0, 4\)"):
+        F.embedding(targets, ms.randn(4, 2, device="cuda"))
+
+
 def test_device_array_views_and_writes():
     x = ms.arange(12, device="cuda").reshape(3, 4)
     view = x.data[1:, ::2]

@@ -142,6 +142,8 @@ def copy_strided(source, shape, source_strides, out, out_strides):
 def copy_of(array, dtype):
     out = empty(array.shape, dtype)
     copy_into(out, array)
+    if array.known_range is not None and out.dtype.kind in "iu":   # the same integers: the same range
+        out.known_range = array.known_range
     return out
 
 

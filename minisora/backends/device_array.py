@@ -42,8 +42,8 @@ def contiguous_strides(shape):
 
 
 class DeviceArray:
-    __slots__ = ("base", "shape", "strides", "offset", "dtype", "size", "known_range", "is_view", "_view",
-                 "_flat", "_contiguous", "launch_parameters", "__weakref__")
+    __slots__ = ("base", "shape", "strides", "offset", "dtype", "size", "is_view", "_view", "_flat", "_contiguous",
+                 "launch_parameters", "__weakref__")
 
     def __init__(self, base, shape, strides=None, offset=0, dtype=None):
         self.fill_in(base, tuple(map(int, shape)), None if strides is None else tuple(map(int, strides)),
@@ -55,13 +55,23 @@ class DeviceArray:
         self.base, self.shape, self.offset, self.dtype = base, shape, offset, dtype
         self.strides = contiguous_strides(shape) if strides is None else strides
         self.size = math.prod(shape) if size is None else size
-        self.known_range = None   # (min, max) when known without reading the GPU (copied from the host)
         self.is_view = False      # True for views of another DeviceArray (they share its memory)
         self._view = self._flat = None
         self._contiguous = True if strides is None else None
         self.launch_parameters = None   # what gpu_launch passes for this array, once worked out
 
     # --- what it is ------------------------------------------------------------------------
+    @property
+    def known_range(self):
+        """(min, max) of the integers in this array's memory, when known without reading the GPU
+        (they were copied from the host). It belongs to the memory, so every view of it has it
+        too (a view's numbers lie within it), and a write into any view forgets it."""
+        return getattr(self.base, "minisora_range", None)
+
+    @known_range.setter
+    def known_range(self, value):
+        self.base.minisora_range = value
+
     @property
     def ndim(self):
         return len(self.shape)
@@ -236,7 +246,9 @@ class DeviceArray:
     # --- sharing with other GPU libraries -------------------------------------------------
     @property
     def __cuda_array_interface__(self):
-        """CUDA Array Interface v3: CuPy, PyTorch, JAX and Numba read this memory without a copy."""
+        """CUDA Array Interface v3: CuPy, PyTorch, JAX and Numba read this memory without a copy.
+        (They may also write it: the memory forgets its known range.)"""
+        self.known_range = None
         pointer = self.base.__cuda_array_interface__["data"][0] + self.offset * self.itemsize
         return {
             "shape": self.shape,
