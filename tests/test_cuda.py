@@ -466,6 +466,28 @@ def test_ids_from_the_host_are_checked_without_a_copy_back_also_through_views(mo
         F.embedding(targets, ms.randn(4, 2, device="cuda"))
 
 
+def test_a_gpt_training_step_on_the_gpu_copies_nothing_between_host_and_gpu(monkeypatch):
+    # any such copy waits for every kernel queued before it: after the first step (which makes
+    # the position ids), a step neither uploads nor reads back
+    backend = ms.backends.get("cuda")
+    ms.manual_seed(0)
+    model = ms.models.GPT(11, 4, 8, 2, 1).to("cuda")
+    optimizer = ms.optim.AdamW(model.parameters(), lr=1e-3)
+    ids = ms.tensor(np.arange(8).reshape(2, 4) % 11, device="cuda")
+
+    def step():
+        optimizer.zero_grad()
+        model.loss(ids, ids).backward()
+        optimizer.step()
+    step()
+    copies = []
+    for name in ("from_host", "to_numpy"):
+        monkeypatch.setattr(backend, name, lambda *args, name=name, original=getattr(backend, name): (
+            copies.append(name), original(*args))[1])
+    step()
+    assert copies == []
+
+
 def test_device_array_views_and_writes():
     x = ms.arange(12, device="cuda").reshape(3, 4)
     view = x.data[1:, ::2]
