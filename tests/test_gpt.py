@@ -202,6 +202,24 @@ def test_gpt_resume_is_bit_for_bit(tmp_path, corpus):
         LanguageModelRun.resume(str(tmp_path / "b"), {"d_model": 32})
 
 
+def test_a_run_saved_with_separate_query_key_value_generates_but_says_why_it_cannot_resume(tmp_path, corpus):
+    LanguageModelRun({**TINY, "corpus": corpus}, str(tmp_path), log=lambda *a: None).fit(progress=False)
+    path = str(tmp_path / "checkpoint.safetensors")
+    state = load(path)
+    model = {}
+    for name, value in state["model"].items():   # as the checkpoint of an earlier minisora held them
+        if ".qkv." in name:
+            for part, piece in zip(("query", "key", "value"), np.split(value.numpy(), 3)):
+                model[name.replace("qkv", part)] = piece
+        else:
+            model[name] = value
+    ms.save({**state, "model": model}, path)
+    with pytest.raises(ValueError, match=r"--resume: the checkpoint names its parameters as an earlier minisora "
+                                         r"did \(blocks\.0\.attention\.key\.bias, \.\.\.\): its weights still load"):
+        LanguageModelRun.resume(str(tmp_path), {"steps": 9}, log=lambda *a: None)
+    assert main(["generate", "--checkpoint", str(tmp_path), "--tokens", "5"]) == 0
+
+
 def test_cli_train_gpt_then_generate(tmp_path, corpus, capsys):
     out = str(tmp_path / "gpt")
     args = ["train", "gpt", "--corpus", corpus, "--layers", "1", "--d-model", "16", "--heads", "2", "--context", "8",
