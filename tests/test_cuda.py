@@ -466,10 +466,8 @@ def test_ids_from_the_host_are_checked_without_a_copy_back_also_through_views(mo
         F.embedding(targets, ms.randn(4, 2, device="cuda"))
 
 
-def test_a_gpt_training_step_on_the_gpu_copies_nothing_between_host_and_gpu(monkeypatch):
-    # any such copy waits for every kernel queued before it: after the first step (which makes
-    # the position ids), a step neither uploads nor reads back
-    backend = ms.backends.get("cuda")
+def tiny_gpt_step():
+    """A tiny GPT on the GPU, and a function making one AdamW training step of it."""
     ms.manual_seed(0)
     model = ms.models.GPT(11, 4, 8, 2, 1).to("cuda")
     optimizer = ms.optim.AdamW(model.parameters(), lr=1e-3)
@@ -479,6 +477,14 @@ def test_a_gpt_training_step_on_the_gpu_copies_nothing_between_host_and_gpu(monk
         optimizer.zero_grad()
         model.loss(ids, ids).backward()
         optimizer.step()
+    return model, step
+
+
+def test_a_gpt_training_step_on_the_gpu_copies_nothing_between_host_and_gpu(monkeypatch):
+    # any such copy waits for every kernel queued before it: after the first step (which makes
+    # the position ids), a step neither uploads nor reads back
+    backend = ms.backends.get("cuda")
+    _, step = tiny_gpt_step()
     step()
     copies = []
     for name in ("from_host", "to_numpy"):
@@ -612,15 +618,10 @@ def test_a_dry_run_counts_the_launches_of_a_real_step(monkeypatch):
     # kernel runs (the optimizer leaves the weights as they were)
     counts, moved = [], []
     for dry in (False, True):
-        ms.manual_seed(0)
-        model = ms.models.GPT(11, 4, 8, 2, 1).to("cuda")
-        optimizer = ms.optim.AdamW(model.parameters(), lr=1e-3)
-        ids = ms.tensor(np.arange(8).reshape(2, 4) % 11, device="cuda")
+        model, step = tiny_gpt_step()
         monkeypatch.setattr(gpu, "dry_run", dry)
         before, weight = gpu.launches.copy(), model.head.weight.numpy()
-        optimizer.zero_grad()
-        model.loss(ids, ids).backward()
-        optimizer.step()
+        step()
         counts.append(gpu.launches - before)
         moved.append(not np.array_equal(model.head.weight.numpy(), weight))
     assert counts[0] == counts[1] and counts[0].total() > 20
