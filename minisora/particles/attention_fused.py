@@ -128,6 +128,12 @@ def load_rows(x, b, h, first, count, width, tile):
 
 
 @device_function
+def tile_at(block, heads, tiles, tile):
+    """(batch, head, first row) of the block-th tile of `tile` rows, counting `tiles` tiles per head."""
+    return block // (heads * tiles), block // tiles % heads, block % tiles * tile
+
+
+@device_function
 def clear(tile):
     columns = tile.shape[1]
     for i in range(cuda.threadIdx.x, tile.shape[0] * columns, cuda.blockDim.x):
@@ -150,7 +156,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
-        b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
+        b, h, first = tile_at(block, heads, tiles, ROW_TILE)
         load_rows(q, b, h, first, min(ROW_TILE, rows - first), d, q_tile)
         clear(o_tile)
         if tid < ROW_TILE:
@@ -249,7 +255,7 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
     scale32 = float32(scale)
     tiles = (keys + KV_KEY_TILE - 1) // KV_KEY_TILE
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
-        b, h, start = block // (heads * tiles), block // tiles % heads, block % tiles * KV_KEY_TILE
+        b, h, start = tile_at(block, heads, tiles, KV_KEY_TILE)
         n = min(KV_KEY_TILE, keys - start)
         load_rows(k, b, h, start, n, d, k_tile)
         load_rows(v, b, h, start, n, dv, v_tile)
@@ -305,7 +311,7 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
     for block in range(cuda.blockIdx.x, batch * heads * tiles, cuda.gridDim.x):
-        b, h, first = block // (heads * tiles), block // tiles % heads, block % tiles * ROW_TILE
+        b, h, first = tile_at(block, heads, tiles, ROW_TILE)
         m = min(ROW_TILE, rows - first)
         load_rows(q, b, h, first, m, d, q_tile)
         load_rows(grad_out, b, h, first, m, dv, do_tile)
