@@ -63,5 +63,10 @@ def arange(start, stop=None, step=1, dtype=None, device="cpu", requires_grad=Fal
     """start, start + step, ... up to (not including) stop; int64 for int arguments, as in PyTorch."""
     if stop is None:
         start, stop = 0, start
+    if step and all(type(n) is int for n in (start, stop, step)) and as_dtype(dtype) in (None, np.dtype(np.int64)):
+        # integers are made where they live: on a GPU, a copy from the host would wait for every
+        # kernel queued before it (a model making position ids at every step would pay that)
+        data = backends.get(device).arange(start, step, len(range(start, stop, step)), np.dtype(np.int64))
+        return Tensor._make(data, device, None).requires_grad_(requires_grad)
     values = np.arange(start, stop, step)
     return tensor(values, requires_grad=requires_grad, dtype=dtype, device=device)

@@ -466,6 +466,20 @@ def test_ids_from_the_host_are_checked_without_a_copy_back_also_through_views(mo
         F.embedding(targets, ms.randn(4, 2, device="cuda"))
 
 
+@pytest.mark.parametrize("start, stop, step", [(0, 7, 1), (5, -4, -3), (3, 3, 1), (-2, 9, 4)])
+def test_integer_ranges_are_made_on_the_gpu_with_their_range(monkeypatch, start, stop, step):
+    backend = ms.backends.get("cuda")
+    monkeypatch.setattr(backend, "from_host", lambda *args: pytest.fail("arange copied from the host"))
+    before = gpu.launches["arange_kernel"]
+    values = ms.arange(start, stop, step, device="cuda")
+    expected = np.arange(start, stop, step)
+    assert values.dtype == np.int64 and gpu.launches["arange_kernel"] == before + (len(expected) > 0)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(values.numpy(), expected)
+    np.testing.assert_array_equal(ms.arange(start, stop, step).numpy(), expected)   # the CPU's way
+    assert values.data.known_range == ((expected.min(), expected.max()) if len(expected) else None)
+
+
 def tiny_gpt_step():
     """A tiny GPT on the GPU, and a function making one AdamW training step of it."""
     ms.manual_seed(0)
@@ -481,8 +495,8 @@ def tiny_gpt_step():
 
 
 def test_a_gpt_training_step_on_the_gpu_copies_nothing_between_host_and_gpu(monkeypatch):
-    # any such copy waits for every kernel queued before it: after the first step (which makes
-    # the position ids), a step neither uploads nor reads back
+    # any such copy waits for every kernel queued before it: a step neither uploads (the position
+    # ids are made on the GPU) nor reads back (the ids carry their range through views)
     backend = ms.backends.get("cuda")
     _, step = tiny_gpt_step()
     step()

@@ -47,6 +47,11 @@ def to_numpy(array):
     return array
 
 
+def arange(start, step, count, dtype):
+    """The integers start, start + step, ... (count of them)."""
+    return np.arange(start, start + step * count, step, dtype=dtype)
+
+
 def empty(shape, dtype):
     return np.empty(shape, dtype=dtype)
 

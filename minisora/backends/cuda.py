@@ -12,7 +12,7 @@ from numba import cuda
 
 from . import gemm, gpu_memory
 from .device_array import DeviceArray
-from .gpu import add_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
+from .gpu import add_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
 from .layout import broadcast_strides, joined_shape, merged_loop, side_by_side
 
 name = "cuda"
@@ -43,6 +43,18 @@ def is_contiguous(array):
 def empty(shape, dtype):
     shape, dtype = tuple(map(int, shape)), np.dtype(dtype)
     return DeviceArray(gpu_memory.allocate(math.prod(shape), dtype), shape, dtype=dtype)
+
+
+def arange(start, step, count, dtype):
+    """The integers start, start + step, ... (count of them), written on the GPU by a kernel:
+    copying them from the host would wait for every kernel queued before it. Like ids copied
+    from the host, they carry their range (DeviceArray.known_range)."""
+    out = empty((count,), dtype)
+    launch_elementwise(arange_kernel, count, out, start, step)
+    if count:
+        last = start + (count - 1) * step
+        out.known_range = (min(start, last), max(start, last))
+    return out
 
 
 def zeros(shape, dtype):

@@ -277,7 +277,7 @@ def block_max(value, scratch):
     return block_combine(value, scratch, True)
 
 
-# Kernels of the backend itself: fill, copy through strides, cast ----------------------------
+# Kernels of the backend itself: fill, copy through strides, cast, count ---------------------
 @gpu_kernel
 def fill_kernel(out, value):
     start, step = cuda.grid(1), cuda.gridsize(1)
@@ -301,6 +301,14 @@ def strided_copy_kernel(source, shape, strides, out, out_strides):
             p += index * strides[d]
             q += index * out_strides[d]
         out[q] = source[p]
+
+
+@gpu_kernel
+def arange_kernel(out, start, step):
+    """out[i] = start + i * step."""
+    begin, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(begin, out.size, stride):
+        out[i] = start + i * step
 
 
 @gpu_kernel

@@ -31,22 +31,13 @@ class GPT(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.dropout = float(dropout)
-        self._positions = {}   # (device, length) -> 0, 1, ..., length - 1 there (see positions)
-
-    def positions(self, length, device):
-        """The position ids 0, 1, ..., length - 1 on `device`, made once: making them at every
-        step would copy them to the GPU at every step, and such a copy waits for the GPU to
-        finish all the work queued before it."""
-        key = (device, length)
-        if key not in self._positions:
-            self._positions[key] = arange(length, device=device)
-        return self._positions[key]
 
     def forward(self, ids):
         """ids (B, T) int64 with T <= context -> logits (B, T, vocab_size)."""
         if ids.ndim != 2 or ids.shape[1] > self.config["context"]:
             raise ValueError(f"GPT: ids must be (batch, length <= {self.config['context']}), got shape {ids.shape}")
-        x = self.token_embedding(ids) + self.position_embedding(self.positions(ids.shape[1], ids.device))
+        positions = arange(ids.shape[1], device=ids.device)
+        x = self.token_embedding(ids) + self.position_embedding(positions)
         x = F.dropout(x, self.dropout, self.training)
         return self.head(self.norm(self.blocks(x)))
 
