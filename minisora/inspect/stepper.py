@@ -82,10 +82,11 @@ class Stepper:
         if phase == "forward":
             for i, array in enumerate(arrays):
                 say(f"    {self.input_label(ctx, i):<9} {numbers(array)}")
-            for label, result in labelled(output, "output"):
+            for k, (label, result) in enumerate(labelled(output, "output")):
                 say(f"    {label:<9} {numbers(result)}")
                 # later calls name this input by its maker ([3], or [3].2 for its second result)
-                self.names.setdefault(id(result), f"[{self.count}]{label[len('output'):] and '.' + label[len('output'):]}")
+                maker = f"[{self.count}]" + (f".{k + 1}" if isinstance(output, tuple) else "")
+                self.names.setdefault(id(result), maker)
         else:
             for label, grad in labelled(tuple(arrays) if len(arrays) > 1 else arrays[0], "out"):
                 say(f"    dL/d {label:<4} {'(none: unused)' if grad is None else numbers(grad)}")
