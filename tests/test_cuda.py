@@ -154,6 +154,33 @@ def test_matmul_with_k_split_across_blocks(m, k, n):
     np.testing.assert_allclose(y, a @ b + bias, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
+# The GEMM's edges: C ending inside a block's tile, a thread's patch or one of its squares, K
+# ending inside a K step (the double-buffered slabs then load zeros), one step and many; each
+# operand read row by row or through a transposed view (the slab loads' two orders). Tiles are
+# 16 on the simulator, 128 on a GPU.
+GEMM_SHAPES = [(1, 1, 1), (17, 9, 33), (16, 24, 16), (5, 41, 18),
+               pytest.param(300, 260, 130, marks=pytest.mark.gpu), pytest.param(128, 8, 257, marks=pytest.mark.gpu)]
+
+
+@pytest.mark.parametrize("m, k, n", GEMM_SHAPES)
+@pytest.mark.parametrize("a_transposed, b_transposed", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_edges_and_operand_layouts_match_numpy(m, k, n, a_transposed, b_transposed):
+    backend = ms.backends.get("cuda")
+    rng = np.random.default_rng(m * 10000 + k * 100 + n)
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+
+    def upload(x, transposed):
+        if transposed:   # the transpose of packed memory: the same numbers, the other order
+            return backend.permute(backend.from_host(np.ascontiguousarray(x.T, np.float32)), (1, 0))
+        return backend.from_host(x.astype(np.float32))
+
+    a_gpu, b_gpu = upload(a, a_transposed), upload(b, b_transposed)
+    if min(m, k, n) > 1:   # (a 1-wide matrix is both orders at once)
+        assert (a_gpu.strides[-1] == 1) != a_transposed and (b_gpu.strides[-1] == 1) != b_transposed
+    got = backend.to_numpy(backend.matmul(a_gpu, b_gpu))
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+
+
 @pytest.mark.parametrize("name, fn, specs", [c for c in CASES if c[0] in ("matmul batched broadcast", "layer_norm",
                                                                           "attention causal", "softmax")],
                          ids=lambda v: v if isinstance(v, str) else "")

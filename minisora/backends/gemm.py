@@ -3,15 +3,21 @@
     C[z, m, n] = sum_k A[z, m, k] B[z, k, n]       for every batch z
 
 How it is fast (the classic SGEMM recipe):
-- Each block of 1024 threads computes a 128x128 tile of C. It walks K in steps of 8: the
+- Each block of 256 threads computes a 128x128 tile of C. It walks K in steps of 8: the
   block copies a 128x8 slab of A and an 8x128 slab of B into shared memory (each element read
   from GPU memory once per block, not once per thread), then every thread multiplies from there.
-- Each thread keeps a 4x4 patch of C in registers (`acc`) and, per k, loads 4 numbers of A
-  and 4 of B into registers: 16 multiply-adds for 8 shared-memory reads.
-- A thread's patch is strided (rows ty + 32 i, columns tx + 32 j; 32 = SPREAD), so the 32 threads of a warp
-  read neighbouring shared-memory words (no bank conflicts) and write neighbouring columns of C.
-- While the threads multiply one pair of slabs, the next pair is already on its way from
-  GPU memory into registers (prefetching), so the multiply-adds do not wait for memory.
+- Each thread keeps an 8x8 patch of C in registers (`acc`) and, per k, loads 8 numbers of A
+  and 8 of B into registers: 64 multiply-adds for 4 shared-memory reads of 4 numbers each.
+- A thread's patch is four 4x4 squares, 64 rows and columns apart (rows 4 ty + 0..3 and
+  64 + 4 ty + 0..3, likewise columns with tx): the 4 numbers of a square's side are adjacent in
+  shared memory (one 16-byte read), and the 16 threads along a row of threads read and write
+  neighbouring columns.
+- Two pairs of slabs take turns (double buffering): while the threads multiply one pair, the
+  next is on its way from GPU memory, so a K step needs one barrier and the multiply-adds do
+  not wait for memory.
+- Indices are written so that the compiler can see they are not negative (see gemm_tile):
+  on an H100 (sm_90, checked with ptxas) the loop over K is 727 instructions a step, 512 of
+  them multiply-adds, with 128 registers a thread, so two blocks share a multiprocessor.
 - Split K: when C has too few tiles to keep every multiprocessor busy (dW = dy^T x: C is small,
   K is the number of rows in the batch), K is cut into `splits` chunks, one block each, and
   the blocks add their partial tiles into C atomically.
@@ -24,107 +30,139 @@ How it is fast (the classic SGEMM recipe):
 import math
 
 import numpy as np
-from numba import float32, float64
+from numba import float32, float64, uint64
 
 from .gpu import cuda, device_function, fill, gpu_kernel, launch, simulated
 from .layout import merged_loop
 
-# TILE x TILE: one block's tile of C; TILE_K: the K step; PATCH x PATCH: each thread's piece of C.
+# TILE x TILE: one block's tile of C; TILE_K: the K step; PATCH x PATCH: each thread's piece of C,
+# made of (PATCH / VECTOR)^2 squares of VECTOR x VECTOR neighbours, GROUP apart.
 # (On the simulator, where each thread is a Python thread, the same code runs with a small tile.)
-TILE, TILE_K, PATCH = (16, 8, 4) if simulated() else (128, 8, 4)
+TILE, TILE_K, PATCH, VECTOR = (16, 8, 4, 2) if simulated() else (128, 8, 8, 4)
 SPREAD = TILE // PATCH                      # threads along each side of the tile
 THREADS = SPREAD * SPREAD
+GROUP = SPREAD * VECTOR                     # from one of a thread's squares to the next
 SLAB = TILE + 4                             # shared rows padded so column-wise stores spread over banks
 PER_THREAD = TILE * TILE_K // THREADS       # elements of each slab one thread copies
-REGISTERS = 65536 // THREADS                # a multiprocessor's registers shared by one block's threads
+# a thread's elements of a slab are a fixed step apart in both of its orders (see slab_slot)
+assert THREADS % TILE == 0 and THREADS % TILE_K == 0
+# registers per thread: two blocks of THREADS fit a multiprocessor (float32); a float64 patch
+# needs twice the registers, and gets them (one block per multiprocessor)
+REGISTERS = {np.dtype(np.float32): 65536 // (2 * THREADS), np.dtype(np.float64): 255}
 
 
 @device_function
-def load_slabs(a, a_base, a_row, a_col, b, b_base, b_row, b_col, m, n, k, row0, col0, k0, next_a, next_b):
-    """This thread's share of the next slabs of A (TILE x TILE_K) and B (TILE_K x TILE), into registers.
-    Neighbouring threads take neighbouring memory: along k where A's rows are contiguous, along m
-    where its columns are (a transposed A); likewise for B."""
-    tid = cuda.threadIdx.x
+def slab_slot(tid, k_contiguous):
+    """This thread's share of a slab: its first element (along the tile, along k) and the step
+    from one of its PER_THREAD elements to the next. Neighbouring threads take neighbouring
+    memory: along k where the operand's k is contiguous (A's rows, B^T's), along the tile
+    where it is not."""
+    if k_contiguous:
+        return tid // TILE_K, tid % TILE_K, THREADS // TILE_K, 0
+    return tid % TILE, tid // TILE, 0, THREADS // TILE
+
+
+@device_function
+def load_slab(x, base, tile_stride, k_stride, t0, k0, t_size, k_size, slot, values):
+    """values[r] = this thread's r-th element of the slab of X (TILE along the tile x TILE_K along
+    k) at (t0, k0), 0 past X's edges; into registers, to be stored later (store_slab)."""
+    t, kk, step_t, step_k = slot
+    t, kk = t0 + t, k0 + kk
+    first = base + t * tile_stride + kk * k_stride
+    step = step_t * tile_stride + step_k * k_stride
     for r in range(PER_THREAD):
-        index = tid + r * THREADS
-        if a_col == 1:
-            mm, kk = index // TILE_K, index % TILE_K
+        if t + r * step_t < t_size and kk + r * step_k < k_size:
+            # uint64: an index that is never negative, so no fix-up for Python's negative indices
+            values[r] = x[uint64(first + r * step)]
         else:
-            mm, kk = index % TILE, index // TILE
-        gm, gk = row0 + mm, k0 + kk
-        next_a[r] = a[a_base + gm * a_row + gk * a_col] if gm < m and gk < k else 0
-        if b_col == 1:
-            kk, nn = index // TILE, index % TILE
-        else:
-            kk, nn = index % TILE_K, index // TILE_K
-        gk, gn = k0 + kk, col0 + nn
-        next_b[r] = b[b_base + gk * b_row + gn * b_col] if gk < k and gn < n else 0
+            values[r] = 0
 
 
 @device_function
-def store_slabs(a_col, b_col, next_a, next_b, slab_a, slab_b):
-    tid = cuda.threadIdx.x
+def store_slab(slab, turn, slot, values):
+    """The registers load_slab filled, into shared memory, k-major: row kk of the slab holds
+    the TILE rows of A (columns of B) at that k, so a thread's VECTOR neighbours are adjacent."""
+    t, kk, step_t, step_k = slot
     for r in range(PER_THREAD):
-        index = tid + r * THREADS
-        if a_col == 1:
-            slab_a[index % TILE_K, index // TILE_K] = next_a[r]
-        else:
-            slab_a[index // TILE, index % TILE] = next_a[r]
-        if b_col == 1:
-            slab_b[index // TILE, index % TILE] = next_b[r]
-        else:
-            slab_b[index % TILE_K, index // TILE_K] = next_b[r]
+        slab[turn, kk + r * step_k, t + r * step_t] = values[r]
 
 
 @device_function
-def multiply_step(kk, tx, ty, slab_a, slab_b, acc, frag_a, frag_b):
-    """acc += (column kk of the A slab, this thread's rows) x (row kk of the B slab, its columns)."""
+def patch_offset(i, t):
+    """Where element i of thread t's PATCH neighbours sits along the tile."""
+    return (i // VECTOR) * GROUP + t * VECTOR + i % VECTOR
+
+
+@device_function
+def multiply_step(kk, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
+    """acc += (column kk of the A slab, this thread's rows) x (row kk of the B slab, its columns):
+    PATCH^2 multiply-adds for 2 PATCH / VECTOR shared-memory reads of VECTOR numbers each."""
     for i in range(PATCH):
-        frag_a[i] = slab_a[kk, ty + SPREAD * i]
+        frag_a[i] = slab_a[turn, kk, patch_offset(i, ty)]
     for j in range(PATCH):
-        frag_b[j] = slab_b[kk, tx + SPREAD * j]
+        frag_b[j] = slab_b[turn, kk, patch_offset(j, tx)]
     for i in range(PATCH):
         for j in range(PATCH):
             acc[i, j] += frag_a[i] * frag_b[j]
 
 
 @device_function
-def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
-              slab_b, acc, frag_a, frag_b, next_a, next_b):
-    tid = cuda.threadIdx.x
+def multiply_slabs(tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
+    # the 8 steps of the slab written out (TILE_K = 8): with kk a constant in each, every
+    # shared-memory address is a constant offset from one register, and the compiler schedules
+    # across the steps (a loop over kk: 907 instructions a K step on sm_90, against 727)
+    multiply_step(0, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(1, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(2, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(3, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(4, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(5, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(6, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+    multiply_step(7, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
+
+
+@device_function
+def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
+              slabs_b, acc, frag_a, frag_b, next_a, next_b):
+    # `& (THREADS - 1)` changes nothing (tid < THREADS) but tells the compiler that tid is not
+    # negative: every // and % below then is a shift or a mask, and every shared-memory index
+    # skips Python's negative-index fix-up (on a GPU, a third of the loop's instructions)
+    tid = cuda.threadIdx.x & (THREADS - 1)
     tx, ty = tid % SPREAD, tid // SPREAD
     z, split = cuda.blockIdx.z // splits, cuda.blockIdx.z % splits
     row0, col0 = cuda.blockIdx.y * TILE, cuda.blockIdx.x * TILE
     a_base, b_base = z * a_batch, z * b_batch
     k_start, k_stop = split * chunk, min(k, (split + 1) * chunk)
+    slot_a, slot_b = slab_slot(tid, a_col == 1), slab_slot(tid, b_col != 1)
     for i in range(PATCH):
         for j in range(PATCH):
             acc[i, j] = 0
-    load_slabs(a, a_base, a_row, a_col, b, b_base, b_row, b_col, m, n, k_stop, row0, col0, k_start, next_a, next_b)
-    for k0 in range(k_start, k_stop, TILE_K):
-        store_slabs(a_col, b_col, next_a, next_b, slab_a, slab_b)
-        cuda.syncthreads()
-        # Ask for the next slabs now: the loads travel while this thread multiplies (prefetching).
-        if k0 + TILE_K < k_stop:
-            load_slabs(a, a_base, a_row, a_col, b, b_base, b_row, b_col, m, n, k_stop, row0, col0, k0 + TILE_K,
-                       next_a, next_b)
-        # the 8 steps of the slab written out (TILE_K = 8): with kk a constant in each, every
-        # shared-memory address is known at compile time (a loop over kk ran 20% slower)
-        multiply_step(0, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(1, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(2, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(3, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(4, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(5, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(6, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
-        multiply_step(7, tx, ty, slab_a, slab_b, acc, frag_a, frag_b)
+    load_slab(a, a_base, a_row, a_col, row0, k_start, m, k_stop, slot_a, next_a)
+    load_slab(b, b_base, b_col, b_row, col0, k_start, n, k_stop, slot_b, next_b)
+    store_slab(slabs_a, 0, slot_a, next_a)
+    store_slab(slabs_b, 0, slot_b, next_b)
+    cuda.syncthreads()
+    # Two pairs of slabs take turns (double buffering): while the block multiplies from one, the
+    # next is on its way from GPU memory into registers and then into the other pair, so a step
+    # needs one barrier and the multiply-adds do not wait for memory. The last step loads and
+    # stores zeros (past K), rather than branch: a branch let the compiler sink the loads below
+    # the multiply-adds. (`& 1` and `^ 1` let it see that a turn is 0 or 1, so that shared
+    # memory is indexed without sign checks.)
+    for step in range((k_stop - k_start + TILE_K - 1) // TILE_K):
+        k_next, turn = k_start + (step + 1) * TILE_K, step & 1
+        load_slab(a, a_base, a_row, a_col, row0, k_next, m, k_stop, slot_a, next_a)
+        load_slab(b, b_base, b_col, b_row, col0, k_next, n, k_stop, slot_b, next_b)
+        multiply_slabs(tx, ty, slabs_a, slabs_b, turn, acc, frag_a, frag_b)
+        # the other pair was last read before the previous barrier: free to overwrite
+        store_slab(slabs_a, turn ^ 1, slot_a, next_a)
+        store_slab(slabs_b, turn ^ 1, slot_b, next_b)
         cuda.syncthreads()
     c_base = z * m * n
     for i in range(PATCH):
-        gm = row0 + ty + SPREAD * i
+        gm = row0 + patch_offset(i, ty)
         if gm < m:
             for j in range(PATCH):
-                gn = col0 + tx + SPREAD * j
+                gn = col0 + patch_offset(j, tx)
                 if gn < n:
                     value = acc[i, j] + bias[gn] if has_bias and split == 0 else acc[i, j]
                     if splits == 1:
@@ -133,26 +171,27 @@ def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, sp
                         cuda.atomic.add(c, c_base + gm * n + gn, value)
 
 
-@gpu_kernel(max_registers=REGISTERS)
+# 16-byte aligned slabs: a thread's VECTOR neighbours come in one shared-memory read
+@gpu_kernel(max_registers=REGISTERS[np.dtype(np.float32)])
 def gemm_float32(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
-    slab_a = cuda.shared.array((TILE_K, SLAB), float32)
-    slab_b = cuda.shared.array((TILE_K, SLAB), float32)
+    slabs_a = cuda.shared.array((2, TILE_K, SLAB), float32, alignment=16)
+    slabs_b = cuda.shared.array((2, TILE_K, SLAB), float32, alignment=16)
     acc = cuda.local.array((PATCH, PATCH), float32)
     frag_a, frag_b = cuda.local.array(PATCH, float32), cuda.local.array(PATCH, float32)
     next_a, next_b = cuda.local.array(PER_THREAD, float32), cuda.local.array(PER_THREAD, float32)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
-              slab_b, acc, frag_a, frag_b, next_a, next_b)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
+              slabs_b, acc, frag_a, frag_b, next_a, next_b)
 
 
-@gpu_kernel(max_registers=REGISTERS)
+@gpu_kernel(max_registers=REGISTERS[np.dtype(np.float64)])
 def gemm_float64(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
-    slab_a = cuda.shared.array((TILE_K, SLAB), float64)
-    slab_b = cuda.shared.array((TILE_K, SLAB), float64)
+    slabs_a = cuda.shared.array((2, TILE_K, SLAB), float64, alignment=16)
+    slabs_b = cuda.shared.array((2, TILE_K, SLAB), float64, alignment=16)
     acc = cuda.local.array((PATCH, PATCH), float64)
     frag_a, frag_b = cuda.local.array(PATCH, float64), cuda.local.array(PATCH, float64)
     next_a, next_b = cuda.local.array(PER_THREAD, float64), cuda.local.array(PER_THREAD, float64)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slab_a,
-              slab_b, acc, frag_a, frag_b, next_a, next_b)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
+              slabs_b, acc, frag_a, frag_b, next_a, next_b)
 
 
 KERNELS = {np.dtype(np.float32): gemm_float32, np.dtype(np.float64): gemm_float64}

@@ -61,7 +61,7 @@ class SharedArrays:
     def __init__(self, shared):
         self.shared = shared
 
-    def array(self, shape, dtype):
+    def array(self, shape, dtype, alignment=None):   # alignment: a compiled kernel's concern only
         from numba.np.numpy_support import as_dtype
 
         caller = sys._getframe(1)
