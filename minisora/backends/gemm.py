@@ -157,18 +157,18 @@ def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, sp
         store_slab(slabs_a, turn ^ 1, slot_a, next_a)
         store_slab(slabs_b, turn ^ 1, slot_b, next_b)
         cuda.syncthreads()
-    c_base = z * m * n
+    c_base, add_bias = z * m * n, has_bias and split == 0
     for i in range(PATCH):
         gm = row0 + patch_offset(i, ty)
-        if gm < m:
-            for j in range(PATCH):
-                gn = col0 + patch_offset(j, tx)
-                if gn < n:
-                    value = acc[i, j] + bias[gn] if has_bias and split == 0 else acc[i, j]
-                    if splits == 1:
-                        c[c_base + gm * n + gn] = value
-                    else:
-                        cuda.atomic.add(c, c_base + gm * n + gn, value)
+        for j in range(PATCH):
+            gn = col0 + patch_offset(j, tx)
+            if gm < m and gn < n:
+                value = acc[i, j] + bias[gn] if add_bias else acc[i, j]
+                at = uint64(c_base + gm * n + gn)
+                if splits == 1:
+                    c[at] = value
+                else:
+                    cuda.atomic.add(c, at, value)
 
 
 # 16-byte aligned slabs: a thread's VECTOR neighbours come in one shared-memory read
