@@ -107,10 +107,11 @@ def attention_fused_backward_kernel(q, k, v, out, logsumexp, grad_out, scale, ca
 # Backward is two kernels, one per key tile (dK, dV) and one per row tile (dQ), each rebuilding
 # P and dS for itself: no atomics, the same bits at every run. Tiles are tiny on the simulator,
 # so its small test shapes still cross tile edges.
-# Their inner loops over a length known only at run time (features, keys, rows of a tile) are
-# `while` loops: numba.cuda compiles `for j in range(d)` with its iterator's bookkeeping in
-# every step (numba/numba#4647), a `while` to what CUDA C would give: on sm_90, 21 instructions
-# for 4 multiply-adds, against 85.
+# Their loops over a length known only at run time (features, keys, rows of a tile, a thread's
+# share of a tile) are `while` loops: numba.cuda compiles `for j in range(d)` with its
+# iterator's bookkeeping in every step (numba/numba#4647), a `while` to what CUDA C would give.
+# On sm_90 (python benchmarks/gpu_sass.py): 21 instructions for 4 multiply-adds, against 85;
+# 64 to load a tile element, against 281.
 HEAD_MAX = 64
 FUSED_THREADS = 16 if simulated() else 128
 ROW_TILE, KEY_TILE = (4, 8) if simulated() else (16, 64)                    # forward, and dQ's rows
@@ -126,9 +127,11 @@ KEY_TILE_PADDED, KV_KEY_TILE_PADDED, DQ_KEY_TILE_PADDED = KEY_TILE + 1, KV_KEY_T
 def load_rows(x, b, h, first, count, width, tile):
     """tile[r, j] = x[b, h, first + r, j] for r < count and j < width, 0 in the rest of the tile."""
     columns = tile.shape[1]
-    for i in range(cuda.threadIdx.x, tile.shape[0] * columns, cuda.blockDim.x):
+    i = cuda.threadIdx.x
+    while i < tile.shape[0] * columns:
         r, j = i // columns, i % columns
         tile[r, j] = x[b, h, first + r, j] if r < count and j < width else float32(0.0)
+        i += cuda.blockDim.x
 
 
 @device_function
@@ -140,8 +143,10 @@ def tile_at(block, heads, tiles, tile):
 @device_function
 def clear(tile):
     columns = tile.shape[1]
-    for i in range(cuda.threadIdx.x, tile.shape[0] * columns, cuda.blockDim.x):
+    i = cuda.threadIdx.x
+    while i < tile.shape[0] * columns:
         tile[i // columns, i % columns] = 0.0
+        i += cuda.blockDim.x
 
 
 @gpu_kernel
@@ -172,7 +177,8 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             load_rows(k, b, h, start, n, d, k_tile)
             load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
-            for i in range(tid, ROW_TILE * KEY_TILE, threads):   # scores; hidden ones -inf
+            i = tid
+            while i < ROW_TILE * KEY_TILE:   # scores; hidden ones -inf
                 r, c = i // KEY_TILE, i % KEY_TILE
                 score = float32(0.0)
                 j = 0
@@ -182,6 +188,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                 t = first + r
                 hidden = c >= n or t >= rows or (causal and start + c > t)
                 p_tile[r, c] = -math.inf if hidden else score * scale32
+                i += threads
             cuda.syncthreads()
             if tid < ROW_TILE:   # online softmax, a thread per row
                 old_max = row_max[tid]
@@ -209,7 +216,8 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                     row_sum[tid] = row_sum[tid] * factor + total
                     row_max[tid] = new_max
             cuda.syncthreads()
-            for i in range(tid, ROW_TILE * dv, threads):
+            i = tid
+            while i < ROW_TILE * dv:
                 r, j = i // dv, i % dv
                 total = float32(0.0)
                 c = 0
@@ -217,11 +225,14 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                     total += p_tile[r, c] * v_tile[c, j]
                     c += 1
                 o_tile[r, j] = o_tile[r, j] * rescale[r] + total
+                i += threads
             cuda.syncthreads()
-        for i in range(tid, ROW_TILE * dv, threads):
+        i = tid
+        while i < ROW_TILE * dv:
             r, j = i // dv, i % dv
             if first + r < rows:
                 out[b, h, first + r, j] = o_tile[r, j] / row_sum[r] if row_sum[r] > 0.0 else float32(0.0)
+            i += threads
         if tid < ROW_TILE and first + tid < rows:
             total = row_sum[tid]
             logsumexp[b, h, first + tid] = row_max[tid] + math.log(total) if total > 0.0 else -math.inf
@@ -231,13 +242,15 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
 @device_function
 def load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot):
     """L_t and D_t = dO_t . O_t (= rowsum(dP P)) of rows first.. first + m - 1, into shared memory."""
-    for r in range(cuda.threadIdx.x, m, cuda.blockDim.x):
+    r = cuda.threadIdx.x
+    while r < m:
         dot = float32(0.0)
         j = 0
         while j < dv:
             dot += grad_out[b, h, first + r, j] * out[b, h, first + r, j]
             j += 1
         row_lse[r], row_dot[r] = logsumexp[b, h, first + r], dot
+        r += cuda.blockDim.x
 
 
 @device_function
@@ -288,15 +301,18 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
             load_rows(grad_out, b, h, first, m, dv, do_tile)
             load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot)
             cuda.syncthreads()
-            for i in range(tid, KV_ROW_TILE * KV_KEY_TILE, threads):
+            i = tid
+            while i < KV_ROW_TILE * KV_KEY_TILE:
                 r, c = i // KV_KEY_TILE, i % KV_KEY_TILE
                 weight, grad_score = float32(0.0), float32(0.0)
                 if r < m and c < n and not (causal and start + c > first + r):
                     weight, grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv,
                                                                  scale32, row_lse, row_dot)
                 p_tile[r, c], ds_tile[r, c] = weight, grad_score
+                i += threads
             cuda.syncthreads()
-            for i in range(tid, n * HEAD_MAX, threads):
+            i = tid
+            while i < n * HEAD_MAX:
                 c, j = i // HEAD_MAX, i % HEAD_MAX
                 grad_value, grad_key = float32(0.0), float32(0.0)
                 r = 0
@@ -306,13 +322,16 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
                     r += 1
                 dv_tile[c, j] += grad_value
                 dk_tile[c, j] += grad_key
+                i += threads
             cuda.syncthreads()
-        for i in range(tid, n * HEAD_MAX, threads):
+        i = tid
+        while i < n * HEAD_MAX:
             c, j = i // HEAD_MAX, i % HEAD_MAX
             if j < d:
                 grad_k[b, h, start + c, j] = dk_tile[c, j]
             if j < dv:
                 grad_v[b, h, start + c, j] = dv_tile[c, j]
+            i += threads
         cuda.syncthreads()
 
 
@@ -346,15 +365,18 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
             load_rows(k, b, h, start, n, d, k_tile)
             load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
-            for i in range(tid, ROW_TILE * DQ_KEY_TILE, threads):
+            i = tid
+            while i < ROW_TILE * DQ_KEY_TILE:
                 r, c = i // DQ_KEY_TILE, i % DQ_KEY_TILE
                 grad_score = float32(0.0)
                 if r < m and c < n and not (causal and start + c > first + r):
                     grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv, scale32,
                                                          row_lse, row_dot)[1]
                 ds_tile[r, c] = grad_score
+                i += threads
             cuda.syncthreads()
-            for i in range(tid, m * d, threads):
+            i = tid
+            while i < m * d:
                 r, j = i // d, i % d
                 total = float32(0.0)
                 c = 0
@@ -362,10 +384,13 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
                     total += ds_tile[r, c] * k_tile[c, j]
                     c += 1
                 dq_tile[r, j] += total
+                i += threads
             cuda.syncthreads()
-        for i in range(tid, m * d, threads):
+        i = tid
+        while i < m * d:
             r, j = i // d, i % d
             grad_q[b, h, first + r, j] = dq_tile[r, j]
+            i += threads
         cuda.syncthreads()
 
 
