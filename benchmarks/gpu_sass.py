@@ -88,6 +88,7 @@ def compiled(kernel, signature, arch):
     from numba import cuda, types
 
     cc = (int(arch[3:-1]), int(arch[-1]))
+    without_a_gpu(cc)
     ptx, _ = cuda.compile_ptx(kernel.py_func, types.void(*signature), cc=cc)
     options = [f"-arch={arch}", "-verbose"]
     if kernel.targetoptions.get("max_registers"):
@@ -102,6 +103,17 @@ def compiled(kernel, signature, arch):
     nvjitlink.get_info_log(handle, log)
     nvjitlink.destroy(handle)
     return bytes(cubin), log.decode(errors="replace")
+
+
+def without_a_gpu(cc):
+    """numba-cuda compiles a device function that is not inlined (the scalar math twins) for
+    the current GPU's compute capability, which it asks the driver for: with no GPU here, it is
+    told the one this report is for."""
+    from types import SimpleNamespace
+
+    from numba.cuda import dispatcher
+
+    dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=cc)
 
 
 def nvdisasm():
@@ -171,7 +183,7 @@ def innermost_loops(sass):
         if start is None:
             hexadecimal = re.search(r"0x([0-9a-f]+)", operands)
             start = int(hexadecimal.group(1), 16) if hexadecimal else None
-        if start is not None and start < address and start in index:
+        if start is not None and start <= address and start in index:
             spans.append((index[start], i))
     inner = [(a, b) for a, b in spans if not any(a <= c and d <= b and (c, d) != (a, b) for c, d in spans)]
     return [(listing[a][0], listing[b][0], Counter(opcode for _, opcode, _ in listing[a:b + 1])) for a, b in inner]
