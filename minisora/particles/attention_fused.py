@@ -121,6 +121,26 @@ DQ_KEY_TILE = 8 if simulated() else 32
 # memory banks. Shared array sizes must be constants when compiled: computed here, not in kernels.
 HEAD_PADDED = HEAD_MAX + 1
 KEY_TILE_PADDED, KV_KEY_TILE_PADDED, DQ_KEY_TILE_PADDED = KEY_TILE + 1, KV_KEY_TILE + 1, DQ_KEY_TILE + 1
+# Register blocking: a thread computes several results that share one operand, reading that
+# operand once for all of them (1 + R shared-memory reads for R multiply-adds, not 2 R). A
+# thread's scores (P and dS in backward) are one key against every *_SCORE_STEP-th row of the
+# tile; its outputs one feature column (of COLUMNS) for every OUTPUT_STEP-th row (forward, dQ)
+# or key (dK, dV). The tile sizes are multiples of these steps.
+SCORE_STEP, KV_SCORE_STEP, DQ_SCORE_STEP = (FUSED_THREADS // tile for tile in (KEY_TILE, KV_KEY_TILE, DQ_KEY_TILE))
+# (on the simulator too, COLUMNS is less than the block's threads: its tests cover every step > 1)
+COLUMNS = 8 if simulated() else HEAD_MAX
+OUTPUT_STEP = FUSED_THREADS // COLUMNS
+SCORES_PER_THREAD, KV_SCORES_PER_THREAD, DQ_SCORES_PER_THREAD = (
+    ROW_TILE // SCORE_STEP, KV_ROW_TILE // KV_SCORE_STEP, ROW_TILE // DQ_SCORE_STEP)
+OUTPUTS_PER_THREAD, KV_OUTPUTS_PER_THREAD = ROW_TILE // OUTPUT_STEP, KV_KEY_TILE // OUTPUT_STEP
+# at most 128 registers a thread, so that four blocks of FUSED_THREADS share a multiprocessor
+# (left to itself, the compiler takes 168 for the unrolled blocking loops: three blocks). On
+# sm_90 the backward kernels then spill a little, outside their inner loops.
+FUSED_REGISTERS = 65536 // (4 * FUSED_THREADS)
+assert all(n % step == 0 for n, step in ((FUSED_THREADS, KEY_TILE), (FUSED_THREADS, KV_KEY_TILE),
+                                          (FUSED_THREADS, DQ_KEY_TILE), (ROW_TILE, SCORE_STEP),
+                                          (KV_ROW_TILE, KV_SCORE_STEP), (ROW_TILE, DQ_SCORE_STEP),
+                                          (ROW_TILE, OUTPUT_STEP), (KV_KEY_TILE, OUTPUT_STEP)))
 
 
 @device_function
@@ -132,6 +152,48 @@ def load_rows(x, b, h, first, count, width, tile):
         r, j = i // columns, i % columns
         tile[r, j] = x[b, h, first + r, j] if r < count and j < width else float32(0.0)
         i += cuda.blockDim.x
+
+
+@device_function
+def dots_down_rows(x_tile, first_row, step, y_tile, y_row, length, sums):
+    """sums[s] = x_tile[first_row + s step, :length] . y_tile[y_row, :length] for every s:
+    each number of the y row is read once for all of them."""
+    for s in range(sums.shape[0]):
+        sums[s] = 0.0
+    j = 0
+    while j < length:
+        y = y_tile[y_row, j]
+        for s in range(sums.shape[0]):
+            sums[s] += x_tile[first_row + s * step, j] * y
+        j += 1
+
+
+@device_function
+def weighted_down_rows(weights, first_row, step, values, column, length, sums):
+    """sums[s] = sum over i < length of weights[first_row + s step, i] values[i, column], for
+    every s: each value is read once for all of them."""
+    for s in range(sums.shape[0]):
+        sums[s] = 0.0
+    i = 0
+    while i < length:
+        value = values[i, column]
+        for s in range(sums.shape[0]):
+            sums[s] += weights[first_row + s * step, i] * value
+        i += 1
+
+
+@device_function
+def weighted_down_columns(weights, first_column, step, values, column, length, sums):
+    """sums[s] = sum over i < length of weights[i, first_column + s step] values[i, column]:
+    weighted_down_rows with the weights' tile read transposed."""
+    for s in range(sums.shape[0]):
+        sums[s] = 0.0
+    i = 0
+    while i < length:
+        value = values[i, column]
+        for s in range(sums.shape[0]):
+            sums[s] += weights[i, first_column + s * step] * value
+        i += 1
 
 
 @device_function
@@ -149,7 +211,7 @@ def clear(tile):
         i += cuda.blockDim.x
 
 
-@gpu_kernel
+@gpu_kernel(max_registers=FUSED_REGISTERS)
 def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     batch, heads, rows, d = q.shape
     keys, dv = v.shape[2], v.shape[3]
@@ -161,6 +223,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     row_max = cuda.shared.array(ROW_TILE, float32)
     row_sum = cuda.shared.array(ROW_TILE, float32)
     rescale = cuda.shared.array(ROW_TILE, float32)
+    sums, outputs = cuda.local.array(SCORES_PER_THREAD, float32), cuda.local.array(OUTPUTS_PER_THREAD, float32)
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
@@ -177,18 +240,14 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             load_rows(k, b, h, start, n, d, k_tile)
             load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
-            i = tid
-            while i < ROW_TILE * KEY_TILE:   # scores; hidden ones -inf
-                r, c = i // KEY_TILE, i % KEY_TILE
-                score = float32(0.0)
-                j = 0
-                while j < d:
-                    score += q_tile[r, j] * k_tile[c, j]
-                    j += 1
+            # scores (hidden ones -inf): key c against rows r0, r0 + SCORE_STEP, ...
+            c, r0 = tid % KEY_TILE, tid // KEY_TILE
+            dots_down_rows(q_tile, r0, SCORE_STEP, k_tile, c, d, sums)
+            for s in range(SCORES_PER_THREAD):
+                r = r0 + s * SCORE_STEP
                 t = first + r
                 hidden = c >= n or t >= rows or (causal and start + c > t)
-                p_tile[r, c] = -math.inf if hidden else score * scale32
-                i += threads
+                p_tile[r, c] = -math.inf if hidden else sums[s] * scale32
             cuda.syncthreads()
             if tid < ROW_TILE:   # online softmax, a thread per row
                 old_max = row_max[tid]
@@ -216,16 +275,14 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                     row_sum[tid] = row_sum[tid] * factor + total
                     row_max[tid] = new_max
             cuda.syncthreads()
-            i = tid
-            while i < ROW_TILE * dv:
-                r, j = i // dv, i % dv
-                total = float32(0.0)
-                c = 0
-                while c < n:
-                    total += p_tile[r, c] * v_tile[c, j]
-                    c += 1
-                o_tile[r, j] = o_tile[r, j] * rescale[r] + total
-                i += threads
+            # outputs: feature column j of rows r0, r0 + OUTPUT_STEP, ...
+            j, r0 = tid % COLUMNS, tid // COLUMNS
+            while j < dv:
+                weighted_down_rows(p_tile, r0, OUTPUT_STEP, v_tile, j, n, outputs)
+                for s in range(OUTPUTS_PER_THREAD):
+                    r = r0 + s * OUTPUT_STEP
+                    o_tile[r, j] = o_tile[r, j] * rescale[r] + outputs[s]
+                j += COLUMNS
             cuda.syncthreads()
         i = tid
         while i < ROW_TILE * dv:
@@ -254,22 +311,23 @@ def load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, r
 
 
 @device_function
-def rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv, scale, row_lse, row_dot):
-    """(P, dS) of row r and key c of the tiles: P = e^{scale q.k - L}, dS = P (dO.v - D) scale."""
-    score, grad_weight = float32(0.0), float32(0.0)
-    j = 0
-    while j < d:
-        score += q_tile[r, j] * k_tile[c, j]
-        j += 1
-    j = 0
-    while j < dv:
-        grad_weight += do_tile[r, j] * v_tile[c, j]
-        j += 1
-    weight = math.exp(score * scale - row_lse[r])
-    return weight, weight * (grad_weight - row_dot[r]) * scale
+def rebuilt_weights_and_grads(q_tile, k_tile, do_tile, v_tile, r0, step, c, d, dv, scale, row_lse, row_dot, first,
+                              start, m, n, causal, weights, grads):
+    """(P, dS) of key c of the tiles and rows r0, r0 + step, ... into weights[s], grads[s]:
+    P = e^{scale q.k - L}, dS = P (dO.v - D) scale; 0 where the row (of m, the first at
+    `first`) does not see the key (of n, the first at `start`)."""
+    dots_down_rows(q_tile, r0, step, k_tile, c, d, weights)
+    dots_down_rows(do_tile, r0, step, v_tile, c, dv, grads)
+    for s in range(weights.shape[0]):
+        r = r0 + s * step
+        if r < m and c < n and not (causal and start + c > first + r):
+            weight = math.exp(weights[s] * scale - row_lse[r])
+            weights[s], grads[s] = weight, weight * (grads[s] - row_dot[r]) * scale
+        else:
+            weights[s], grads[s] = 0.0, 0.0
 
 
-@gpu_kernel
+@gpu_kernel(max_registers=FUSED_REGISTERS)
 def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, causal, grad_k, grad_v):
     """A block per tile of keys: dV_s = sum_t P_ts dO_t and dK_s = sum_t dS_ts q_t over the rows that see them."""
     batch, heads, rows, d = q.shape
@@ -284,6 +342,8 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
     ds_tile = cuda.shared.array((KV_ROW_TILE, KV_KEY_TILE_PADDED), float32)
     row_lse = cuda.shared.array(KV_ROW_TILE, float32)
     row_dot = cuda.shared.array(KV_ROW_TILE, float32)
+    weights, grads = cuda.local.array(KV_SCORES_PER_THREAD, float32), cuda.local.array(KV_SCORES_PER_THREAD, float32)
+    key_sums = cuda.local.array(KV_OUTPUTS_PER_THREAD, float32)
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (keys + KV_KEY_TILE - 1) // KV_KEY_TILE
@@ -301,28 +361,21 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
             load_rows(grad_out, b, h, first, m, dv, do_tile)
             load_row_statistics(out, grad_out, logsumexp, b, h, first, m, dv, row_lse, row_dot)
             cuda.syncthreads()
-            i = tid
-            while i < KV_ROW_TILE * KV_KEY_TILE:
-                r, c = i // KV_KEY_TILE, i % KV_KEY_TILE
-                weight, grad_score = float32(0.0), float32(0.0)
-                if r < m and c < n and not (causal and start + c > first + r):
-                    weight, grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv,
-                                                                 scale32, row_lse, row_dot)
-                p_tile[r, c], ds_tile[r, c] = weight, grad_score
-                i += threads
+            c, r0 = tid % KV_KEY_TILE, tid // KV_KEY_TILE   # P and dS: key c, rows r0, r0 + KV_SCORE_STEP, ...
+            rebuilt_weights_and_grads(q_tile, k_tile, do_tile, v_tile, r0, KV_SCORE_STEP, c, d, dv, scale32, row_lse,
+                                      row_dot, first, start, m, n, causal, weights, grads)
+            for s in range(KV_SCORES_PER_THREAD):
+                p_tile[r0 + s * KV_SCORE_STEP, c], ds_tile[r0 + s * KV_SCORE_STEP, c] = weights[s], grads[s]
             cuda.syncthreads()
-            i = tid
-            while i < n * HEAD_MAX:
-                c, j = i // HEAD_MAX, i % HEAD_MAX
-                grad_value, grad_key = float32(0.0), float32(0.0)
-                r = 0
-                while r < m:
-                    grad_value += p_tile[r, c] * do_tile[r, j]
-                    grad_key += ds_tile[r, c] * q_tile[r, j]
-                    r += 1
-                dv_tile[c, j] += grad_value
-                dk_tile[c, j] += grad_key
-                i += threads
+            j, c0 = tid % COLUMNS, tid // COLUMNS   # dV, dK: column j of keys c0, c0 + OUTPUT_STEP, ...
+            while j < max(d, dv):
+                weighted_down_columns(p_tile, c0, OUTPUT_STEP, do_tile, j, m, key_sums)
+                for s in range(KV_OUTPUTS_PER_THREAD):
+                    dv_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
+                weighted_down_columns(ds_tile, c0, OUTPUT_STEP, q_tile, j, m, key_sums)
+                for s in range(KV_OUTPUTS_PER_THREAD):
+                    dk_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
+                j += COLUMNS
             cuda.syncthreads()
         i = tid
         while i < n * HEAD_MAX:
@@ -335,7 +388,7 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
         cuda.syncthreads()
 
 
-@gpu_kernel
+@gpu_kernel(max_registers=FUSED_REGISTERS)
 def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q):
     """A block per tile of rows: dQ_t = sum_s dS_ts k_s over the keys row t sees."""
     batch, heads, rows, d = q.shape
@@ -348,6 +401,8 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
     ds_tile = cuda.shared.array((ROW_TILE, DQ_KEY_TILE_PADDED), float32)
     row_lse = cuda.shared.array(ROW_TILE, float32)
     row_dot = cuda.shared.array(ROW_TILE, float32)
+    weights, grads = cuda.local.array(DQ_SCORES_PER_THREAD, float32), cuda.local.array(DQ_SCORES_PER_THREAD, float32)
+    outputs = cuda.local.array(OUTPUTS_PER_THREAD, float32)
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
     tiles = (rows + ROW_TILE - 1) // ROW_TILE
@@ -365,26 +420,18 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
             load_rows(k, b, h, start, n, d, k_tile)
             load_rows(v, b, h, start, n, dv, v_tile)
             cuda.syncthreads()
-            i = tid
-            while i < ROW_TILE * DQ_KEY_TILE:
-                r, c = i // DQ_KEY_TILE, i % DQ_KEY_TILE
-                grad_score = float32(0.0)
-                if r < m and c < n and not (causal and start + c > first + r):
-                    grad_score = rebuilt_weight_and_grad(q_tile, k_tile, do_tile, v_tile, r, c, d, dv, scale32,
-                                                         row_lse, row_dot)[1]
-                ds_tile[r, c] = grad_score
-                i += threads
+            c, r0 = tid % DQ_KEY_TILE, tid // DQ_KEY_TILE   # dS: key c, rows r0, r0 + DQ_SCORE_STEP, ...
+            rebuilt_weights_and_grads(q_tile, k_tile, do_tile, v_tile, r0, DQ_SCORE_STEP, c, d, dv, scale32, row_lse,
+                                      row_dot, first, start, m, n, causal, weights, grads)
+            for s in range(DQ_SCORES_PER_THREAD):
+                ds_tile[r0 + s * DQ_SCORE_STEP, c] = grads[s]
             cuda.syncthreads()
-            i = tid
-            while i < m * d:
-                r, j = i // d, i % d
-                total = float32(0.0)
-                c = 0
-                while c < n:
-                    total += ds_tile[r, c] * k_tile[c, j]
-                    c += 1
-                dq_tile[r, j] += total
-                i += threads
+            j, r0 = tid % COLUMNS, tid // COLUMNS   # dQ: column j of rows r0, r0 + OUTPUT_STEP, ...
+            while j < d:
+                weighted_down_rows(ds_tile, r0, OUTPUT_STEP, k_tile, j, n, outputs)
+                for s in range(OUTPUTS_PER_THREAD):
+                    dq_tile[r0 + s * OUTPUT_STEP, j] += outputs[s]
+                j += COLUMNS
             cuda.syncthreads()
         i = tid
         while i < m * d:
