@@ -133,6 +133,8 @@ OUTPUT_STEP = FUSED_THREADS // COLUMNS
 SCORES_PER_THREAD, KV_SCORES_PER_THREAD, DQ_SCORES_PER_THREAD = (
     ROW_TILE // SCORE_STEP, KV_ROW_TILE // KV_SCORE_STEP, ROW_TILE // DQ_SCORE_STEP)
 OUTPUTS_PER_THREAD, KV_OUTPUTS_PER_THREAD = ROW_TILE // OUTPUT_STEP, KV_KEY_TILE // OUTPUT_STEP
+# threads a row in the forward's softmax
+SOFTMAX_SPREAD = FUSED_THREADS // ROW_TILE
 # at most 128 registers a thread, so that four blocks of FUSED_THREADS share a multiprocessor
 # (left to itself, the compiler takes 168 for the unrolled blocking loops: three blocks). On
 # sm_90 the backward kernels then spill a little, outside their inner loops.
@@ -140,7 +142,8 @@ FUSED_REGISTERS = 65536 // (4 * FUSED_THREADS)
 assert all(n % step == 0 for n, step in ((FUSED_THREADS, KEY_TILE), (FUSED_THREADS, KV_KEY_TILE),
                                           (FUSED_THREADS, DQ_KEY_TILE), (ROW_TILE, SCORE_STEP),
                                           (KV_ROW_TILE, KV_SCORE_STEP), (ROW_TILE, DQ_SCORE_STEP),
-                                          (ROW_TILE, OUTPUT_STEP), (KV_KEY_TILE, OUTPUT_STEP)))
+                                          (ROW_TILE, OUTPUT_STEP), (KV_KEY_TILE, OUTPUT_STEP),
+                                          (FUSED_THREADS, ROW_TILE)))
 
 
 @device_function
@@ -223,6 +226,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
     row_max = cuda.shared.array(ROW_TILE, float32)
     row_sum = cuda.shared.array(ROW_TILE, float32)
     rescale = cuda.shared.array(ROW_TILE, float32)
+    partial = cuda.shared.array((ROW_TILE, SOFTMAX_SPREAD), float32)
     sums, outputs = cuda.local.array(SCORES_PER_THREAD, float32), cuda.local.array(OUTPUTS_PER_THREAD, float32)
     tid, threads = cuda.threadIdx.x, cuda.blockDim.x
     scale32 = float32(scale)
@@ -249,31 +253,41 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
                 hidden = c >= n or t >= rows or (causal and start + c > t)
                 p_tile[r, c] = -math.inf if hidden else sums[s] * scale32
             cuda.syncthreads()
-            if tid < ROW_TILE:   # online softmax, a thread per row
-                old_max = row_max[tid]
-                new_max = old_max
-                c = 0
-                while c < n:
-                    new_max = max(new_max, p_tile[tid, c])
-                    c += 1
-                if new_max == -math.inf:   # a padding row: sees nothing
-                    rescale[tid] = 1.0
-                    c = 0
-                    while c < n:
-                        p_tile[tid, c] = 0.0
-                        c += 1
+            # online softmax: SOFTMAX_SPREAD threads a row, each over every SOFTMAX_SPREAD-th key,
+            # combining their maxima and sums through shared memory (in a fixed order)
+            r, part = tid // SOFTMAX_SPREAD, tid % SOFTMAX_SPREAD
+            new_max = -math.inf
+            c = part
+            while c < n:
+                new_max = max(new_max, p_tile[r, c])
+                c += SOFTMAX_SPREAD
+            partial[r, part] = new_max
+            cuda.syncthreads()
+            old_max = row_max[r]
+            new_max = old_max
+            for other in range(SOFTMAX_SPREAD):
+                new_max = max(new_max, partial[r, other])
+            cuda.syncthreads()   # every thread has read partial and row_max before they change
+            total = float32(0.0)
+            c = part
+            while c < n:   # (a padding row sees nothing: new_max is -inf, its weights 0)
+                e = float32(0.0) if new_max == -math.inf else math.exp(p_tile[r, c] - new_max)
+                p_tile[r, c] = e
+                total += e
+                c += SOFTMAX_SPREAD
+            partial[r, part] = total
+            cuda.syncthreads()
+            if part == 0:
+                if new_max == -math.inf:
+                    rescale[r] = 1.0
                 else:
-                    factor = math.exp(old_max - new_max)
                     total = float32(0.0)
-                    c = 0
-                    while c < n:
-                        e = math.exp(p_tile[tid, c] - new_max)
-                        p_tile[tid, c] = e
-                        total += e
-                        c += 1
-                    rescale[tid] = factor
-                    row_sum[tid] = row_sum[tid] * factor + total
-                    row_max[tid] = new_max
+                    for other in range(SOFTMAX_SPREAD):
+                        total += partial[r, other]
+                    factor = math.exp(old_max - new_max)
+                    rescale[r] = factor
+                    row_sum[r] = row_sum[r] * factor + total
+                    row_max[r] = new_max
             cuda.syncthreads()
             # outputs: feature column j of rows r0, r0 + OUTPUT_STEP, ...
             j, r0 = tid % COLUMNS, tid // COLUMNS
