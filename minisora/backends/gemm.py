@@ -70,8 +70,9 @@ def load_slab(x, base, tile_stride, k_stride, t0, k0, t_size, k_size, slot, valu
     t, kk = t0 + t, k0 + kk
     first = base + t * tile_stride + kk * k_stride
     step = step_t * tile_stride + step_k * k_stride
+    t_left, k_left = t_size - t, k_size - kk   # (two numbers kept, rather than a bound per element)
     for r in range(PER_THREAD):
-        if t + r * step_t < t_size and kk + r * step_k < k_size:
+        if r * step_t < t_left and r * step_k < k_left:
             # uint64: an index that is never negative, so no fix-up for Python's negative indices
             values[r] = x[uint64(first + r * step)]
         else:
