@@ -172,30 +172,18 @@ def dots_down_rows(x_tile, first_row, step, y_tile, y_row, length, sums):
 
 
 @device_function
-def weighted_down_rows(weights, first_row, step, values, column, length, sums):
-    """sums[s] = sum over i < length of weights[first_row + s step, i] values[i, column], for
-    every s: each value is read once for all of them."""
+def weighted_down_rows(weights, transposed, first_row, step, values, column, length, sums):
+    """sums[s] = sum over i < length of W[first_row + s step, i] values[i, column], for every s,
+    where W is the weights' tile (or, if transposed, its transpose): each value is read once
+    for all of them."""
     for s in range(sums.shape[0]):
         sums[s] = 0.0
     i = 0
     while i < length:
         value = values[i, column]
         for s in range(sums.shape[0]):
-            sums[s] += weights[first_row + s * step, i] * value
-        i += 1
-
-
-@device_function
-def weighted_down_columns(weights, first_column, step, values, column, length, sums):
-    """sums[s] = sum over i < length of weights[i, first_column + s step] values[i, column]:
-    weighted_down_rows with the weights' tile read transposed."""
-    for s in range(sums.shape[0]):
-        sums[s] = 0.0
-    i = 0
-    while i < length:
-        value = values[i, column]
-        for s in range(sums.shape[0]):
-            sums[s] += weights[i, first_column + s * step] * value
+            row = first_row + s * step
+            sums[s] += (weights[i, row] if transposed else weights[row, i]) * value
         i += 1
 
 
@@ -292,7 +280,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             # outputs: feature column j of rows r0, r0 + OUTPUT_STEP, ...
             j, r0 = tid % COLUMNS, tid // COLUMNS
             while j < dv:
-                weighted_down_rows(p_tile, r0, OUTPUT_STEP, v_tile, j, n, outputs)
+                weighted_down_rows(p_tile, False, r0, OUTPUT_STEP, v_tile, j, n, outputs)
                 for s in range(OUTPUTS_PER_THREAD):
                     r = r0 + s * OUTPUT_STEP
                     o_tile[r, j] = o_tile[r, j] * rescale[r] + outputs[s]
@@ -383,10 +371,10 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
             cuda.syncthreads()
             j, c0 = tid % COLUMNS, tid // COLUMNS   # dV, dK: column j of keys c0, c0 + OUTPUT_STEP, ...
             while j < max(d, dv):
-                weighted_down_columns(p_tile, c0, OUTPUT_STEP, do_tile, j, m, key_sums)
+                weighted_down_rows(p_tile, True, c0, OUTPUT_STEP, do_tile, j, m, key_sums)
                 for s in range(KV_OUTPUTS_PER_THREAD):
                     dv_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
-                weighted_down_columns(ds_tile, c0, OUTPUT_STEP, q_tile, j, m, key_sums)
+                weighted_down_rows(ds_tile, True, c0, OUTPUT_STEP, q_tile, j, m, key_sums)
                 for s in range(KV_OUTPUTS_PER_THREAD):
                     dk_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
                 j += COLUMNS
@@ -442,7 +430,7 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
             cuda.syncthreads()
             j, r0 = tid % COLUMNS, tid // COLUMNS   # dQ: column j of rows r0, r0 + OUTPUT_STEP, ...
             while j < d:
-                weighted_down_rows(ds_tile, r0, OUTPUT_STEP, k_tile, j, n, outputs)
+                weighted_down_rows(ds_tile, False, r0, OUTPUT_STEP, k_tile, j, n, outputs)
                 for s in range(OUTPUTS_PER_THREAD):
                     dq_tile[r0 + s * OUTPUT_STEP, j] += outputs[s]
                 j += COLUMNS
