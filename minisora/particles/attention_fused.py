@@ -158,32 +158,19 @@ def load_rows(x, b, h, first, count, width, tile):
 
 
 @device_function
-def dots_down_rows(x_tile, first_row, step, y_tile, y_row, length, sums):
-    """sums[s] = x_tile[first_row + s step, :length] . y_tile[y_row, :length] for every s:
-    each number of the y row is read once for all of them."""
-    for s in range(sums.shape[0]):
-        sums[s] = 0.0
-    j = 0
-    while j < length:
-        y = y_tile[y_row, j]
-        for s in range(sums.shape[0]):
-            sums[s] += x_tile[first_row + s * step, j] * y
-        j += 1
-
-
-@device_function
-def weighted_down_rows(weights, transposed, first_row, step, values, column, length, sums):
-    """sums[s] = sum over i < length of W[first_row + s step, i] values[i, column], for every s,
-    where W is the weights' tile (or, if transposed, its transpose): each value is read once
-    for all of them."""
+def blocked_sums(x, x_transposed, first_row, step, y, y_transposed, column, length, sums):
+    """sums[s] = sum over i < length of X[first_row + s step, i] Y[i, column] for every s, where
+    X is the tile x (or, if x_transposed, its transpose) and Y likewise: one thread's products
+    of several rows of X with one column of Y, each number of that column read once for all
+    of them. (The flags are constants where it is called: compiled, the tests fold away.)"""
     for s in range(sums.shape[0]):
         sums[s] = 0.0
     i = 0
     while i < length:
-        value = values[i, column]
+        y_value = y[column, i] if y_transposed else y[i, column]
         for s in range(sums.shape[0]):
             row = first_row + s * step
-            sums[s] += (weights[i, row] if transposed else weights[row, i]) * value
+            sums[s] += (x[i, row] if x_transposed else x[row, i]) * y_value
         i += 1
 
 
@@ -234,7 +221,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             cuda.syncthreads()
             # scores (hidden ones -inf): key c against rows r0, r0 + SCORE_STEP, ...
             c, r0 = tid % KEY_TILE, tid // KEY_TILE
-            dots_down_rows(q_tile, r0, SCORE_STEP, k_tile, c, d, sums)
+            blocked_sums(q_tile, False, r0, SCORE_STEP, k_tile, True, c, d, sums)
             for s in range(SCORES_PER_THREAD):
                 r = r0 + s * SCORE_STEP
                 t = first + r
@@ -280,7 +267,7 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             # outputs: feature column j of rows r0, r0 + OUTPUT_STEP, ...
             j, r0 = tid % COLUMNS, tid // COLUMNS
             while j < dv:
-                weighted_down_rows(p_tile, False, r0, OUTPUT_STEP, v_tile, j, n, outputs)
+                blocked_sums(p_tile, False, r0, OUTPUT_STEP, v_tile, False, j, n, outputs)
                 for s in range(OUTPUTS_PER_THREAD):
                     r = r0 + s * OUTPUT_STEP
                     o_tile[r, j] = o_tile[r, j] * rescale[r] + outputs[s]
@@ -318,8 +305,8 @@ def rebuilt_weights_and_grads(q_tile, k_tile, do_tile, v_tile, r0, step, c, d, d
     """(P, dS) of key c of the tiles and rows r0, r0 + step, ... into weights[s], grads[s]:
     P = e^{scale q.k - L}, dS = P (dO.v - D) scale; 0 where the row (of m, the first at
     `first`) does not see the key (of n, the first at `start`)."""
-    dots_down_rows(q_tile, r0, step, k_tile, c, d, weights)
-    dots_down_rows(do_tile, r0, step, v_tile, c, dv, grads)
+    blocked_sums(q_tile, False, r0, step, k_tile, True, c, d, weights)
+    blocked_sums(do_tile, False, r0, step, v_tile, True, c, dv, grads)
     for s in range(weights.shape[0]):
         r = r0 + s * step
         if r < m and c < n and not (causal and start + c > first + r):
@@ -371,10 +358,10 @@ def attention_fused_backward_kv_gpu(q, k, v, out, logsumexp, grad_out, scale, ca
             cuda.syncthreads()
             j, c0 = tid % COLUMNS, tid // COLUMNS   # dV, dK: column j of keys c0, c0 + OUTPUT_STEP, ...
             while j < max(d, dv):
-                weighted_down_rows(p_tile, True, c0, OUTPUT_STEP, do_tile, j, m, key_sums)
+                blocked_sums(p_tile, True, c0, OUTPUT_STEP, do_tile, False, j, m, key_sums)
                 for s in range(KV_OUTPUTS_PER_THREAD):
                     dv_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
-                weighted_down_rows(ds_tile, True, c0, OUTPUT_STEP, q_tile, j, m, key_sums)
+                blocked_sums(ds_tile, True, c0, OUTPUT_STEP, q_tile, False, j, m, key_sums)
                 for s in range(KV_OUTPUTS_PER_THREAD):
                     dk_tile[c0 + s * OUTPUT_STEP, j] += key_sums[s]
                 j += COLUMNS
@@ -430,7 +417,7 @@ def attention_fused_backward_q_gpu(q, k, v, out, logsumexp, grad_out, scale, cau
             cuda.syncthreads()
             j, r0 = tid % COLUMNS, tid // COLUMNS   # dQ: column j of rows r0, r0 + OUTPUT_STEP, ...
             while j < d:
-                weighted_down_rows(ds_tile, False, r0, OUTPUT_STEP, k_tile, j, n, outputs)
+                blocked_sums(ds_tile, False, r0, OUTPUT_STEP, k_tile, False, j, n, outputs)
                 for s in range(OUTPUTS_PER_THREAD):
                     dq_tile[r0 + s * OUTPUT_STEP, j] += outputs[s]
                 j += COLUMNS
