@@ -16,9 +16,10 @@ the machine code, here for the H100's architecture (sm_90) by default:
    nvdisasm.
 
 For each kernel: registers a thread, spilled bytes, shared memory; for each innermost loop:
-its instructions, FP32 multiply-adds (FFMA), shared and global loads, and instructions per
-FFMA (a multiprocessor issues 4 instructions a cycle and has 128 FP32 lanes: a loop of mostly
-FFMA can run near the GPU's peak, one of 5 instructions per FFMA at a fifth of it at best).
+its instructions, FP32 multiply-adds (FFMA), shared and global loads, reloads of spilled
+values (LDL), and instructions per FFMA (a multiprocessor issues 4 instructions a cycle and
+has 128 FP32 lanes: a loop of mostly FFMA can run near the GPU's peak, one of 5 instructions
+per FFMA at a fifth of it at best).
 `--show NAME` prints that kernel's SASS. Numbers only: no kernel runs, nothing is timed.
 """
 import argparse
@@ -194,7 +195,7 @@ def loop_summary(counts):
     def kind(prefix):
         return sum(n for opcode, n in counts.items() if opcode.startswith(prefix))
     ffma = counts["FFMA"]
-    return dict(instructions=total, ffma=ffma, lds=kind("LDS"), ldg=kind("LDG"),
+    return dict(instructions=total, ffma=ffma, lds=kind("LDS"), ldg=kind("LDG"), ldl=kind("LDL"),
                 per_ffma=total / ffma if ffma else None)
 
 
@@ -208,7 +209,8 @@ def report(name, log, sass):
             continue   # an idle spin (the end of a kernel), not work
         ratio = f"{summary['per_ffma']:5.1f} per FFMA" if summary["per_ffma"] else "   no FFMA    "
         lines.append(f"    loop {first:#07x}-{last:#07x}  {summary['instructions']:>4} instructions  "
-                     f"FFMA {summary['ffma']:>3}  LDS {summary['lds']:>3}  LDG {summary['ldg']:>3}  {ratio}")
+                     f"FFMA {summary['ffma']:>3}  LDS {summary['lds']:>3}  LDG {summary['ldg']:>3}  "
+                     f"LDL {summary['ldl']:>2}  {ratio}")
     return "\n".join(lines)
 
 

@@ -38,7 +38,7 @@ def test_innermost_loops_are_found_with_their_instructions():
     loops = gpu_sass.innermost_loops(SASS)
     assert [(first, last) for first, last, _ in loops] == [(0x40, 0x80), (0xf0, 0xf0)]
     inner = gpu_sass.loop_summary(loops[0][2])
-    assert inner == dict(instructions=5, ffma=2, lds=1, ldg=0, per_ffma=2.5)
+    assert inner == dict(instructions=5, ffma=2, lds=1, ldg=0, ldl=0, per_ffma=2.5)
     assert gpu_sass.loop_summary(loops[1][2])["per_ffma"] is None
 
 
