@@ -137,7 +137,7 @@ OUTPUTS_PER_THREAD, KV_OUTPUTS_PER_THREAD = ROW_TILE // OUTPUT_STEP, KV_KEY_TILE
 SOFTMAX_SPREAD = FUSED_THREADS // ROW_TILE
 # at most 128 registers a thread, so that four blocks of FUSED_THREADS share a multiprocessor
 # (left to itself, the compiler takes 168 for the unrolled blocking loops: three blocks). On
-# sm_90 the backward kernels then spill a little, outside their inner loops.
+# sm_90 the kernels then spill a little, outside their inner loops (gpu_sass.py: no LDL there).
 FUSED_REGISTERS = 65536 // (4 * FUSED_THREADS)
 assert all(n % step == 0 for n, step in ((FUSED_THREADS, KEY_TILE), (FUSED_THREADS, KV_KEY_TILE),
                                           (FUSED_THREADS, DQ_KEY_TILE), (ROW_TILE, SCORE_STEP),
