@@ -155,16 +155,17 @@ def test_matmul_with_k_split_across_blocks(m, k, n):
 
 
 # The GEMM's edges: C ending inside a block's tile, a thread's patch or one of its squares, K
-# ending inside a K step (the double-buffered slabs then load zeros), one step and many; each
-# operand read row by row or through a transposed view (the slab loads' two orders). Tiles are
-# 16 on the simulator, 128 on a GPU.
-GEMM_SHAPES = [(1, 1, 1), (17, 9, 33), (16, 24, 16), (5, 41, 18),
+# ending inside a K step (the double-buffered slabs then load zeros), one step and many, K split
+# across blocks (5 x 41 x 18 on the simulator), no K or no columns; each operand read row by row
+# or through a transposed view (the slab loads' two orders); and the sums of A's rows it adds
+# up on the way (linear's bias gradient). Tiles are 16 on the simulator, 128 on a GPU.
+GEMM_SHAPES = [(1, 1, 1), (17, 9, 33), (16, 24, 16), (5, 41, 18), (4, 9, 0), (3, 0, 2),
                pytest.param(300, 260, 130, marks=pytest.mark.gpu), pytest.param(128, 8, 257, marks=pytest.mark.gpu)]
 
 
 @pytest.mark.parametrize("m, k, n", GEMM_SHAPES)
 @pytest.mark.parametrize("a_transposed, b_transposed", [(False, False), (True, False), (False, True), (True, True)])
-def test_gemm_edges_and_operand_layouts_match_numpy(m, k, n, a_transposed, b_transposed):
+def test_gemm_edges_operand_layouts_and_row_sums_match_numpy(m, k, n, a_transposed, b_transposed):
     backend = ms.backends.get("cuda")
     rng = np.random.default_rng(m * 10000 + k * 100 + n)
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
@@ -179,6 +180,10 @@ def test_gemm_edges_and_operand_layouts_match_numpy(m, k, n, a_transposed, b_tra
         assert (a_gpu.strides[-1] == 1) != a_transposed and (b_gpu.strides[-1] == 1) != b_transposed
     got = backend.to_numpy(backend.matmul(a_gpu, b_gpu))
     np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    row_sums = backend.full((m,), 7.0, np.float32)
+    again = backend.to_numpy(backend.matmul(a_gpu, b_gpu, row_sums=row_sums))
+    np.testing.assert_array_equal(again, got)   # asking for the sums changes nothing else
+    np.testing.assert_allclose(backend.to_numpy(row_sums), a.sum(1), rtol=1e-6, atol=1e-6 * np.sqrt(k))
 
 
 @pytest.mark.parametrize("name, fn, specs", [c for c in CASES if c[0] in ("matmul batched broadcast", "layer_norm",

@@ -77,3 +77,25 @@ def test_cpu_matmul_writes_into_a_view_and_refuses_a_bias_with_it():
     assert (target[0] == 0).all() and (target[:, 0] == 0).all()
     with pytest.raises(ValueError, match="bias and an out array together"):
         cpu.matmul(a, b, np.ones(5), out=np.empty((3, 5)))
+
+
+def test_cpu_matmul_sums_the_rows_of_a_and_refuses_a_batch():
+    # linear's backward gets db from the dW product: the sums of A = dy^T's rows, in float64
+    from minisora.backends import cpu
+
+    dy, x = values(0, (7, 3)).astype(np.float32), values(1, (7, 4)).astype(np.float32)
+    sums = np.full(3, 9.0, np.float32)
+    np.testing.assert_allclose(cpu.matmul(dy.T, x, row_sums=sums), dy.T @ x, rtol=1e-6)
+    np.testing.assert_allclose(sums, dy.astype(np.float64).sum(0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"row_sums \(3,\) needs one matrix A"):
+        cpu.matmul(np.ones((2, 3, 4)), np.ones((4, 5)), row_sums=np.empty(3))
+
+
+def test_linear_bias_gradient_with_the_weight_frozen():
+    # no dW product to ride in: db is its own sum
+    x, w, b = (ms.tensor(values(seed, shape), requires_grad=grad) for seed, shape, grad in
+               ((0, (5, 3), False), (1, (2, 3), False), (2, (2,), True)))
+    weights = values(3, (5, 2))
+    (F.linear(x, w, b) * ms.tensor(weights)).sum().backward()
+    assert w.grad is None and x.grad is None
+    np.testing.assert_allclose(b.grad.numpy(), weights.sum(0), rtol=1e-6)

@@ -156,15 +156,20 @@ def add(a, b):
     return a + b
 
 
-def matmul(a, b, bias=None, out=None):
+def matmul(a, b, bias=None, out=None, row_sums=None):
     """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules) [plus a bias
     over the last dim, added in place after: BLAS through NumPy cannot add it as it writes]
-    [into `out`, any view of the product's shape]."""
+    [into `out`, any view of the product's shape] [and, for one matrix A, the sums of A's rows
+    into `row_sums` (linear's bias gradient, in dW = dy^T x)]."""
     if bias is not None and out is not None:
         raise ValueError("matmul: a bias and an out array together are not supported")
+    if row_sums is not None and (a.ndim != 2 or row_sums.shape != a.shape[:1]):
+        raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one sum per row, A is {a.shape}")
     product = np.matmul(a, b, out=out)
     if bias is not None:
         add_bias.cpu()(product.reshape(-1, product.shape[-1]), bias)
+    if row_sums is not None:
+        add_rows.cpu()(a, row_sums)
     return product
 
 
@@ -175,6 +180,19 @@ def add_bias(y, bias):
     for r in range(rows):
         for c in range(columns):
             y[r, c] += bias[c]
+
+
+@kernel
+def add_rows(a, row_sums):
+    """row_sums[r] = sum over k of a[r, k], added in float64 (a is dy^T, a transposed view: the
+    loop walks k outside, so that the inner loop reads dy's rows as they lie in memory)."""
+    rows, columns = a.shape
+    totals = np.zeros(rows, np.float64)
+    for k in range(columns):
+        for r in range(rows):
+            totals[r] += a[r, k]
+    for r in range(rows):
+        row_sums[r] = totals[r]
 
 
 def uniform(shape, generator, dtype):

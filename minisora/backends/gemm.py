@@ -16,7 +16,7 @@ How it is fast (the classic SGEMM recipe):
   next is on its way from GPU memory, so a K step needs one barrier and the multiply-adds do
   not wait for memory.
 - Indices are written so that the compiler can see they are not negative (see gemm_tile):
-  on an H100 (sm_90; python benchmarks/gpu_sass.py) the loop over K is 726 instructions a
+  on an H100 (sm_90; python benchmarks/gpu_sass.py) the loop over K is 731 instructions a
   step, 512 of them multiply-adds, with 128 registers a thread, so two blocks share a
   multiprocessor.
 - Split K: when C has too few tiles to keep every multiprocessor busy (dW = dy^T x: C is small,
@@ -24,6 +24,9 @@ How it is fast (the classic SGEMM recipe):
   the blocks add their partial tiles into C atomically.
 - Linear layers pass their bias: it is added to each element of C as it is written (by the
   first K chunk only, when K is split), which saves a pass over C.
+- Linear's backward asks for the sums of A's rows too: in dW = dy^T x they are the bias
+  gradient db, added up by one more column of blocks of the same launch (sum_rows), which
+  saves a launch and a pass over dy that read down its columns.
 - A and B are read through their strides, so a transposed operand (A^T in dW = dy^T x, B^T in
   x W^T) is just another stride pattern; the loads pick the order in which neighbouring threads
   touch neighbouring memory.
@@ -45,6 +48,7 @@ THREADS = SPREAD * SPREAD
 GROUP = SPREAD * VECTOR                     # from one of a thread's squares to the next
 SLAB = TILE + 4                             # shared rows padded so column-wise stores spread over banks
 PER_THREAD = TILE * TILE_K // THREADS       # elements of each slab one thread copies
+ROW_PARTS = THREADS // TILE                  # threads a row in sum_rows
 # a thread's elements of a slab are a fixed step apart in both of its orders (see slab_slot)
 assert THREADS % TILE == 0 and THREADS % TILE_K == 0
 # registers per thread: two blocks of THREADS fit a multiprocessor (float32); a float64 patch
@@ -112,7 +116,7 @@ def multiply_step(kk, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
 def multiply_slabs(tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
     # the 8 steps of the slab written out (TILE_K = 8): with kk a constant in each, every
     # shared-memory address is a constant offset from one register, and the compiler schedules
-    # across the steps (a loop over kk: about 910 instructions a K step on sm_90, against 726)
+    # across the steps (a loop over kk: about 910 instructions a K step on sm_90, against 731)
     multiply_step(0, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
     multiply_step(1, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
     multiply_step(2, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
@@ -124,8 +128,34 @@ def multiply_slabs(tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
 
 
 @device_function
-def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
-              slabs_b, acc, frag_a, frag_b, next_a, next_b):
+def sum_rows(tid, a, a_base, a_row, a_col, row0, m, k_start, k_stop, splits, row_sums, row_totals):
+    """row_sums[row0 + t] (+)= sum of A[row0 + t, k_start:k_stop] for the TILE rows of a block's
+    tile, in float64: ROW_PARTS threads a row, each taking every ROW_PARTS-th k, then
+    added in a fixed order. It runs in blocks of its own: inside the GEMM's loop (adding up
+    the slabs of A there) it held registers in every product, and the loop spilled twice as
+    much on sm_90. With A = dy^T, neighbouring rows of A are neighbours in memory: a warp reads
+    one piece of memory."""
+    t, part = tid % TILE, tid // TILE
+    total = 0.0
+    if row0 + t < m:
+        kk = k_start + part
+        while kk < k_stop:
+            total += a[uint64(a_base + (row0 + t) * a_row + kk * a_col)]
+            kk += ROW_PARTS
+    row_totals[part, t] = total
+    cuda.syncthreads()
+    if part == 0 and row0 + t < m:
+        for other in range(1, ROW_PARTS):
+            total += row_totals[other, t]
+        if splits == 1:
+            row_sums[uint64(row0 + t)] = total
+        else:
+            cuda.atomic.add(row_sums, uint64(row0 + t), total)
+
+
+@device_function
+def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, row_sums,
+              has_row_sums, slabs_a, slabs_b, row_totals, acc, frag_a, frag_b, next_a, next_b):
     # `& (THREADS - 1)` changes nothing (tid < THREADS) but tells the compiler that tid is not
     # negative: every // and % below then is a shift or a mask, and every shared-memory index
     # skips Python's negative-index fix-up (on a GPU, a third of the loop's instructions)
@@ -135,6 +165,9 @@ def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, sp
     row0, col0 = cuda.blockIdx.y * TILE, cuda.blockIdx.x * TILE
     a_base, b_base = z * a_batch, z * b_batch
     k_start, k_stop = split * chunk, min(k, (split + 1) * chunk)
+    if has_row_sums and cuda.blockIdx.x == cuda.gridDim.x - 1:   # the column of blocks past C's
+        sum_rows(tid, a, a_base, a_row, a_col, row0, m, k_start, k_stop, splits, row_sums, row_totals)
+        return
     slot_a, slot_b = slab_slot(tid, a_col == 1), slab_slot(tid, b_col != 1)
     for i in range(PATCH):
         for j in range(PATCH):
@@ -175,25 +208,29 @@ def gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, sp
 
 # 16-byte aligned slabs: a thread's VECTOR neighbours come in one shared-memory read
 @gpu_kernel(max_registers=REGISTERS[np.dtype(np.float32)])
-def gemm_float32(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
+def gemm_float32(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias,
+                 row_sums, has_row_sums):
     slabs_a = cuda.shared.array((2, TILE_K, SLAB), float32, alignment=16)
     slabs_b = cuda.shared.array((2, TILE_K, SLAB), float32, alignment=16)
     acc = cuda.local.array((PATCH, PATCH), float32)
     frag_a, frag_b = cuda.local.array(PATCH, float32), cuda.local.array(PATCH, float32)
     next_a, next_b = cuda.local.array(PER_THREAD, float32), cuda.local.array(PER_THREAD, float32)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
-              slabs_b, acc, frag_a, frag_b, next_a, next_b)
+    row_totals = cuda.shared.array((ROW_PARTS, TILE), float64)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, row_sums,
+              has_row_sums, slabs_a, slabs_b, row_totals, acc, frag_a, frag_b, next_a, next_b)
 
 
 @gpu_kernel(max_registers=REGISTERS[np.dtype(np.float64)])
-def gemm_float64(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias):
+def gemm_float64(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias,
+                 row_sums, has_row_sums):
     slabs_a = cuda.shared.array((2, TILE_K, SLAB), float64, alignment=16)
     slabs_b = cuda.shared.array((2, TILE_K, SLAB), float64, alignment=16)
     acc = cuda.local.array((PATCH, PATCH), float64)
     frag_a, frag_b = cuda.local.array(PATCH, float64), cuda.local.array(PATCH, float64)
     next_a, next_b = cuda.local.array(PER_THREAD, float64), cuda.local.array(PER_THREAD, float64)
-    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, slabs_a,
-              slabs_b, acc, frag_a, frag_b, next_a, next_b)
+    row_totals = cuda.shared.array((ROW_PARTS, TILE), float64)
+    gemm_tile(a, a_batch, a_row, a_col, b, b_batch, b_row, b_col, c, m, n, k, splits, chunk, bias, has_bias, row_sums,
+              has_row_sums, slabs_a, slabs_b, row_totals, acc, frag_a, frag_b, next_a, next_b)
 
 
 KERNELS = {np.dtype(np.float32): gemm_float32, np.dtype(np.float64): gemm_float64}
@@ -230,27 +267,36 @@ def split_k(blocks, k):
     return max(1, min(-(-BUSY_BLOCKS // blocks), k // MIN_CHUNK))
 
 
-def matmul(a, b, empty, bias=None):
-    """A (..., m, k) @ B (..., k, n) [+ bias (n,)] -> C (..., m, n), batch dims broadcast (as np.matmul)."""
+def matmul(a, b, empty, bias=None, row_sums=None):
+    """A (..., m, k) @ B (..., k, n) [+ bias (n,)] -> C (..., m, n), batch dims broadcast (as np.matmul)
+    [and, for one matrix A, the sums of its rows into the packed row_sums (m,)]."""
     batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     c = empty(batch + (m, n), a.dtype)
-    if c.size == 0:
-        return c
     if k == 0:
         from . import cuda as backend
 
-        backend.copy_into(c, 0 if bias is None else bias)
+        if c.size:
+            backend.copy_into(c, 0 if bias is None else bias)
+        if row_sums is not None and m:
+            fill(row_sums, 0)
+        return c
+    if c.size == 0 and (row_sums is None or m == 0):
         return c
     count = math.prod(batch)
     tiles = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
-    splits = split_k(tiles[0] * tiles[1] * count, k)
+    splits = split_k(max(1, tiles[0]) * tiles[1] * count, k)   # (n = 0: only the row sums' blocks)
+    if row_sums is not None:   # one more column of blocks, summing A's rows
+        tiles = (tiles[0] + 1, tiles[1])
     chunk = -(-k // (splits * TILE_K)) * TILE_K
-    if splits > 1:
-        fill(c, 0)   # the chunks add into C
+    if splits > 1:   # the chunks add into C (and into the row sums)
+        for total in (c, row_sums):
+            if total is not None and total.size:
+                fill(total, 0)
     flat_c = c.storage(c.size)
-    # without a bias, C stands in for it (an array of the same kind: no second compiled form)
+    # without a bias or row sums, C stands in for them (an array of the same kind: no second
+    # compiled form)
     launch(KERNELS[np.dtype(a.dtype)], tiles + (count * splits,), THREADS, *batched(a, batch), *batched(b, batch),
-           flat_c, m, n, k, splits, chunk, flat_c if bias is None else bias, bias is not None)
+           flat_c, m, n, k, splits, chunk, flat_c if bias is None else bias, bias is not None,
+           flat_c if row_sums is None else row_sums, row_sums is not None)
     return c
-

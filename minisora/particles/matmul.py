@@ -6,7 +6,8 @@
 Shapes follow PyTorch: A (..., n, k) @ B (..., k, m) -> (..., n, m), leading dims broadcast;
 W is (out_features, in_features). The products run on BLAS (the fastest matrix code on the
 machine) or, on a GPU, on minisora's GEMM (backends/gemm.py), which adds linear's bias as it
-writes y; their backward is written out here, by hand, as two more products.
+writes y; their backward is written out here, by hand, as two more products (the one for dW
+also summing dy over rows: db).
 """
 import numpy as np
 
@@ -109,11 +110,13 @@ class Linear(Particle):
         grad = backend.contiguous(backend.reshape(backend.astype(grad_y, rows.dtype), (-1, weight.shape[0])))
         needs = ctx.needs_input_grad
         grad_x = backend.reshape(backend.matmul(grad, weight), ctx.shape) if needs[0] else None
-        grad_weight = backend.matmul(backend.permute(grad, (1, 0)), rows) if needs[1] else None
-        if len(needs) == 2:
-            return grad_x, grad_weight
-        grad_bias = sum_over(ctx, grad, (0,)) if needs[2] else None
-        return grad_x, grad_weight, grad_bias
+        grad_bias = backend.empty((weight.shape[0],), rows.dtype) if len(needs) == 3 and needs[2] else None
+        grad_weight = None
+        if needs[1]:   # dW = dy^T x, which also sums dy^T's rows: db
+            grad_weight = backend.matmul(backend.permute(grad, (1, 0)), rows, row_sums=grad_bias)
+        elif grad_bias is not None:
+            grad_bias = sum_over(ctx, grad, (0,))
+        return (grad_x, grad_weight) if len(needs) == 2 else (grad_x, grad_weight, grad_bias)
 
     @staticmethod
     def reference(x, weight, bias=None):
