@@ -241,8 +241,8 @@ def matmul(a, b, bias=None, out=None, row_sums=None):
     """Batched matrix product with broadcast batch dims [plus a bias over the last dim], on the
     hand-written tiled GEMM (gemm.py), which adds the bias as it writes C [into `out`, any view
     of the product's shape: the GEMM writes packed rows, so a strided one gets a copy] [and, for
-    one matrix A, the sums of A's rows into the packed `row_sums`, added up from the GEMM's
-    shared-memory copies of A: no second read of A]."""
+    one matrix A, the sums of A's rows into the packed `row_sums`, by extra blocks of the same
+    launch (gemm.sum_rows)]."""
     bias = None if bias is None else contiguous(bias)
     if row_sums is not None and (a.ndim != 2 or row_sums.shape != a.shape[:1] or not row_sums.is_contiguous):
         raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one packed sum per row, "

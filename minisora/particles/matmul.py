@@ -110,11 +110,12 @@ class Linear(Particle):
         grad = backend.contiguous(backend.reshape(backend.astype(grad_y, rows.dtype), (-1, weight.shape[0])))
         needs = ctx.needs_input_grad
         grad_x = backend.reshape(backend.matmul(grad, weight), ctx.shape) if needs[0] else None
-        grad_bias = backend.empty((weight.shape[0],), rows.dtype) if len(needs) == 3 and needs[2] else None
-        grad_weight = None
+        needs_bias = len(needs) == 3 and needs[2]
+        grad_weight = grad_bias = None
         if needs[1]:   # dW = dy^T x, which also sums dy^T's rows: db
+            grad_bias = backend.empty((weight.shape[0],), rows.dtype) if needs_bias else None
             grad_weight = backend.matmul(backend.permute(grad, (1, 0)), rows, row_sums=grad_bias)
-        elif grad_bias is not None:
+        elif needs_bias:
             grad_bias = sum_over(ctx, grad, (0,))
         return (grad_x, grad_weight) if len(needs) == 2 else (grad_x, grad_weight, grad_bias)
 
