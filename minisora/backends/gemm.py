@@ -36,13 +36,13 @@ import math
 import numpy as np
 from numba import float32, float64, uint64
 
-from .gpu import cuda, device_function, fill, gpu_kernel, launch, simulated
+from .gpu import cuda, device_function, fill, gpu_kernel, launch, simulated, sized
 from .layout import merged_loop
 
 # TILE x TILE: one block's tile of C; TILE_K: the K step; PATCH x PATCH: each thread's piece of C,
 # made of (PATCH / VECTOR)^2 squares of VECTOR x VECTOR neighbours, GROUP apart.
 # (On the simulator, where each thread is a Python thread, the same code runs with a small tile.)
-TILE, TILE_K, PATCH, VECTOR = (16, 8, 4, 2) if simulated() else (128, 8, 8, 4)
+TILE, TILE_K, PATCH, VECTOR = sized((128, 8, 8, 4), on_simulator=(16, 8, 4, 2))
 SPREAD = TILE // PATCH                      # threads along each side of the tile
 THREADS = SPREAD * SPREAD
 GROUP = SPREAD * VECTOR                     # from one of a thread's squares to the next
@@ -256,7 +256,8 @@ def batched(array, batch):
 
 
 # About two blocks per multiprocessor of an H100 (132) fill it; no split makes a block's share of
-# K shorter than MIN_CHUNK. (Tiny on the simulator, so that its tests take the split path too.)
+# K shorter than MIN_CHUNK. (Tiny on the simulator, so that its tests take the split path too,
+# even at the GPU's tile sizes: a choice of how to launch, not of how the kernel indexes.)
 BUSY_BLOCKS, MIN_CHUNK = (4, 8) if simulated() else (264, 256)
 
 

@@ -11,6 +11,7 @@ same kernels on Numba's CUDA simulator, thread by thread in Python: slow, but st
 import collections
 import functools
 import math
+import os
 import sys
 import threading
 import types
@@ -26,6 +27,16 @@ WARP = 32
 
 def simulated():
     return bool(config.ENABLE_CUDASIM)
+
+
+def sized(on_gpu, on_simulator):
+    """A GPU's tile and block sizes, or on the simulator (a Python thread per GPU thread) small
+    ones, so that tests stay quick and their small shapes still cross tile edges.
+    MINISORA_GPU_SIZES=1 gives the simulator the GPU's sizes: slow, but it runs the very index
+    arithmetic of a GPU's launches (tests/test_gpu_sizes.py). Read once, at import."""
+    if simulated() and os.environ.get("MINISORA_GPU_SIZES") != "1":
+        return on_simulator
+    return on_gpu
 
 
 class SimulatedCuda:
@@ -81,7 +92,7 @@ if simulated():
 # Threads per block (at most, and at least) and blocks per launch; grid-stride loops cover the
 # rest. The simulator runs every thread as a Python thread, so there blocks stay tiny: the
 # kernels are written for any power-of-two block size and give the same results.
-THREADS, MIN_THREADS, MAX_BLOCKS = (8, 1, 4) if simulated() else (256, WARP, 65535)
+THREADS, MIN_THREADS, MAX_BLOCKS = sized((256, WARP, 65535), on_simulator=(8, 1, 4))
 
 
 def gpu_kernel(fn=None, *, max_registers=None):

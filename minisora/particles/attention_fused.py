@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import float32
 
-from ..backends.gpu import MAX_BLOCKS, cuda, device_function, gpu_kernel, launch, simulated
+from ..backends.gpu import MAX_BLOCKS, cuda, device_function, gpu_kernel, launch, sized
 from ..backends.kernel import kernel
 
 
@@ -113,10 +113,10 @@ def attention_fused_backward_kernel(q, k, v, out, logsumexp, grad_out, scale, ca
 # On sm_90 (python benchmarks/gpu_sass.py): 21 instructions for 4 multiply-adds, against 85;
 # 64 to load a tile element, against 281.
 HEAD_MAX = 64
-FUSED_THREADS = 16 if simulated() else 128
-ROW_TILE, KEY_TILE = (4, 8) if simulated() else (16, 64)                    # forward, and dQ's rows
-KV_KEY_TILE, KV_ROW_TILE = (4, 8) if simulated() else (16, 32)              # dK, dV
-DQ_KEY_TILE = 8 if simulated() else 32
+FUSED_THREADS = sized(128, on_simulator=16)
+ROW_TILE, KEY_TILE = sized((16, 64), on_simulator=(4, 8))            # forward, and dQ's rows
+KV_KEY_TILE, KV_ROW_TILE = sized((16, 32), on_simulator=(4, 8))      # dK, dV
+DQ_KEY_TILE = sized(32, on_simulator=8)
 # Tiles read down a column get one spare column, so that a warp's reads of it hit distinct
 # memory banks. Shared array sizes must be constants when compiled: computed here, not in kernels.
 HEAD_PADDED = HEAD_MAX + 1
@@ -128,7 +128,7 @@ KEY_TILE_PADDED, KV_KEY_TILE_PADDED, DQ_KEY_TILE_PADDED = KEY_TILE + 1, KV_KEY_T
 # or key (dK, dV). The tile sizes are multiples of these steps.
 SCORE_STEP, KV_SCORE_STEP, DQ_SCORE_STEP = (FUSED_THREADS // tile for tile in (KEY_TILE, KV_KEY_TILE, DQ_KEY_TILE))
 # (on the simulator too, COLUMNS is less than the block's threads: its tests cover every step > 1)
-COLUMNS = 8 if simulated() else HEAD_MAX
+COLUMNS = sized(HEAD_MAX, on_simulator=8)
 OUTPUT_STEP = FUSED_THREADS // COLUMNS
 SCORES_PER_THREAD, KV_SCORES_PER_THREAD, DQ_SCORES_PER_THREAD = (
     ROW_TILE // SCORE_STEP, KV_ROW_TILE // KV_SCORE_STEP, ROW_TILE // DQ_SCORE_STEP)
