@@ -21,8 +21,14 @@ values (LDL), and instructions per FFMA (a multiprocessor issues 4 instructions 
 has 128 FP32 lanes: a loop of mostly FFMA can run near the GPU's peak, one of 5 instructions
 per FFMA at a fifth of it at best).
 `--show NAME` prints that kernel's SASS. Numbers only: no kernel runs, nothing is timed.
+
+`--tests` compiles instead every kernel that tests/test_cuda.py launches on the simulator, for
+each kind of arguments it is launched with: the simulator runs a kernel as Python, so only this
+(or a GPU) finds what numba.cuda cannot compile. It prints each kernel's register and spill
+figures and every failure, and exits with 1 if any kernel failed to compile.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -35,29 +41,43 @@ HERE = Path(__file__).resolve().parent
 TINY_GPT = dict(vocab=11, context=8, d_model=16, heads=2, layers=1, batch=2)
 
 
-# 1. the signatures, from a step on the simulator -------------------------------------------
-def record_signatures():
-    """{kernel module:name: [argument types as JSON]} for every kernel one GPT step launches."""
+# 1. the signatures, from a step (or the cuda tests) on the simulator -----------------------
+def record_signatures(what):
+    """{kernel module:name: [each distinct list of argument types, as JSON]} for every kernel
+    that one GPT step (what="step") or tests/test_cuda.py (what="tests") launches."""
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
     sys.path.insert(0, str(HERE))
     import numba
     from minisora.backends import gpu
-    from gpu import minisora_gpt_step
 
     seen = {}
     launch = gpu.launch
 
     def recording(kernel, grid, block, *arguments):
         function = kernel.py_func
-        seen.setdefault(f"{function.__module__}:{function.__name__}",
-                        [described(numba.typeof(value)) for value in gpu.numba_arguments(arguments)])
+        if not function.__module__.startswith("minisora"):   # (a test's own kernel)
+            return launch(kernel, grid, block, *arguments)
+        signature = [described(numba.typeof(value)) for value in gpu.numba_arguments(arguments)]
+        signatures = seen.setdefault(f"{function.__module__}:{function.__name__}", [])
+        if signature not in signatures:
+            signatures.append(signature)
         return launch(kernel, grid, block, *arguments)
 
     gpu.launch = recording
     for module in list(sys.modules.values()):   # the particle files took `launch` by name
         if getattr(module, "launch", None) is launch and module.__name__.startswith("minisora"):
             module.launch = recording
-    minisora_gpt_step(TINY_GPT)()
+    if what == "step":
+        from gpu import minisora_gpt_step
+
+        minisora_gpt_step(TINY_GPT)()
+    else:
+        import pytest
+
+        with contextlib.redirect_stdout(sys.stderr):   # stdout carries the result
+            status = pytest.main(["-q", "-p", "no:cacheprovider", str(HERE.parent / "tests" / "test_cuda.py")])
+        if status:
+            sys.exit(f"tests/test_cuda.py failed on the simulator (pytest exit status {status})")
     return seen
 
 
@@ -219,29 +239,58 @@ def main():
     parser.add_argument("--arch", default="sm_90", help="GPU architecture (sm_90: H100)")
     parser.add_argument("--only", help="kernels whose names contain one of these (comma-separated)")
     parser.add_argument("--show", help="print the SASS of this kernel")
-    parser.add_argument("--record", action="store_true", help=argparse.SUPPRESS)   # the child's job
+    parser.add_argument("--tests", action="store_true",
+                        help="compile every kernel tests/test_cuda.py launches, with each kind of arguments")
+    parser.add_argument("--record", choices=("step", "tests"), help=argparse.SUPPRESS)   # the child's job
     args = parser.parse_args()
     if args.record:
-        print(json.dumps(record_signatures()))
+        print(json.dumps(record_signatures(args.record)))
         return
-    child = subprocess.run([sys.executable, __file__, "--record"], capture_output=True, text=True)
+    what = "tests" if args.tests else "step"
+    child = subprocess.run([sys.executable, __file__, "--record", what], capture_output=True, text=True)
     if child.returncode:
-        sys.exit(f"recording the kernels of a training step failed:\n{child.stderr}")
+        sys.exit(f"recording the kernels failed:\n{child.stderr[-6000:]}")
     signatures = json.loads(child.stdout.splitlines()[-1])
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         sys.exit("unset NUMBA_ENABLE_CUDASIM: the kernels must be compiled with a real GPU's tile sizes")
     import importlib
 
     wanted = args.only.split(",") if args.only else None
-    print(f"{len(signatures)} kernels of a GPT training step, compiled for {args.arch} (no GPU used)")
-    for key, arguments in sorted(signatures.items(), key=lambda item: item[0].split(":")[1]):
+    kernels = []
+    for key, found in sorted(signatures.items(), key=lambda item: item[0].split(":")[1]):
         module, name = key.split(":")
-        if wanted and not any(w in name for w in wanted) and name != args.show:
-            continue
-        kernel = getattr(importlib.import_module(module), name)
-        cubin, log = compiled(kernel, [numba_type(a) for a in arguments], args.arch)
+        if not wanted or any(w in name for w in wanted) or name == args.show:
+            kernels.append((name, getattr(importlib.import_module(module), name), found))
+    if args.tests:
+        sys.exit(compile_all(kernels, args.arch))
+    print(f"{len(signatures)} kernels of a GPT training step, compiled for {args.arch} (no GPU used)")
+    for name, kernel, found in kernels:
+        cubin, log = compiled(kernel, [numba_type(a) for a in found[0]], args.arch)
         sass = disassembled(cubin)
         print(sass if name == args.show else report(name, log, sass), flush=True)
+
+
+def compile_all(kernels, arch):
+    """Compile each kernel for each of its signatures; print a line a kernel and every failure.
+    The exit status: 1 if any failed."""
+    total = sum(len(found) for _, _, found in kernels)
+    print(f"{len(kernels)} kernels launched by tests/test_cuda.py, {total} kinds of arguments, compiled for {arch}")
+    failures = 0
+    for name, kernel, found in kernels:
+        figures = []
+        for arguments in found:
+            try:
+                registers, spills, _ = resources(compiled(kernel, [numba_type(a) for a in arguments], arch)[1])
+            except Exception as error:   # any compiler error is the finding
+                failures += 1
+                print(f"FAILED {name}{tuple(arguments)}:\n    {type(error).__name__}: {error}", flush=True)
+                continue
+            figures.append((registers, spills))
+        if figures:
+            print(f"{name:<40} {len(figures):>3} compiled   registers {max(r for r, _ in figures):>3}   "
+                  f"spilled {max(s for _, s in figures):>4} B at most", flush=True)
+    print(f"{total - failures} of {total} compiled" + (f", {failures} FAILED" if failures else ""))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

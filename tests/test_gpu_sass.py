@@ -59,3 +59,23 @@ def test_argument_types_survive_the_trip_from_the_recording_process(name):
     for numba_type in (getattr(types, name), types.Array(types.float32, 4, "A"), types.Array(types.int64, 1, "C"),
                        types.Tuple([types.Array(types.float32, 1, "C"), getattr(types, name)])):
         assert gpu_sass.numba_type(gpu_sass.described(numba_type)) == numba_type
+
+
+def test_compiling_every_kernel_reports_each_failure_and_fails(monkeypatch, capsys):
+    # the compiler stands in here (CI has no CUDA compiler): what is checked is the reporting
+    from numba import types
+
+    log = "ptxas info    : Used 40 registers, 8 bytes spill stores\n"
+
+    def compiled(kernel, signature, arch):
+        if signature == [types.int64]:
+            raise TypeError("No implementation of function <built-in> found for int64")
+        return b"", log
+
+    monkeypatch.setattr(gpu_sass, "compiled", compiled)
+    kernels = [("good_gpu", None, [["float64"], ["boolean"]]), ("bad_gpu", None, [["float64"], ["int64"]])]
+    assert gpu_sass.compile_all(kernels, "sm_90") == 1
+    out = capsys.readouterr().out
+    assert "FAILED bad_gpu('int64',)" in out and "No implementation" in out
+    assert "good_gpu" in out and "2 compiled" in out and "3 of 4 compiled, 1 FAILED" in out
+    assert gpu_sass.compile_all(kernels[:1], "sm_90") == 0
