@@ -162,7 +162,7 @@ def threads_for(n):
     return threads
 
 
-launches = collections.Counter()   # kernels launched so far in this process, by name (benchmarks count per step)
+launches = collections.Counter()   # kernels launched (and memsets) so far in this process, by name (benchmarks count per step)
 # True: launches are counted but no kernel runs (on the simulator, benchmarks/gpu_host.py times
 # what the host does for a training step at real sizes; the numbers the kernels would write stay
 # unwritten)
@@ -343,10 +343,12 @@ def position(i, shape, strides, k):
 
 def fill(array, value):
     """Set every element of a contiguous array (a DeviceArray or numba.cuda's) to `value`, on the
-    GPU (zeros by the driver's memset: no kernel launch)."""
+    GPU (zeros by the driver's memset: no kernel launch, but counted in `launches` as one, since
+    it is queued on the GPU in the same way; the simulator launches fill_kernel for it)."""
     if value == 0 and not simulated():
         from numba.cuda.cudadrv.driver import device_memset
 
+        launches["memset"] += 1
         device_memset(numba_arguments((array,))[0], 0, array.size * array.dtype.itemsize)
     else:
         launch_elementwise(fill_kernel, array.size, array.reshape(array.size), value)
