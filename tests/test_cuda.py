@@ -163,18 +163,21 @@ GEMM_SHAPES = [(1, 1, 1), (17, 9, 33), (16, 24, 16), (5, 41, 18), (4, 9, 0), (3,
                pytest.param(300, 260, 130, marks=pytest.mark.gpu), pytest.param(128, 8, 257, marks=pytest.mark.gpu)]
 
 
+def upload(x, transposed):
+    """x on the GPU as float32: packed, or (transposed) as the transpose of packed memory: the
+    same numbers, the other order."""
+    backend = ms.backends.get("cuda")
+    if transposed:
+        return backend.permute(backend.from_host(np.ascontiguousarray(x.T, np.float32)), (1, 0))
+    return backend.from_host(x.astype(np.float32))
+
+
 @pytest.mark.parametrize("m, k, n", GEMM_SHAPES)
 @pytest.mark.parametrize("a_transposed, b_transposed", [(False, False), (True, False), (False, True), (True, True)])
 def test_gemm_edges_operand_layouts_and_row_sums_match_numpy(m, k, n, a_transposed, b_transposed):
     backend = ms.backends.get("cuda")
     rng = np.random.default_rng(m * 10000 + k * 100 + n)
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-
-    def upload(x, transposed):
-        if transposed:   # the transpose of packed memory: the same numbers, the other order
-            return backend.permute(backend.from_host(np.ascontiguousarray(x.T, np.float32)), (1, 0))
-        return backend.from_host(x.astype(np.float32))
-
     a_gpu, b_gpu = upload(a, a_transposed), upload(b, b_transposed)
     if min(m, k, n) > 1:   # (a 1-wide matrix is both orders at once)
         assert (a_gpu.strides[-1] == 1) != a_transposed and (b_gpu.strides[-1] == 1) != b_transposed

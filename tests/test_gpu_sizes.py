@@ -24,7 +24,7 @@ import minisora as ms
 from minisora import F
 from minisora.backends import gemm, gpu
 from minisora.particles import attention_fused
-from test_cuda import compare, cuda_only
+from test_cuda import compare, cuda_only, upload
 
 AT_GPU_SIZES = gpu.sized(True, on_simulator=False)
 at_gpu_sizes = pytest.mark.skipif(not AT_GPU_SIZES, reason="run at GPU sizes by test_gpu_sizes_on_the_simulator")
@@ -63,12 +63,6 @@ def test_gemm_and_row_sums_at_gpu_sizes(m, k, n, a_transposed, b_transposed):
     backend = ms.backends.get("cuda")
     rng = np.random.default_rng(m + k + n)
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-
-    def upload(x, transposed):
-        if transposed:
-            return backend.permute(backend.from_host(np.ascontiguousarray(x.T, np.float32)), (1, 0))
-        return backend.from_host(x.astype(np.float32))
-
     a_gpu, b_gpu = upload(a, a_transposed), upload(b, b_transposed)
     tolerance = dict(rtol=1e-5, atol=1e-5 * np.sqrt(k))
     row_sums = backend.full((m,), 7.0, np.float32)

@@ -162,7 +162,8 @@ def threads_for(n):
     return threads
 
 
-launches = collections.Counter()   # kernels launched (and memsets) so far in this process, by name (benchmarks count per step)
+# kernels launched (and memsets) so far in this process, by name: benchmarks count them per step
+launches = collections.Counter()
 # True: launches are counted but no kernel runs (on the simulator, benchmarks/gpu_host.py times
 # what the host does for a training step at real sizes; the numbers the kernels would write stay
 # unwritten)
