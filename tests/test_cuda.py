@@ -172,21 +172,29 @@ def upload(x, transposed):
     return backend.from_host(x.astype(np.float32))
 
 
-@pytest.mark.parametrize("m, k, n", GEMM_SHAPES)
-@pytest.mark.parametrize("a_transposed, b_transposed", [(False, False), (True, False), (False, True), (True, True)])
-def test_gemm_edges_operand_layouts_and_row_sums_match_numpy(m, k, n, a_transposed, b_transposed):
+def check_gemm_and_row_sums(m, k, n, a_transposed, b_transposed):
+    """The GEMM's A B and the sums of A's rows against NumPy's in float64, A and B drawn at random
+    and uploaded packed or transposed; returns (A, B) on the GPU and the product."""
     backend = ms.backends.get("cuda")
     rng = np.random.default_rng(m * 10000 + k * 100 + n)
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
     a_gpu, b_gpu = upload(a, a_transposed), upload(b, b_transposed)
+    row_sums = backend.full((m,), 7.0, np.float32)
+    product = backend.to_numpy(backend.matmul(a_gpu, b_gpu, row_sums=row_sums))
+    np.testing.assert_allclose(product, a @ b, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    np.testing.assert_allclose(backend.to_numpy(row_sums), a.sum(1), rtol=1e-6, atol=1e-6 * np.sqrt(k))
+    return a_gpu, b_gpu, product
+
+
+@pytest.mark.parametrize("m, k, n", GEMM_SHAPES)
+@pytest.mark.parametrize("a_transposed, b_transposed", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_edges_operand_layouts_and_row_sums_match_numpy(m, k, n, a_transposed, b_transposed):
+    a_gpu, b_gpu, product = check_gemm_and_row_sums(m, k, n, a_transposed, b_transposed)
     if min(m, k, n) > 1:   # (a 1-wide matrix is both orders at once)
         assert (a_gpu.strides[-1] == 1) != a_transposed and (b_gpu.strides[-1] == 1) != b_transposed
-    got = backend.to_numpy(backend.matmul(a_gpu, b_gpu))
-    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5 * np.sqrt(k))
-    row_sums = backend.full((m,), 7.0, np.float32)
-    again = backend.to_numpy(backend.matmul(a_gpu, b_gpu, row_sums=row_sums))
-    np.testing.assert_array_equal(again, got)   # asking for the sums changes nothing else
-    np.testing.assert_allclose(backend.to_numpy(row_sums), a.sum(1), rtol=1e-6, atol=1e-6 * np.sqrt(k))
+    backend = ms.backends.get("cuda")
+    without_sums = backend.to_numpy(backend.matmul(a_gpu, b_gpu))
+    np.testing.assert_array_equal(without_sums, product)   # asking for the sums changes nothing else
 
 
 @pytest.mark.parametrize("name, fn, specs", [c for c in CASES if c[0] in ("matmul batched broadcast", "layer_norm",

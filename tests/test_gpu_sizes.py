@@ -17,14 +17,12 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-import minisora as ms
 from minisora import F
 from minisora.backends import gemm, gpu
 from minisora.particles import attention_fused
-from test_cuda import compare, cuda_only, upload
+from test_cuda import check_gemm_and_row_sums, compare, cuda_only
 
 AT_GPU_SIZES = gpu.sized(True, on_simulator=False)
 at_gpu_sizes = pytest.mark.skipif(not AT_GPU_SIZES, reason="run at GPU sizes by test_gpu_sizes_on_the_simulator")
@@ -60,14 +58,7 @@ def test_gemm_and_row_sums_at_gpu_sizes(m, k, n, a_transposed, b_transposed):
     tiles = -(-m // gemm.TILE) * -(-n // gemm.TILE)
     if gpu.simulated():   # (a GPU splits only far longer K)
         assert (gemm.split_k(tiles, k) > 1) == (n < gemm.TILE)
-    backend = ms.backends.get("cuda")
-    rng = np.random.default_rng(m + k + n)
-    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-    a_gpu, b_gpu = upload(a, a_transposed), upload(b, b_transposed)
-    tolerance = dict(rtol=1e-5, atol=1e-5 * np.sqrt(k))
-    row_sums = backend.full((m,), 7.0, np.float32)
-    np.testing.assert_allclose(backend.to_numpy(backend.matmul(a_gpu, b_gpu, row_sums=row_sums)), a @ b, **tolerance)
-    np.testing.assert_allclose(backend.to_numpy(row_sums), a.sum(1), **tolerance)
+    check_gemm_and_row_sums(m, k, n, a_transposed, b_transposed)
 
 
 # (batch dims, rows, keys, features of q and k, of v, causal): more rows than a 16-row tile and
