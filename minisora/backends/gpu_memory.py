@@ -7,33 +7,61 @@ size rounded up to 512 bytes, and the next array of that size takes it. Every ke
 the one default stream, in order, so a kernel queued later never sees memory still in use by
 an earlier one.
 
+Memory is back in the pool as soon as the flat numba.cuda array made here is gone: whatever
+still reads or writes that memory must hold the array (a DeviceArray's `base`), not merely a
+pointer into it or a numba view cut from it. The simulator pools its memory (NumPy bytes) in
+the same way, so that the tests live by that rule too, and hands every array out filled with
+0xFF bytes (NaN as floats, -1 as integers): a kernel that reads memory nobody wrote, or memory
+given back too early, then fails the tests, as on a GPU, where new memory holds whatever was
+there before.
+
     allocate(size, dtype)   a flat numba.cuda array of at least `size` elements
     release_cached()        give every pooled block back to the driver (ms.cuda.empty_cache())
+    cached_bytes()          how much memory the pool holds
 """
 import weakref
 from collections import defaultdict
 
+import numpy as np
 from numba import cuda
 
-from .gpu import simulated
+from . import gpu
 
 ROUND = 512
-_pool = defaultdict(list)      # rounded size in bytes -> free memory pointers
+POISON = 0xFF    # the simulator's byte in memory handed out
+_pool = defaultdict(list)      # rounded size in bytes -> free memory (pointers, or NumPy bytes)
 
 
 def allocate(size, dtype):
-    if simulated():   # the simulator's arrays are NumPy arrays: nothing to pool
-        return cuda.device_array(max(size, 1), dtype)
+    size = max(size, 1)
+    nbytes = -(-size * dtype.itemsize // ROUND) * ROUND
+    free = _pool[nbytes]
+    memory = free.pop() if free else new_memory(nbytes)
+    array = simulated_array(memory, size, dtype) if gpu.simulated() else gpu_array(memory, size, dtype)
+    weakref.finalize(array, free.append, memory)   # back to the pool when the array is gone
+    return array
+
+
+def new_memory(nbytes):
+    if gpu.simulated():
+        return np.empty(nbytes, np.uint8)
+    return cuda.current_context().memalloc(nbytes)
+
+
+def gpu_array(pointer, size, dtype):
+    """Exactly `size` elements long (the pooled block may be longer): views of the whole array
+    then need no slicing, which costs more in numba.cuda than many kernels take to run."""
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
-    nbytes = -(-max(size, 1) * dtype.itemsize // ROUND) * ROUND
-    free = _pool[nbytes]
-    pointer = free.pop() if free else cuda.current_context().memalloc(nbytes)
-    # exactly `size` elements long (the pooled block may be longer): views of the whole array
-    # then need no slicing, which costs more in numba.cuda than many kernels take to run
-    array = DeviceNDArray((max(size, 1),), (dtype.itemsize,), dtype, gpu_data=pointer)
-    weakref.finalize(array, free.append, pointer)   # back to the pool when the array is gone
-    return array
+    return DeviceNDArray((size,), (dtype.itemsize,), dtype, gpu_data=pointer)
+
+
+def simulated_array(memory, size, dtype):
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    if not gpu.dry_run:   # (a dry run's kernels write nothing: it times the host alone)
+        memory.fill(POISON)
+    return FakeCUDAArray(memory[:size * dtype.itemsize].view(dtype))
 
 
 def release_cached():
@@ -42,4 +70,4 @@ def release_cached():
 
 
 def cached_bytes():
-    return sum(size * len(pointers) for size, pointers in _pool.items())
+    return sum(size * len(free) for size, free in _pool.items())

@@ -1,0 +1,89 @@
+"""The caching allocator (backends/gpu_memory.py): freed GPU memory is reused, never while
+anything still holds it, and given back on ms.cuda.empty_cache().
+
+Runs on the simulator, which pools its memory the same way (and on a GPU with MINISORA_TEST_GPU=1).
+Oracle: the memory's own address, and values written before against values read after.
+"""
+import gc
+
+import numpy as np
+import pytest
+
+import minisora as ms
+from minisora.backends import gpu, gpu_memory
+
+pytestmark = pytest.mark.skipif(not ms.cuda.is_available(), reason=ms.cuda.why_not() or "cuda available")
+
+
+def address(tensor):
+    """Where the tensor's memory starts (on the simulator, the NumPy bytes standing in for it)."""
+    memory = tensor.data.base
+    if gpu.simulated():
+        return memory._ary.__array_interface__["data"][0]
+    return memory.device_ctypes_pointer.value
+
+
+def fresh(n, dtype=np.float32):
+    return ms.zeros((n,), dtype=dtype, device="cuda")
+
+
+def test_freed_memory_is_reused_by_the_next_array_of_its_rounded_size():
+    first = fresh(100)            # 400 bytes: a 512-byte block
+    where = address(first)
+    del first
+    gc.collect()
+    again = fresh(120)            # 480 bytes: the same block size, so that block
+    assert address(again) == where
+    other = fresh(200)            # 800 bytes: a 1024-byte block, not that one
+    assert address(other) != where
+
+
+def test_an_array_is_exactly_as_long_as_asked_even_in_a_longer_block():
+    assert gpu_memory.allocate(3, np.dtype(np.float64)).size == 3
+    assert gpu_memory.allocate(0, np.dtype(np.float32)).size == 1   # numba has no empty device arrays
+
+
+def test_memory_a_view_still_reads_is_not_handed_out_again():
+    values = np.arange(100, dtype=np.float32)
+    whole = ms.tensor(values, device="cuda")
+    tail = whole[10:]            # shares whole's memory, and keeps it
+    where = address(whole)
+    del whole
+    gc.collect()
+    newcomer = ms.full((100,), 7.0, device="cuda")
+    assert address(newcomer) != where
+    np.testing.assert_array_equal(tail.numpy(), values[10:])
+
+
+def test_values_computed_by_a_chain_of_short_lived_arrays_survive_reuse():
+    # each intermediate is freed as soon as the next exists; its block is reused at once
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    t, expected = ms.tensor(x, device="cuda"), x
+    for step in range(6):
+        t = (t * 0.5 + float(step)).tanh()
+        expected = np.tanh(expected * np.float32(0.5) + np.float32(step))
+    np.testing.assert_allclose(t.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(not gpu.simulated(), reason="the simulator's fill; a GPU's new memory holds anything")
+@pytest.mark.parametrize("dtype, unwritten", [(np.float32, np.nan), (np.float64, np.nan), (np.int64, -1)])
+def test_the_simulator_hands_out_memory_filled_with_ff_bytes(dtype, unwritten):
+    reused = fresh(50, dtype)
+    del reused
+    gc.collect()
+    memory = gpu_memory.allocate(50, np.dtype(dtype))
+    np.testing.assert_array_equal(memory.copy_to_host(), np.full(50, unwritten, dtype))
+
+
+def test_empty_cache_gives_the_pooled_memory_back():
+    kept = fresh(1000)
+    dropped = fresh(3000)
+    del dropped
+    gc.collect()
+    assert gpu_memory.cached_bytes() >= 3000 * 4
+    ms.cuda.empty_cache()
+    assert gpu_memory.cached_bytes() == 0
+    del kept             # in use at the clearing: its memory is not pooled afterwards either
+    gc.collect()
+    assert gpu_memory.cached_bytes() == 0
