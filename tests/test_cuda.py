@@ -204,6 +204,26 @@ def test_float64_matches_cpu_closely(name, fn, specs):
     compare(fn, specs, scale=1, dtype=np.float64, tol=1e-10)
 
 
+# layer_norm's backward in one launch: dw, db in blocks of columns over chunks of rows, the last
+# block of each column block adding the chunks' partials. Rows span several chunks; more than one
+# block covers a column block's chunks (narrow rows) or columns span several blocks (wide rows)
+@pytest.mark.parametrize("rows, n", [(9, 5), (9, 19), pytest.param(1000, 700, marks=pytest.mark.gpu)])
+def test_layer_norm_backward_in_one_launch_matches_the_reference_twice(rows, n):
+    from minisora.particles.layer_norm import ROWS_PER_CHUNK, layer_norm_backward_reference
+
+    assert rows > 2 * ROWS_PER_CHUNK or REAL_GPU
+    rng = np.random.default_rng(3)
+    x, w, b, dy = (rng.standard_normal(shape) for shape in ((rows, n), (n,), (n,), (rows, n)))
+    expected = layer_norm_backward_reference(x, w, b, dy)
+    for _ in range(2):   # the second launch finds the arrival counts set back to 0
+        before = gpu.launches["layer_norm_backward_gpu"]
+        inputs = [ms.tensor(a, device="cuda", requires_grad=True) for a in (x, w, b)]
+        (F.layer_norm(inputs[0], n, inputs[1], inputs[2]) * ms.tensor(dy, device="cuda")).sum().backward()
+        assert gpu.launches["layer_norm_backward_gpu"] == before + 1
+        for tensor, want in zip(inputs, expected, strict=True):
+            np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
 # The fused attention kernels (the GPU's way for float32 without a mask) against the CPU's BLAS
 # products: shapes that cross the kernels' tile edges (tiny tiles on the simulator, real ones on
 # a GPU), more keys than rows and fewer, heads of up to HEAD_MAX features.

@@ -76,6 +76,7 @@ def test_fused_attention_at_gpu_sizes(lead, length, keys, dim, dim_v, causal):
 
 
 # rows wider than a block of 256 threads: each thread takes several elements, then the block sums
+# (layer_norm: its dw and db sums in two blocks of columns; test_cuda.py crosses chunks of rows)
 ROW_CASES = [
     (lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b), [((3, 300), "float"), ((300,), "float"), ((300,), "float")]),
     (lambda x: F.softmax(x, dim=-1), [((2, 300), "float")]),

@@ -223,6 +223,21 @@ def launch_over_tensors(kernel, count, tensors, *arguments):
         launch(kernel, min(table.shape[0], MAX_BLOCKS), THREADS, table, tensors, *arguments)
 
 
+_arrivals = []   # [the counters], once made
+
+
+def arrival_counters(count):
+    """At least `count` int32 counters on the GPU, all 0, for a kernel whose blocks count their
+    arrivals so that the last to arrive finishes the work (layer_norm's backward): that block sets
+    its counter back to 0, so they are all 0 again for the next launch. Kernels run one after
+    another on the one stream, so they can all share these."""
+    if not _arrivals or _arrivals[0].size < count:
+        from . import cuda as backend
+
+        _arrivals[:] = [backend.zeros((max(count, 64),), np.int32)]
+    return _arrivals[0]
+
+
 @device_function
 def warp_combine(value, take_max):
     """Sum (or maximum) of `value` over the 32 lanes of a warp, every lane getting it: a butterfly

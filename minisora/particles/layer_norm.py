@@ -14,9 +14,10 @@ keeps mu and r per row (not xhat), so backward recomputes xhat in the same pass.
 import math
 
 import numpy as np
-from numba import float64
+from numba import float64, int32
 
-from ..backends.gpu import SCRATCH, block_sum, cuda, fill, gpu_kernel, launch, launch_elementwise, launch_rows
+from ..backends.gpu import (MAX_BLOCKS, SCRATCH, arrival_counters, block_sum, cuda, device_function, fill, gpu_kernel,
+                            launch, launch_rows, sized, threads_for)
 from ..backends.kernel import kernel
 from .particle import Particle, describe
 
@@ -82,10 +83,12 @@ def layer_norm_backward_kernel(x, weight, mean, rstd, grad_y, grad_x, grad_weigh
         grad_weight[j], grad_bias[j] = dw[j], db[j]
 
 
-# GPU twins. Forward and dx: a block per row. dw and db add one term per row into each
-# column: blocks of columns x chunks of rows each write a partial sum (float64), then a thread
-# per column adds its chunks in order: the same result at every run, no atomics, no zeroing.
-ROWS_PER_CHUNK = 64
+# GPU twins. Forward: a block per row. Backward, one launch with two kinds of blocks: the first
+# `row_blocks` work out dx, a row at a time; the others add dw and db, one term per row into each
+# column, a block per column block (its threads) and chunks of rows, writing partial sums
+# (float64). The last block of a column block to finish adds its partials, chunk by chunk: the
+# same result at every run, no atomics on the sums, no zeroing, no launch for the total.
+ROWS_PER_CHUNK = sized(64, on_simulator=2)
 
 
 @gpu_kernel
@@ -107,11 +110,12 @@ def layer_norm_gpu(x, weight, bias, eps, y, mean, rstd):
             y[r, j] = (x[r, j] - mu) * inverse * weight[j] + bias[j]
 
 
-@gpu_kernel
-def layer_norm_grad_x_gpu(x, weight, mean, rstd, grad_y, grad_x):
+@device_function
+def grad_x_rows(x, weight, mean, rstd, grad_y, grad_x, row_blocks):
+    """dx for rows blockIdx.x, blockIdx.x + row_blocks, ...: a row's two means by block sums."""
     rows, n = x.shape
     scratch = cuda.shared.array(SCRATCH, float64)
-    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+    for r in range(cuda.blockIdx.x, rows, row_blocks):
         mu, inverse = mean[r], rstd[r]
         g_sum = 0.0
         g_xhat_sum = 0.0
@@ -125,29 +129,53 @@ def layer_norm_grad_x_gpu(x, weight, mean, rstd, grad_y, grad_x):
             grad_x[r, j] = inverse * (grad_y[r, j] * weight[j] - g_mean - xhat * g_xhat_mean)
 
 
-@gpu_kernel
-def layer_norm_grad_weight_gpu(x, mean, rstd, grad_y, partial):
-    """partial[0, chunk, j] and partial[1, chunk, j]: the chunk's sums of dy xhat and of dy in column j."""
+@device_function
+def weight_and_bias_sums(x, mean, rstd, grad_y, block, chunk_blocks, partial, arrivals, grad_weight, grad_bias):
+    """Block number `block` of the dw, db blocks: a thread per column of its column block, over
+    the chunks first, first + chunk_blocks, ... of rows.
+
+    partial[column_block, 0 and 1, chunk, t]: the chunk's sums of dy xhat and of dy in column
+    column_block * blockDim + t (each column block's partials lie apart: no cache line holds two
+    column blocks' sums). arrivals[column_block] counts its chunks done; the writes are fenced
+    before the count goes up, so the block that brings it to `chunks` sees every partial. That
+    block adds them, in chunk order, and sets the count back to 0 for the next launch."""
     rows, n = x.shape
-    j, chunk = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x, cuda.blockIdx.y
-    if j < n:
+    column_blocks, chunks = partial.shape[0], partial.shape[2]
+    column_block, first, t = block % column_blocks, block // column_blocks, cuda.threadIdx.x
+    j = column_block * cuda.blockDim.x + t
+    for chunk in range(first, chunks, chunk_blocks):
         dw, db = 0.0, 0.0
-        for r in range(chunk * ROWS_PER_CHUNK, min(rows, (chunk + 1) * ROWS_PER_CHUNK)):
-            dw += grad_y[r, j] * (x[r, j] - mean[r]) * rstd[r]
-            db += grad_y[r, j]
-        partial[0, chunk, j], partial[1, chunk, j] = dw, db
+        if j < n:
+            for r in range(chunk * ROWS_PER_CHUNK, min(rows, (chunk + 1) * ROWS_PER_CHUNK)):
+                dw += grad_y[r, j] * (x[r, j] - mean[r]) * rstd[r]
+                db += grad_y[r, j]
+        partial[column_block, 0, chunk, t], partial[column_block, 1, chunk, t] = dw, db
+    cuda.threadfence()
+    cuda.syncthreads()
+    last = cuda.shared.array(1, int32)
+    if t == 0:
+        done = (chunks - first + chunk_blocks - 1) // chunk_blocks
+        last[0] = cuda.atomic.add(arrivals, column_block, done) + done == chunks
+    cuda.syncthreads()
+    if last[0]:
+        if j < n:
+            dw, db = 0.0, 0.0
+            for c in range(chunks):
+                dw += partial[column_block, 0, c, t]
+                db += partial[column_block, 1, c, t]
+            grad_weight[j], grad_bias[j] = dw, db
+        if t == 0:
+            arrivals[column_block] = 0
 
 
 @gpu_kernel
-def layer_norm_grad_weight_total_gpu(partial, grad_weight, grad_bias):
-    chunks, n = partial.shape[1], partial.shape[2]
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for j in range(start, n, step):
-        dw, db = 0.0, 0.0
-        for chunk in range(chunks):
-            dw += partial[0, chunk, j]
-            db += partial[1, chunk, j]
-        grad_weight[j], grad_bias[j] = dw, db
+def layer_norm_backward_gpu(x, weight, mean, rstd, grad_y, grad_x, row_blocks, chunk_blocks, partial, arrivals,
+                            grad_weight, grad_bias):
+    if cuda.blockIdx.x < row_blocks:
+        grad_x_rows(x, weight, mean, rstd, grad_y, grad_x, row_blocks)
+    else:
+        weight_and_bias_sums(x, mean, rstd, grad_y, cuda.blockIdx.x - row_blocks, chunk_blocks, partial, arrivals,
+                             grad_weight, grad_bias)
 
 
 @layer_norm_kernel.gpu
@@ -158,19 +186,18 @@ def launch_layer_norm(x, weight, bias, eps, y, mean, rstd):
 @layer_norm_backward_kernel.gpu
 def launch_layer_norm_backward(x, weight, mean, rstd, grad_y, grad_x, grad_weight, grad_bias):
     rows, n = x.shape
-    launch_rows(layer_norm_grad_x_gpu, rows, n, x, weight, mean, rstd, grad_y, grad_x)
     if rows == 0:   # no terms to add
         fill(grad_weight, 0.0)
         fill(grad_bias, 0.0)
         return
     from ..backends import cuda as backend   # (imported here: minisora's import never loads the GPU backend)
 
-    chunks = (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
-    partial = backend.empty((2, chunks, n), np.float64)
-    threads = min(128, max(32, n))
-    launch(layer_norm_grad_weight_gpu, ((n + threads - 1) // threads, chunks), threads, x, mean, rstd, grad_y,
-           partial)
-    launch_elementwise(layer_norm_grad_weight_total_gpu, n, partial, grad_weight, grad_bias)
+    threads = threads_for(n)
+    column_blocks, chunks = (n + threads - 1) // threads, (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+    row_blocks, chunk_blocks = min(rows, MAX_BLOCKS), max(1, min(chunks, MAX_BLOCKS // column_blocks))
+    partial = backend.empty((column_blocks, 2, chunks, threads), np.float64)
+    launch(layer_norm_backward_gpu, row_blocks + column_blocks * chunk_blocks, threads, x, weight, mean, rstd,
+           grad_y, grad_x, row_blocks, chunk_blocks, partial, arrival_counters(column_blocks), grad_weight, grad_bias)
 
 
 class LayerNorm(Particle):
