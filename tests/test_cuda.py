@@ -204,24 +204,42 @@ def test_float64_matches_cpu_closely(name, fn, specs):
     compare(fn, specs, scale=1, dtype=np.float64, tol=1e-10)
 
 
+def check_layer_norm_backward_on_the_gpu(x, w, b, dy):
+    """dx, dw, db of sum(layer_norm(x) * dy) on the GPU, in float64, against the NumPy reference."""
+    from minisora.particles.layer_norm import layer_norm_backward_reference
+
+    inputs = [ms.tensor(a, device="cuda", requires_grad=True) for a in (x, w, b)]
+    (F.layer_norm(inputs[0], x.shape[-1], inputs[1], inputs[2]) * ms.tensor(dy, device="cuda")).sum().backward()
+    for tensor, want in zip(inputs, layer_norm_backward_reference(x, w, b, dy), strict=True):
+        np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
+def layer_norm_inputs(seed, rows, n):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in ((rows, n), (n,), (n,), (rows, n))]
+
+
 # layer_norm's backward in one launch: dw, db in blocks of columns over chunks of rows, the last
 # block of each column block adding the chunks' partials. Rows span several chunks; more than one
 # block covers a column block's chunks (narrow rows) or columns span several blocks (wide rows)
 @pytest.mark.parametrize("rows, n", [(9, 5), (9, 19), pytest.param(1000, 700, marks=pytest.mark.gpu)])
 def test_layer_norm_backward_in_one_launch_matches_the_reference_twice(rows, n):
-    from minisora.particles.layer_norm import ROWS_PER_CHUNK, layer_norm_backward_reference
+    from minisora.backends import cuda as backend
+    from minisora.particles.layer_norm import ROWS_PER_CHUNK
 
     assert rows > 2 * ROWS_PER_CHUNK or REAL_GPU
-    rng = np.random.default_rng(3)
-    x, w, b, dy = (rng.standard_normal(shape) for shape in ((rows, n), (n,), (n,), (rows, n)))
-    expected = layer_norm_backward_reference(x, w, b, dy)
-    for _ in range(2):   # the second launch finds the arrival counts set back to 0
+    for _ in range(2):   # (on a GPU, the second launch needs the counts set back to 0)
         before = gpu.launches["layer_norm_backward_gpu"]
-        inputs = [ms.tensor(a, device="cuda", requires_grad=True) for a in (x, w, b)]
-        (F.layer_norm(inputs[0], n, inputs[1], inputs[2]) * ms.tensor(dy, device="cuda")).sum().backward()
+        check_layer_norm_backward_on_the_gpu(*layer_norm_inputs(3, rows, n))
         assert gpu.launches["layer_norm_backward_gpu"] == before + 1
-        for tensor, want in zip(inputs, expected, strict=True):
-            np.testing.assert_allclose(tensor.grad.numpy(), want, rtol=1e-10, atol=1e-10)
+        assert not backend.to_numpy(gpu._arrivals[0]).any()   # each last block set its count back to 0
+
+
+@pytest.mark.skipif(REAL_GPU, reason="a GPU's kernels cannot be stopped halfway")
+def test_counts_left_by_a_simulated_kernel_stopped_halfway_do_not_spoil_the_next():
+    counters = gpu.arrival_counters(1)
+    counters.base.copy_to_device(np.full(counters.size, 3, np.int32))   # as a stop in pdb would leave them
+    check_layer_norm_backward_on_the_gpu(*layer_norm_inputs(4, 9, 5))
 
 
 # The fused attention kernels (the GPU's way for float32 without a mask) against the CPU's BLAS

@@ -230,12 +230,17 @@ def arrival_counters(count):
     """At least `count` int32 counters on the GPU, all 0, for a kernel whose blocks count their
     arrivals so that the last to arrive finishes the work (layer_norm's backward): that block sets
     its counter back to 0, so they are all 0 again for the next launch. Kernels run one after
-    another on the one stream, so they can all share these."""
+    another on the one stream, so they can all share these. On the simulator they are also set
+    to 0 from the host before each launch: a simulated kernel can be stopped halfway (pdb,
+    Ctrl-C) and leave counts behind; a GPU's kernel always runs to its end."""
     if not _arrivals or _arrivals[0].size < count:
         from . import cuda as backend
 
         _arrivals[:] = [backend.zeros((max(count, 64),), np.int32)]
-    return _arrivals[0]
+    counters = _arrivals[0]
+    if simulated():
+        counters.base.copy_to_device(np.zeros(counters.size, np.int32))
+    return counters
 
 
 @device_function
