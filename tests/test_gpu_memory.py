@@ -1,5 +1,5 @@
 """The caching allocator (backends/gpu_memory.py): freed GPU memory is reused, never while
-anything still holds it, and given back on ms.cuda.empty_cache().
+anything still holds it, and given back on ms.cuda.empty_cache() or when the driver runs out.
 
 Runs on the simulator, which pools its memory the same way (and on a GPU with MINISORA_TEST_GPU=1).
 Oracle: the memory's own address, and values written before against values read after.
@@ -77,13 +77,39 @@ def test_the_simulator_hands_out_memory_filled_with_ff_bytes(dtype, unwritten):
 
 
 def test_empty_cache_gives_the_pooled_memory_back():
-    kept = fresh(1000)
+    kept = fresh(1000)   # 4000 bytes: a 4096-byte block
+    where = address(kept)
     dropped = fresh(3000)
     del dropped
     gc.collect()
     assert gpu_memory.cached_bytes() >= 3000 * 4
     ms.cuda.empty_cache()
     assert gpu_memory.cached_bytes() == 0
-    del kept             # in use at the clearing: its memory is not pooled afterwards either
+    del kept             # in use at the clearing: its memory comes into the pool once it is gone
     gc.collect()
-    assert gpu_memory.cached_bytes() == 0
+    assert gpu_memory.cached_bytes() >= 4096
+    assert address(fresh(1000)) == where
+
+
+def test_with_the_driver_out_of_memory_the_pool_gives_its_blocks_back_and_asks_again(monkeypatch):
+    dropped = fresh(3000)
+    del dropped
+    gc.collect()
+    assert gpu_memory.cached_bytes()
+    asked, driver_memory = [], gpu_memory.driver_memory
+
+    def full_until_the_pool_is_empty(nbytes):   # a driver whose memory the pool holds
+        asked.append(gpu_memory.cached_bytes())
+        if gpu_memory.cached_bytes():
+            raise MemoryError("out of memory")
+        return driver_memory(nbytes)
+
+    monkeypatch.setattr(gpu_memory, "driver_memory", full_until_the_pool_is_empty)
+    values = np.arange(5000, dtype=np.float32)
+    np.testing.assert_array_equal(ms.tensor(values, device="cuda").numpy(), values)
+    assert asked[0] > 0 and asked[1:] == [0]
+
+
+def test_memory_beyond_the_gpus_is_refused_with_its_size():
+    with pytest.raises(MemoryError, match=r"^cuda: out of GPU memory for an array of 1125899906842624 float32 \(4503599627370496 bytes"):
+        ms.zeros((2**50,), dtype=np.float32, device="cuda")

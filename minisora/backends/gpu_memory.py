@@ -15,8 +15,9 @@ the same way, so that the tests live by that rule too, and hands every array out
 given back too early, then fails the tests, as on a GPU, where new memory holds whatever was
 there before.
 
-    allocate(size, dtype)   a flat numba.cuda array of at least `size` elements
-    release_cached()        give every pooled block back to the driver (ms.cuda.empty_cache())
+    allocate(size, dtype)   a flat numba.cuda array of `size` elements (at least 1)
+    release_cached()        give every pooled block back to the driver (ms.cuda.empty_cache(); and
+                            before a second try when the driver has no memory left)
     cached_bytes()          how much memory the pool holds
 """
 import weakref
@@ -36,16 +37,43 @@ def allocate(size, dtype):
     size = max(size, 1)
     nbytes = -(-size * dtype.itemsize // ROUND) * ROUND
     free = _pool[nbytes]
-    memory = free.pop() if free else new_memory(nbytes)
+    memory = free.pop() if free else new_memory(nbytes, size, dtype)
     array = simulated_array(memory, size, dtype) if gpu.simulated() else gpu_array(memory, size, dtype)
     weakref.finalize(array, free.append, memory)   # back to the pool when the array is gone
     return array
 
 
-def new_memory(nbytes):
+def new_memory(nbytes, size, dtype):
+    """Memory from the driver for `size` elements of `dtype` (nbytes, rounded up). When it has none left, the pool's free blocks are given back
+    first (numba frees them when it finds memory short) and the driver is asked once more."""
+    try:
+        return driver_memory(nbytes)
+    except Exception as error:
+        if not out_of_memory(error):
+            raise
+        pooled, failure = cached_bytes(), error
+    if pooled:
+        release_cached()
+        try:
+            return driver_memory(nbytes)
+        except Exception as error:
+            if not out_of_memory(error):
+                raise
+            failure = error
+    raise MemoryError(f"cuda: out of GPU memory for an array of {size} {dtype} ({nbytes} bytes; {pooled} bytes of "
+                      "freed memory that minisora kept for reuse were given back first): free tensors no longer "
+                      "needed, or make the batch smaller") from failure
+
+
+def driver_memory(nbytes):
     if gpu.simulated():
         return np.empty(nbytes, np.uint8)
     return cuda.current_context().memalloc(nbytes)
+
+
+def out_of_memory(error):
+    # the simulator's NumPy says MemoryError; numba.cuda, CudaAPIError with CUDA_ERROR_OUT_OF_MEMORY (2)
+    return isinstance(error, MemoryError) or getattr(error, "code", None) == 2
 
 
 def gpu_array(pointer, size, dtype):
@@ -65,8 +93,11 @@ def simulated_array(memory, size, dtype):
 
 
 def release_cached():
-    """Let the driver have the pooled memory back (arrays in use keep theirs)."""
-    _pool.clear()
+    """Let the driver have the pooled memory back. Arrays in use keep theirs, and it comes into
+    the pool when they are gone (the lists are emptied, not replaced: each array's finalizer
+    holds its size's list)."""
+    for free in _pool.values():
+        free.clear()
 
 
 def cached_bytes():
