@@ -111,5 +111,6 @@ def test_with_the_driver_out_of_memory_the_pool_gives_its_blocks_back_and_asks_a
 
 
 def test_memory_beyond_the_gpus_is_refused_with_its_size():
-    with pytest.raises(MemoryError, match=r"^cuda: out of GPU memory for an array of 1125899906842624 float32 \(4503599627370496 bytes"):
+    expected = r"^cuda: out of GPU memory for an array of 1125899906842624 float32 \(4503599627370496 bytes"
+    with pytest.raises(MemoryError, match=expected):
         ms.zeros((2**50,), dtype=np.float32, device="cuda")

@@ -44,8 +44,9 @@ def allocate(size, dtype):
 
 
 def new_memory(nbytes, size, dtype):
-    """Memory from the driver for `size` elements of `dtype` (nbytes, rounded up). When it has none left, the pool's free blocks are given back
-    first (numba frees them when it finds memory short) and the driver is asked once more."""
+    """Memory from the driver for `size` elements of `dtype` (nbytes, rounded up). When it has
+    none left, the pool's free blocks are given back first (numba frees them when it finds
+    memory short) and the driver is asked once more."""
     try:
         return driver_memory(nbytes)
     except Exception as error:
