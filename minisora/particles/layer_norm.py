@@ -194,6 +194,8 @@ def launch_layer_norm_backward(x, weight, mean, rstd, grad_y, grad_x, grad_weigh
 
     threads = threads_for(n)
     column_blocks, chunks = (n + threads - 1) // threads, (rows + ROWS_PER_CHUNK - 1) // ROWS_PER_CHUNK
+    # a block per row (grid-stride past MAX_BLOCKS), and per column block up to MAX_BLOCKS in all
+    # for the sums, each taking every chunk_blocks-th chunk of rows
     row_blocks, chunk_blocks = min(rows, MAX_BLOCKS), max(1, min(chunks, MAX_BLOCKS // column_blocks))
     partial = backend.empty((column_blocks, 2, chunks, threads), np.float64)
     launch(layer_norm_backward_gpu, row_blocks + column_blocks * chunk_blocks, threads, x, weight, mean, rstd,
