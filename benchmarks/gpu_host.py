@@ -8,9 +8,9 @@ benchmarks/gpu.py run on Numba's CUDA simulator with `gpu.dry_run` set: every la
 but no kernel runs, so the time is the host's work alone, at the real sizes. Not included: what
 happens only on a real GPU (gpu_launch.py's flattening of arguments, the driver's launch, about
 13 us a launch on an H100) and the kernels themselves. Memory comes from the caching allocator
-(gpu_memory.py) as on a GPU, NumPy bytes standing in for GPU memory. The kernels take a GPU's tile and block
-sizes (MINISORA_GPU_SIZES=1: the launches are the GPU's, split-K GEMMs and their zero fills
-included; the zero fills are fill_kernel here, memsets on a GPU).
+(gpu_memory.py) as on a GPU, NumPy bytes standing in for GPU memory. The kernels take a GPU's
+tile and block sizes (MINISORA_GPU_SIZES=1: the launches are the GPU's, split-K GEMMs and their
+zero fills included; the zero fills are fill_kernel here, memsets on a GPU).
 """
 import os
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .kernel import kernel, scalar as scalar_helper
-from .layout import broadcast_strides, joined_shape, merged_loop, side_by_side
+from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
 from .memory import keep_freed_memory
 
 name = "cpu"
@@ -163,8 +163,8 @@ def matmul(a, b, bias=None, out=None, row_sums=None):
     into `row_sums` (linear's bias gradient, in dW = dy^T x)]."""
     if bias is not None and out is not None:
         raise ValueError("matmul: a bias and an out array together are not supported")
-    if row_sums is not None and (a.ndim != 2 or row_sums.shape != a.shape[:1]):
-        raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one sum per row, A is {a.shape}")
+    if row_sums is not None:
+        check_row_sums(a, row_sums)
     product = np.matmul(a, b, out=out)
     if bias is not None:
         add_bias.cpu()(product.reshape(-1, product.shape[-1]), bias)

@@ -13,7 +13,7 @@ from numba import cuda
 from . import gemm, gpu_memory
 from .device_array import DeviceArray
 from .gpu import add_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
-from .layout import broadcast_strides, joined_shape, merged_loop, side_by_side
+from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
 
 name = "cuda"
 # Parameters one optimizer launch updates (optim/optimizer.py): a launch costs tens of
@@ -244,9 +244,8 @@ def matmul(a, b, bias=None, out=None, row_sums=None):
     one matrix A, the sums of A's rows into the packed `row_sums`, by extra blocks of the same
     launch (gemm.sum_rows)]."""
     bias = None if bias is None else contiguous(bias)
-    if row_sums is not None and (a.ndim != 2 or row_sums.shape != a.shape[:1] or not row_sums.is_contiguous):
-        raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one packed sum per row, "
-                         f"A is {a.shape}")
+    if row_sums is not None:
+        check_row_sums(a, row_sums, packed=True)
     if out is None or out.is_contiguous:
         return gemm.matmul(a, b, empty if out is None else lambda shape, dtype: out, bias, row_sums)
     copy_into(out, gemm.matmul(a, b, empty, bias, row_sums))

@@ -1,4 +1,5 @@
-"""Walking broadcast operands by strides: the loop shape both backends hand to their kernels."""
+"""Walking broadcast operands by strides: the loop shape both backends hand to their kernels
+(and the one shape check their matrix products share)."""
 
 
 def broadcast_strides(shape, strides, target):
@@ -86,3 +87,11 @@ def joined_shape(arrays, axis):
     """The shape of the arrays joined along `axis`."""
     shape = arrays[0].shape
     return shape[:axis] + (sum(a.shape[axis] for a in arrays),) + shape[axis + 1:]
+
+
+def check_row_sums(a, row_sums, packed=False):
+    """matmul's row_sums (linear's bias gradient): one matrix A and one sum per row of it, in
+    packed memory where the backend's kernel needs that."""
+    if a.ndim != 2 or row_sums.shape != a.shape[:1] or (packed and not row_sums.is_contiguous):
+        raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one {'packed ' if packed else ''}"
+                         f"sum per row, A is {a.shape}")
