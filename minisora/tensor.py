@@ -25,6 +25,15 @@ def as_dtype(dtype):
     return np.dtype(_DTYPES[name])
 
 
+def names_a_dtype(text):
+    """Whether NumPy reads `text` as a dtype (minisora may still not support it)."""
+    try:
+        np.dtype(text)
+    except TypeError:
+        return False
+    return True
+
+
 def infer_dtype(data, array):
     """PyTorch's choice without a dtype: floats are float32 unless NumPy data was float64."""
     kind = array.dtype.kind
@@ -139,6 +148,9 @@ class Tensor:
         models (Module.to moves in place) before computing, not results inside a graph.
         """
         if target not in ("cpu", "cuda"):
+            if isinstance(target, str) and not names_a_dtype(target):   # "gpu", "cuda:0", ...
+                raise ValueError(f"to({target!r}): unknown device or dtype; devices are 'cpu' and 'cuda' "
+                                 f"(one GPU: no ':0'), dtypes {', '.join(_DTYPES)}")
             return self._cast(as_dtype(target))
         if target == self.device:
             return self

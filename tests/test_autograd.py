@@ -104,6 +104,13 @@ def test_dtypes_and_creation_follow_pytorch():
     assert ms.randn(3).tolist() == first
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         ms.tensor([1.0], device="tpu")
+    for device in ("gpu", "cuda:0"):   # .to() takes dtypes too: the message names both
+        with pytest.raises(ValueError, match=rf"to\('{device}'\): unknown device or dtype; devices are 'cpu' and"):
+            ms.tensor([1.0]).to(device)
+        with pytest.raises(ValueError, match=rf"to\('{device}'\)"):
+            ms.nn.Linear(2, 2).to(device)
+    with pytest.raises(TypeError, match="unsupported dtype 'float16'"):
+        ms.tensor([1.0]).to("float16")
 
 
 def test_float_to_double_is_differentiable():

@@ -684,6 +684,23 @@ def test_torch_and_cupy_share_memory_without_copies():
     assert c.data.ptr == source.data_ptr()
 
 
+@pytest.mark.gpu
+def test_numba_device_arrays_share_memory_both_ways():
+    # numba.cuda is there wherever the GPU backend is: the interface checked with no other library
+    from numba import cuda
+
+    source = cuda.to_device(np.arange(12, dtype=np.float32).reshape(3, 4))
+    shared = ms.as_tensor(source)
+    assert shared.device == "cuda" and shared.shape == (3, 4)
+    source.copy_to_device(np.full((3, 4), 42.0, np.float32))
+    assert (shared.numpy() == 42.0).all()                   # same memory: the write shows through
+    source.copy_to_device(np.arange(12, dtype=np.float32).reshape(3, 4))
+    columns = shared[1:, 1::2]                              # a strided view goes out as one
+    seen = cuda.as_cuda_array(columns)
+    assert seen.__cuda_array_interface__["data"][0] == source.__cuda_array_interface__["data"][0] + (4 + 1) * 4
+    np.testing.assert_array_equal(seen.copy_to_host(), np.array([[5, 7], [9, 11]], np.float32))
+
+
 def test_training_run_on_cuda_matches_cpu_and_resumes(tmp_path):
     # `minisora train --device cuda` for one epoch (one step: the simulator is slow), resumed for a
     # second, ends where the same two epochs end on the CPU
