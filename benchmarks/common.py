@@ -32,6 +32,9 @@ sys.path.insert(0, {folder!r})
 if {torch}:
     import torch
     torch.set_num_threads(2)   # the same two cores minisora's BLAS and Numba threads get
+if {minisora}:
+    from minisora.backends.memory import keep_freed_memory
+    keep_freed_memory()   # as `minisora train` does: a step's arrays reuse the last step's memory
 import {module} as benchmark
 step = benchmark.{builder}(*benchmark.inputs(json.loads(sys.argv[1])))
 for line in sys.stdin:
@@ -51,7 +54,7 @@ class Worker:
 
     def __init__(self, module, builder, case):
         code = WORKER.format(folder=os.path.dirname(os.path.abspath(__file__)), module=module, builder=builder,
-                             torch=builder.startswith("torch"))
+                             torch=builder.startswith("torch"), minisora=builder.startswith("minisora"))
         env = dict(os.environ, NUMBA_NUM_THREADS=os.environ.get("NUMBA_NUM_THREADS", "2"))
         self.process = subprocess.Popen([sys.executable, "-c", code, json.dumps(case)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env)

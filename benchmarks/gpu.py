@@ -91,14 +91,11 @@ def minisora_gpt_step(config):
 
 def with_attention_products(step):
     """`step` with the attention's fused GPU kernels switched off while it runs (the products way)."""
-    from minisora.particles.attention import ScaledDotProductAttention as attention
+    import minisora as ms
 
     def run():
-        fused, attention.fused_on = attention.fused_on, {}
-        try:
+        with ms.config.override(attention_fused="never"):
             step()
-        finally:
-            attention.fused_on = fused
     return run
 
 

@@ -7,7 +7,7 @@
 #     w . x + b = 2 * 1 + 3 * 0 + 0 = 2,    ReLU(2) = max(0, 2) = 2
 #
 # In minisora the neuron is two particles, `linear` then `relu`. Each is written by hand,
-# forward and backward, in `minisora/particles/` (matmul.py and pointwise.py).
+# forward and backward, in `minisora/particles/` (matmul.py and activations.py).
 
 # %%
 import numpy as np

@@ -10,7 +10,7 @@
 # | leaky ReLU | x if x > 0 else 0.01 x | 1 if x > 0 else 0.01 |
 # | sigmoid | 1 / (1 + e^-x) | y (1 - y) |
 # | tanh | tanh x | 1 - y^2 |
-# | GELU (tanh form) | x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) | see `minisora/particles/pointwise.py` |
+# | GELU (tanh form) | x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) | see `minisora/particles/activations.py` |
 #
 # Below, the slopes come from each particle's own backward (x.grad after y.sum().backward()),
 # and are checked against the formula in the table.

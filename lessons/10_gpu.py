@@ -22,17 +22,18 @@ import numpy as np
 import minisora as ms
 from minisora import F
 from minisora.backends import gpu
-from minisora.particles import pointwise
+from minisora.particles import activations
 from lesson_setup import FAST, figure_path
 
 print("GPU:", ms.cuda.describe()["status"])
 
 # %% [markdown]
 # ## One function, two targets
-# `pointwise_value(op, x, alpha)` holds the math of every pointwise particle (ReLU, GELU,
-# tanh, ...). The CPU loop calls it for i = 0, 1, 2, ... in turn. On the GPU, thread number
-# `start = cuda.grid(1)` handles elements start, start + step, start + 2 step, ... where
-# `step = cuda.gridsize(1)` is the number of threads launched (a "grid-stride loop").
+# `gelu_value(x)` holds GELU's math for one number (`minisora/particles/activations.py`). The
+# CPU loop `gelu_forward_kernel` calls it for i = 0, 1, 2, ... in turn. Its GPU twin
+# `gelu_forward_gpu` calls the very same function: thread number `cuda.grid(1)` handles elements
+# cuda.grid(1), + step, + 2 step, ... where `step = cuda.gridsize(1)` is the number of threads
+# launched (a "grid-stride loop").
 
 # %%
 def python_source(kernel):
@@ -40,11 +41,12 @@ def python_source(kernel):
     return inspect.getsource(getattr(kernel, "py_func", None) or kernel.fn)
 
 
-print(inspect.getsource(pointwise.map_value))
-print(python_source(pointwise.pointwise_forward_gpu))
+print(inspect.getsource(activations.gelu_value))
+print(inspect.getsource(activations.gelu_forward_kernel.python))
+print(python_source(activations.gelu_forward_gpu))
 
 # %%
-x = np.linspace(-3, 3, 13).astype(np.float32)
+x = np.linspace(-3, 3, 13)   # float64: gelu_value itself runs (float32 runs its float32 twin, gelu_float32_value)
 on_cpu = F.gelu(ms.tensor(x)).numpy()
 on_gpu = F.gelu(ms.tensor(x, device="cuda")).numpy()
 print("gelu on the cpu:", np.round(on_cpu, 4))
@@ -103,7 +105,7 @@ print("row sums, gpu:", ms.tensor(rows, device="cuda").sum(dim=1).numpy())
 # kernel as tuples, and each block looks up which parameter and which stretch of it is its own
 # (`launch_over_tensors` in backends/gpu.py). On a real GPU each launch costs some microseconds
 # of Python before the GPU sees it, so a small network spends more time launching than computing;
-# backends/gpu_launch.py keeps that to about 12 us by doing numba.cuda's argument work once.
+# backends/gpu_runtime/launch_shortcut.py keeps that to about 12 us by doing numba.cuda's argument work once.
 # (On the simulator, filling memory with zeros is a kernel too; a GPU's driver does that itself.)
 
 # %%

@@ -9,7 +9,9 @@ import time
 
 def command_demo(args):
     from . import demo
+    from .backends.memory import keep_freed_memory
 
+    keep_freed_memory()   # a step's arrays reuse the last step's memory (backends/memory.py)
     demo.run(steps=args.steps)
 
 
@@ -23,8 +25,11 @@ MODEL_OPTIONS = {
 
 
 def command_train(args):
+    from .backends.memory import keep_freed_memory
     from .training import ClassifierRun, LanguageModelRun
     from .training.common import CHECKPOINT, say
+
+    keep_freed_memory()   # a step's arrays reuse the last step's memory (backends/memory.py)
 
     allowed = MODEL_OPTIONS[args.model]
     given = {name: getattr(args, name) for name in set().union(*MODEL_OPTIONS.values())
@@ -144,7 +149,8 @@ def command_doctor(args):
     import numpy
 
     import minisora
-    from .backends import kernel, memory
+    from . import config
+    from .backends import kernel
 
     print(f"minisora   {minisora.__version__}  ({os.path.dirname(minisora.__file__)})")
     print(f"python     {platform.python_version()}  {platform.machine()}")
@@ -152,8 +158,9 @@ def command_doctor(args):
     print(f"numba      {numba.__version__}  llvmlite {__import__('llvmlite').__version__}")
     print(f"threads    numba {numba.get_num_threads()} (layer: {numba.config.THREADING_LAYER}), "
           f"cpus {os.cpu_count()}, BLAS {blas_threads()}")
-    print(f"JIT        {'on' if kernel.JIT_ENABLED else 'off (MINISORA_JIT=0: kernels run as Python)'}")
-    print(f"memory     {'freed memory is kept for reuse (MINISORA_KEEP_MEMORY=0 turns it off)' if memory.applied else 'system default malloc behaviour'}")
+    print(f"JIT        {'on' if config.jit else 'off (MINISORA_JIT=0: kernels run as Python)'}")
+    print("switches   " + ", ".join(f"{name}={value}" for name, value in config.as_dict().items()) + "  (ms.config)")
+    print("memory     `minisora train` and `demo` keep freed memory for reuse (MINISORA_KEEP_MEMORY=0 turns it off)")
     gpu = minisora.cuda.describe()
     print(f"CUDA       {'available' if gpu['available'] else 'not available'}: {gpu['status']}")
     print(f"numba-cuda {gpu['numba-cuda']}")

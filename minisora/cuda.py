@@ -28,14 +28,17 @@ def synchronize():
 
 def empty_cache():
     if is_available():
-        from .backends import gpu_memory
+        from .backends import gpu_runtime
 
-        gpu_memory.release_cached()
+        if gpu_runtime.enabled():
+            from .backends.gpu_runtime import memory_pool
+
+            memory_pool.release_cached()
 
 
 def launch_overhead_us(launches=200, through_numba=False):
     """Microseconds per launch of an empty kernel, from Python to the GPU and back (median of 5
-    runs): through minisora's launcher (backends/gpu_launch.py), or numba.cuda's own call."""
+    runs): through minisora's launcher (backends/gpu_runtime/launch_shortcut.py), or numba.cuda's own call."""
     from numba import cuda
 
     from .backends.gpu import gpu_kernel, launch

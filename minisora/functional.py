@@ -1,12 +1,18 @@
-"""minisora.functional (imported as F): every particle as a plain function of tensors."""
+"""minisora.functional (imported as F): every particle as a plain function of tensors.
+
+An op that is also a Tensor method (exp, relu, softmax, ...) is wired once, as the method:
+F.softmax(x, dim) is x.softmax(dim), with the same signature, aliases and checks.
+"""
+import functools
+
 import numpy as np
 
 from . import autograd
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
-from .particles import layer_norm as layer_norm_particle, losses, matmul as matmul_particle, pointwise
+from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
 from .particles import positional, shape, softmax as softmax_particle
-from .tensor import Tensor, operand
+from .tensor import Tensor, dim_or_axis, operand
 
 
 def as_tensor(value, like=None):
@@ -25,47 +31,28 @@ def matmul(a, b):
     return autograd.call(matmul_particle.Matmul, as_tensor(a), as_tensor(b))
 
 
-def relu(x):
-    return autograd.call(pointwise.ReLU, as_tensor(x))
+def method_as_function(method):
+    """F.name(x, ...) = as_tensor(x).name(...), with the method's signature and docstring."""
+    @functools.wraps(method)
+    def function(x, *args, **kwargs):
+        return method(as_tensor(x), *args, **kwargs)
+    return function
+
+
+exp, log, sqrt = method_as_function(Tensor.exp), method_as_function(Tensor.log), method_as_function(Tensor.sqrt)
+relu, sigmoid, tanh = method_as_function(Tensor.relu), method_as_function(Tensor.sigmoid), method_as_function(Tensor.tanh)
+softmax, log_softmax = method_as_function(Tensor.softmax), method_as_function(Tensor.log_softmax)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return autograd.call(pointwise.LeakyReLU, as_tensor(x), alpha=float(negative_slope))
-
-
-def sigmoid(x):
-    return autograd.call(pointwise.Sigmoid, as_tensor(x))
-
-
-def tanh(x):
-    return autograd.call(pointwise.Tanh, as_tensor(x))
+    return autograd.call(activations.LeakyReLU, as_tensor(x), negative_slope=float(negative_slope))
 
 
 def gelu(x, approximate="tanh"):
     """GELU in its tanh form (GPT-2's). PyTorch's default is the erf form: pass approximate='tanh' there."""
     if approximate != "tanh":
         raise ValueError(f"gelu: minisora implements the tanh approximation only, got approximate={approximate!r}")
-    return autograd.call(pointwise.GELU, as_tensor(x))
-
-
-def exp(x):
-    return autograd.call(pointwise.Exp, as_tensor(x))
-
-
-def log(x):
-    return autograd.call(pointwise.Log, as_tensor(x))
-
-
-def sqrt(x):
-    return autograd.call(pointwise.Sqrt, as_tensor(x))
-
-
-def softmax(x, dim=-1):
-    return autograd.call(softmax_particle.Softmax, as_tensor(x), dim=dim)
-
-
-def log_softmax(x, dim=-1):
-    return autograd.call(softmax_particle.LogSoftmax, as_tensor(x), dim=dim)
+    return autograd.call(activations.GELU, as_tensor(x))
 
 
 def cross_entropy(logits, targets, reduction="mean"):
@@ -142,20 +129,15 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     return output, Tensor._make(ctx.saved[-1], output.device, None)
 
 
-def cat(tensors, dim=0):
-    return autograd.call(shape.Cat, *(as_tensor(t) for t in tensors), dim=dim)
+def cat(tensors, dim=0, *, axis=None):
+    return autograd.call(shape.Cat, *(as_tensor(t) for t in tensors), dim=dim_or_axis(dim, axis, 0))
 
 
-def stack(tensors, dim=0):
-    return autograd.call(shape.Stack, *(as_tensor(t) for t in tensors), dim=dim)
+def stack(tensors, dim=0, *, axis=None):
+    return autograd.call(shape.Stack, *(as_tensor(t) for t in tensors), dim=dim_or_axis(dim, axis, 0))
 
 
-def split(tensor, split_size_or_sections, dim=0):
-    return as_tensor(tensor).split(split_size_or_sections, dim)
-
-
-def chunk(tensor, chunks, dim=0):
-    return as_tensor(tensor).chunk(chunks, dim)
+split, chunk = method_as_function(Tensor.split), method_as_function(Tensor.chunk)
 
 
 def where(condition, a, b):

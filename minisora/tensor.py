@@ -9,7 +9,7 @@ import numpy as np
 
 from . import autograd, backends
 from .backends.device_array import DeviceArray
-from .particles import arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
+from .particles import activations, arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
@@ -233,7 +233,7 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
-            return autograd.call(pointwise.Pow, self, alpha=float(exponent))
+            return autograd.call(pointwise.Pow, self, exponent=float(exponent))
         return autograd.call(arithmetic.PowTensor, self, operand(exponent, self))
 
     def __rpow__(self, base):
@@ -264,7 +264,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # --- pointwise functions --------------------------------------------------------------
+    # --- pointwise functions (functional's F.exp, F.relu, ... call these) ----------------
     def exp(self):
         return autograd.call(pointwise.Exp, self)
 
@@ -275,19 +275,21 @@ class Tensor:
         return autograd.call(pointwise.Sqrt, self)
 
     def relu(self):
-        return autograd.call(pointwise.ReLU, self)
+        return autograd.call(activations.ReLU, self)
 
     def sigmoid(self):
-        return autograd.call(pointwise.Sigmoid, self)
+        return autograd.call(activations.Sigmoid, self)
 
     def tanh(self):
-        return autograd.call(pointwise.Tanh, self)
+        return autograd.call(activations.Tanh, self)
 
-    def softmax(self, dim=-1):
-        return autograd.call(softmax.Softmax, self, dim=dim)
+    def softmax(self, dim=-1, *, axis=None):
+        """e^x / sum(e^x) along dim (NumPy's `axis` accepted too)."""
+        return autograd.call(softmax.Softmax, self, dim=dim_or_axis(dim, axis, -1))
 
-    def log_softmax(self, dim=-1):
-        return autograd.call(softmax.LogSoftmax, self, dim=dim)
+    def log_softmax(self, dim=-1, *, axis=None):
+        """x - log(sum(e^x)) along dim (NumPy's `axis` accepted too)."""
+        return autograd.call(softmax.LogSoftmax, self, dim=dim_or_axis(dim, axis, -1))
 
     # --- reductions (PyTorch's dim/keepdim; NumPy's axis/keepdims accepted too) ----------
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -326,9 +328,10 @@ class Tensor:
         dim = dim % max(self.ndim, 1)
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.shape[dim] == 1 else self
 
-    def split(self, split_size_or_sections, dim=0):
+    def split(self, split_size_or_sections, dim=0, *, axis=None):
         """Consecutive pieces along dim, as views (PyTorch's rule): an int cuts pieces of that
         length (the last may be shorter), a list gives each piece's length."""
+        dim = dim_or_axis(dim, axis, 0)
         if isinstance(split_size_or_sections, (int, np.integer)):
             size = int(split_size_or_sections)
             length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0   # (the particle names a bad dim)
@@ -339,8 +342,9 @@ class Tensor:
             sizes = list(split_size_or_sections)
         return autograd.call(shape_module.Split, self, sizes=sizes, dim=dim)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks, dim=0, *, axis=None):
         """`chunks` pieces along dim, of length ceil(n / chunks) (fewer when n is short, as in PyTorch)."""
+        dim = dim_or_axis(dim, axis, 0)
         if int(chunks) <= 0:
             raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
         length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0
@@ -408,6 +412,15 @@ def dim_alias(dim, keepdim, axis, keepdims):
     if keepdims is not None:
         keepdim = keepdims
     return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)
+
+
+def dim_or_axis(dim, axis, default):
+    """`dim`, or NumPy's name for it, `axis`, where that is given instead (not both)."""
+    if axis is None:
+        return dim
+    if dim != default:
+        raise TypeError(f"give dim or axis, not both (dim={dim}, axis={axis})")
+    return axis
 
 
 def on_gpu(data):

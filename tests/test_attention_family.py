@@ -1,6 +1,5 @@
 """The transformer's particles: embedding, positional encoding, layer norm, scaled dot-product
 attention; each against its NumPy reference, finite differences, and bad input."""
-import contextlib
 import math
 
 import numpy as np
@@ -115,20 +114,13 @@ def test_layer_norm_bad_input():
 # --- scaled dot-product attention ----------------------------------------------------------
 # Every way runs on the CPU here: BLAS products + softmax kernels (its default), the same with
 # causal self-attention's rows cut in two halves at any length (on the CPU from T = 128 on),
-# and the fused loops (the GPU's default; on the CPU only when `fused_on` says so).
+# and the fused loops (the GPU's default; on the CPU only when ms.config.attention_fused says so).
 WAYS = ["products", "halves", "fused"]
 
 
-@contextlib.contextmanager
 def attention_way(way):
-    particle = ScaledDotProductAttention
-    saved = particle.fused_on, particle.split_from
-    particle.fused_on = {"cpu": ("float32", "float64")} if way == "fused" else {}
-    particle.split_from = 2 if way == "halves" else 10**9
-    try:
-        yield
-    finally:
-        particle.fused_on, particle.split_from = saved
+    return ms.config.override(attention_fused="always" if way == "fused" else "never",
+                              attention_split_from=2 if way == "halves" else 10**9)
 
 
 def attention_inputs(seed, lead, length, keys, dim, dim_v):

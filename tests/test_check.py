@@ -20,7 +20,7 @@ def test_a_correct_particle_passes(tmp_path, capsys):
     assert main(["check", write(tmp_path, "grad_y * y * (1 - y)")]) == 0
     out = capsys.readouterr().out
     assert "matches minisora's own sigmoid" in out and "integer input refused" in out and out.endswith("PASSED\n")
-    assert ms.particles.get("sigmoid").__module__ == "minisora.particles.pointwise"   # the catalog is untouched
+    assert ms.particles.get("sigmoid").__module__ == "minisora.particles.activations"   # the catalog is untouched
 
 
 def test_a_wrong_backward_fails_with_the_worst_entry(tmp_path, capsys):

@@ -633,7 +633,7 @@ def scaled_rows(out, rows, pair, scale, shift, flip, count):
 
 def test_launch_hands_every_argument_kind_to_the_kernel():
     """Oracle: NumPy. Launched twice with other values: on a GPU the first launch goes through
-    numba.cuda and the second through gpu_launch's flattening, which must agree with it."""
+    numba.cuda and the second through the launch shortcut's flattening, which must agree with it."""
     cuda_backend = ms.backends.get("cuda")
     table = np.arange(24, dtype=np.float32).reshape(6, 4)
     rows = cuda_backend.from_host(table)[2:5]          # a view that starts 8 elements in
@@ -645,7 +645,7 @@ def test_launch_hands_every_argument_kind_to_the_kernel():
         expected = np.where(np.arange(3)[:, None] < count, -expected if flip else expected, 0)
         np.testing.assert_allclose(cuda_backend.to_numpy(out), expected, rtol=1e-6)
     # views that are not contiguous reach kernels through their strides, read and written
-    for first in (0, 1):   # the second launch of a kind: gpu_launch's flattening on a GPU
+    for first in (0, 1):   # the second launch of a kind: the launch shortcut's flattening on a GPU
         every_other = cuda_backend.from_host(table)[first:first + 3, ::2]
         transposed = cuda_backend.zeros((2, 3), np.float32)
         gpu.launch(scaled_rows, 2, 8, cuda_backend.permute(transposed, (1, 0)), every_other, (column[::2], one),
@@ -725,15 +725,15 @@ def test_training_run_on_cuda_matches_cpu_and_resumes(tmp_path):
 
 
 def test_a_dry_run_counts_the_launches_of_a_real_step(monkeypatch):
-    # benchmarks/gpu_host.py times the host's work with gpu.dry_run: its launch counts must be
+    # benchmarks/gpu_host.py times the host's work with ms.config.gpu_dry_run: its launch counts must be
     # those of the real step (the host takes the same path whether or not kernels run), and no
     # kernel runs (the optimizer leaves the weights as they were)
     counts, moved = [], []
     for dry in (False, True):
         model, step = tiny_gpt_step()
-        monkeypatch.setattr(gpu, "dry_run", dry)
         before, weight = gpu.launches.copy(), model.head.weight.numpy()
-        step()
+        with ms.config.override(gpu_dry_run=dry):
+            step()
         counts.append(gpu.launches - before)
         moved.append(not np.array_equal(model.head.weight.numpy(), weight))
     assert counts[0] == counts[1] and counts[0].total() > 20

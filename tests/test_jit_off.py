@@ -17,8 +17,8 @@ w2 = ms.tensor(rng.standard_normal((3, 6)), requires_grad=True)
 h = ms.F.gelu(ms.F.linear(x, w1)).softmax(0) * 2 + x.sum(1, keepdim=True).tanh()[:, :1]
 loss = ms.F.cross_entropy(ms.F.linear(h, w2), t) + h.max() + ms.F.mse_loss(h, h * 0.5)
 loss.backward()
-compiled = type(kernel.Kernel.cpu(ms.particles.pointwise.pointwise_forward_kernel)).__name__
-print(json.dumps({"jit": kernel.JIT_ENABLED, "kind": compiled, "loss": loss.item(),
+compiled = type(kernel.Kernel.cpu(ms.particles.activations.gelu_forward_kernel)).__name__
+print(json.dumps({"jit": ms.config.jit, "kind": compiled, "loss": loss.item(),
                   "w1": w1.grad.numpy().tolist(), "w2": w2.grad.numpy().tolist()}))
 """
 

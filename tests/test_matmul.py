@@ -5,9 +5,11 @@ from hypothesis import given, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, values
 
 side = st.sampled_from([1, 2, 3, 5])
+# the fast products (BLAS, the GPU's GEMM) and the readable ones (loop, 16x16 tiles), each against NumPy
+WAYS = ["fast", "readable"]
 
 
 @st.composite
@@ -22,30 +24,65 @@ def matmul_shapes(draw):
     return ((k,), b) if kind == "vector_left" else (a, (k,)) if kind == "vector_right" else (a, b)
 
 
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("device", DEVICES)
 @given(pair=matmul_shapes(), seed=st.integers(0, 2**16), layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_matmul_matches_reference(pair, seed, layouts, dtype):
-    check_against_reference(get("matmul"), lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])],
-                            {}, dtype, list(layouts))
+def test_matmul_matches_reference(device, way, pair, seed, layouts, dtype):
+    with ms.config.override(readable_kernels=way == "readable"):
+        check_against_reference(get("matmul"), lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])],
+                                {}, dtype, list(layouts), device=device)
 
 
+@pytest.mark.parametrize("way", WAYS)
 @given(pair=matmul_shapes(), seed=st.integers(0, 2**16))
-def test_matmul_gradcheck(pair, seed):
-    check_gradcheck(lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])])
+def test_matmul_gradcheck(way, pair, seed):
+    with ms.config.override(readable_kernels=way == "readable"):
+        check_gradcheck(lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])])
 
 
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("device", DEVICES)
 @given(rows=st.lists(side, min_size=1, max_size=2), inputs=side, outputs=side, bias=st.booleans(),
        seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]))
-def test_linear_matches_reference(rows, inputs, outputs, bias, seed, layout, dtype):
+def test_linear_matches_reference(device, way, rows, inputs, outputs, bias, seed, layout, dtype):
     arrays = [values(seed, tuple(rows) + (inputs,)), values(seed + 1, (outputs, inputs))]
     arrays += [values(seed + 2, (outputs,))] if bias else []
-    check_against_reference(get("linear"), F.linear, arrays, {}, dtype, [layout, "contiguous", "contiguous"][: len(arrays)])
+    with ms.config.override(readable_kernels=way == "readable"):
+        check_against_reference(get("linear"), F.linear, arrays, {}, dtype,
+                                [layout, "contiguous", "contiguous"][: len(arrays)], device=device)
 
 
-def test_linear_gradcheck_with_and_without_bias():
+@pytest.mark.parametrize("way", WAYS)
+def test_linear_gradcheck_with_and_without_bias(way):
     x, w, b = values(0, (4, 3)), values(1, (2, 3)), values(2, (2,))
-    check_gradcheck(F.linear, [x, w, b])
-    check_gradcheck(F.linear, [x, w])
+    with ms.config.override(readable_kernels=way == "readable"):
+        check_gradcheck(F.linear, [x, w, b])
+        check_gradcheck(F.linear, [x, w])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_readable_kernels_cross_tile_edges_and_take_the_bias(device):
+    # the GPU tile is 4 x 4 on the simulator (16 x 16 on a GPU): 9 x 7 @ 7 x 10 spans partial tiles on every side
+    from minisora.particles.matmul import product
+
+    a, b, bias = values(0, (2, 9, 7)), values(1, (2, 7, 10)), values(2, (10,))
+    ctx = ms.particles.Context(get("matmul"), ms.backends.get(device), ())
+    with ms.config.override(readable_kernels=True):
+        as_device = ms.backends.get(device).asarray
+        y = product(ctx, as_device(a), as_device(b), bias=as_device(bias))
+    np.testing.assert_allclose(ms.backends.get(device).to_numpy(y), a @ b + bias, rtol=1e-12)
+
+
+def test_the_readable_way_is_taken_when_asked_for_and_on_the_cpu_with_the_jit_off():
+    from minisora.particles.matmul import readable
+
+    cpu = ms.backends.get("cpu")
+    assert not readable(cpu)
+    with ms.config.override(readable_kernels=True):
+        assert readable(cpu)
+    with ms.config.override(jit=False):   # (only kernels first built inside the block would run as Python)
+        assert readable(cpu)
 
 
 def test_bad_inputs_name_the_particle_and_shapes():

@@ -3,9 +3,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import minisora as ms
-from minisora import F
 from minisora.particles import get
-from helpers import LAYOUTS, away_from_kinks, check_against_reference, check_gradcheck, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
 
 # name, public call, params of the reference, value range (log/sqrt need positive inputs)
 CASES = [
@@ -13,27 +12,23 @@ CASES = [
     ("exp", ms.exp, {}, (-2, 2)),
     ("log", ms.log, {}, (0.2, 3)),
     ("sqrt", ms.sqrt, {}, (0.2, 3)),
-    ("pow", lambda x: x**3, {"alpha": 3.0}, (-2, 2)),
-    ("relu", F.relu, {}, (-2, 2)),
-    ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), {"alpha": 0.1}, (-2, 2)),
-    ("sigmoid", F.sigmoid, {}, (-4, 4)),
-    ("tanh", F.tanh, {}, (-3, 3)),
-    ("gelu", F.gelu, {}, (-3, 3)),
+    ("pow", lambda x: x**3, {"exponent": 3.0}, (-2, 2)),
 ]
 IDS = [c[0] for c in CASES]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name, fn, params, domain", CASES, ids=IDS)
 @given(shape=shapes(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_kernel_matches_reference(name, fn, params, domain, shape, seed, layout, dtype):
-    check_against_reference(get(name), fn, [values(seed, shape, *domain)], params, dtype, [layout])
+def test_kernel_matches_reference(name, fn, params, domain, device, shape, seed, layout, dtype):
+    check_against_reference(get(name), fn, [values(seed, shape, *domain)], params, dtype, [layout], device=device)
 
 
 @pytest.mark.parametrize("name, fn, params, domain", CASES, ids=IDS)
 @given(shape=shapes(max_dims=2, max_side=3), seed=st.integers(0, 2**16))
 def test_gradcheck_float64(name, fn, params, domain, shape, seed):
-    check_gradcheck(fn, [away_from_kinks(values(seed, shape, *domain))])
+    check_gradcheck(fn, [values(seed, shape, *domain)])
 
 
 @pytest.mark.parametrize("name, fn, params, domain", CASES, ids=IDS)
@@ -42,22 +37,11 @@ def test_integer_input_is_refused_by_name(name, fn, params, domain):
         fn(ms.tensor([1, 2]))
 
 
-def test_sigmoid_is_stable_at_extremes():
-    y = F.sigmoid(ms.tensor([-1000.0, 1000.0]))
-    assert y.tolist() == [0.0, 1.0]
-
-
-def test_relu_gradient_at_zero_is_zero_as_in_pytorch():
-    x = ms.tensor([0.0], requires_grad=True)
-    F.relu(x).sum().backward()
-    assert x.grad.tolist() == [0.0]
-
-
-def test_gelu_hand_computed_value():
-    # 0.5 * 1 * (1 + tanh(sqrt(2/pi) * (1 + 0.044715)))
-    expected = 0.5 * (1 + np.tanh(np.sqrt(2 / np.pi) * 1.044715))
-    assert F.gelu(ms.tensor([1.0], dtype="float64")).item() == pytest.approx(expected, rel=1e-12)
-
-
 def test_log_of_negative_is_nan_not_an_exception():
     assert np.isnan(ms.log(ms.tensor([-1.0])).item())
+
+
+def test_pow_hand_computed_value_and_slope():
+    x = ms.tensor([2.0, -3.0], dtype="float64", requires_grad=True)
+    (x ** 3).sum().backward()
+    assert (x ** 3).tolist() == [8.0, -27.0] and x.grad.tolist() == [12.0, 27.0]   # 3 x^2

@@ -19,7 +19,7 @@ def test_the_default_network_forward_backward_and_one_sgd_step(capsys):
 
 def test_k_shows_the_kernel_source_and_q_quits(capsys):
     out = run(capsys, "n k q")
-    assert "def pointwise_forward_kernel(op, alpha, x, y):" in out
+    assert "def relu_forward_kernel(x, y):" in out and "def relu_backward_kernel(x, y, grad_y, grad_x):" in out
     assert out.rstrip().endswith("quit") and "[3]" not in out
 
 
@@ -29,8 +29,8 @@ def test_c_runs_to_the_end_without_stopping(capsys):
 
 
 def test_d_replays_the_kernel_as_python_under_pdb(capsys):
-    out = run(capsys, "n; d; c; p op, x.size; c; c")
-    assert "pointwise_forward_kernel()" in out and "(5, 1)" in out   # stopped inside relu's loop (op 5 = relu)
+    out = run(capsys, "n; d; c; p float(x[0]), y.size; c; c")
+    assert "relu_forward_kernel()" in out and "(2.0, 1)" in out   # stopped inside relu's loop: x = w.x + b = 2
 
 
 def test_a_particle_with_several_results_shows_each(capsys):

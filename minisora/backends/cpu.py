@@ -11,10 +11,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from .kernel import kernel, scalar as scalar_helper
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
-from .memory import keep_freed_memory
 
 name = "cpu"
-keep_freed_memory()   # a step's arrays reuse the last step's memory (see memory.py)
 # Parameters one optimizer kernel call updates (optim/optimizer.py). A call costs microseconds
 # here, while every place of the tuples it takes adds to the kernel's compile time: one each.
 tensors_per_call = 1

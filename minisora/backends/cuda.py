@@ -8,9 +8,9 @@ import math
 import sys
 
 import numpy as np
-from numba import cuda
+from numba import config as numba_config, cuda
 
-from . import gemm, gpu_memory
+from . import gemm, gpu_runtime
 from .device_array import DeviceArray
 from .gpu import add_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
@@ -20,6 +20,8 @@ name = "cuda"
 # microseconds. Its arguments must fit in 4 KB; a 1-D array takes 56 bytes of them and an update
 # reads at most 5 arrays per parameter: 12 x 5 x 56 < 4 KB.
 tensors_per_call = 12
+# Teaching-sized launches leave most of a big GPU idle by design: no warning for each one.
+numba_config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
 
 if simulated():
     # The simulator runs each GPU thread as a Python thread, and at every barrier they wait for
@@ -42,7 +44,12 @@ def is_contiguous(array):
 # --- memory -------------------------------------------------------------------------------
 def empty(shape, dtype):
     shape, dtype = tuple(map(int, shape)), np.dtype(dtype)
-    return DeviceArray(gpu_memory.allocate(math.prod(shape), dtype), shape, dtype=dtype)
+    size = math.prod(shape)
+    if gpu_runtime.enabled():
+        from .gpu_runtime import memory_pool
+
+        return DeviceArray(memory_pool.allocate(size, dtype), shape, dtype=dtype)
+    return DeviceArray(cuda.device_array(max(size, 1), dtype), shape, dtype=dtype)   # numba.cuda's public way
 
 
 def arange(start, step, count, dtype):

@@ -13,7 +13,7 @@ Views (reshape where the strides allow it, as in NumPy; permute, slicing, broadc
 compute new shape, strides and offset; no kernel runs. A DeviceArray is itself a kernel
 argument: the kernel sees `kernel_view()`, a numba array over exactly these elements (a strided
 one for a view that is not contiguous, read and written through its strides). On a real GPU the
-launcher (gpu_launch.py) hands the kernel that view's pointer, shape and strides, for a
+launcher (gpu_runtime/launch_shortcut.py) hands the kernel that view's pointer, shape and strides, for a
 contiguous array without building it; on the simulator, and at a kernel's first launch,
 kernel_view() builds it.
 """
@@ -58,7 +58,7 @@ class DeviceArray:
         self.is_view = False      # True for views of another DeviceArray (they share its memory)
         self._view = self._flat = None
         self._contiguous = True if strides is None else None
-        self.launch_parameters = None   # what gpu_launch passes for this array, once worked out
+        self.launch_parameters = None   # what the launch shortcut passes for this array, once worked out
 
     # --- what it is ------------------------------------------------------------------------
     @property

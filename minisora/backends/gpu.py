@@ -12,21 +12,19 @@ import collections
 import functools
 import math
 import os
-import sys
-import threading
 import types
 
 import numpy as np
-from numba import config, cuda
+from numba import config as numba_config, cuda
 
-# Teaching-sized launches leave most of a big GPU idle by design: no warning for each one.
-config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+from .. import config
+from . import gpu_runtime
 
 WARP = 32
 
 
 def simulated():
-    return bool(config.ENABLE_CUDASIM)
+    return bool(numba_config.ENABLE_CUDASIM)
 
 
 def sized(on_gpu, on_simulator):
@@ -39,54 +37,13 @@ def sized(on_gpu, on_simulator):
     return on_gpu
 
 
-class SimulatedCuda:
-    """numba.cuda as the kernels here see it on the simulator: inside a launch, the simulated
-    kernel's own view (threadIdx, syncthreads, shared, atomic...), else numba.cuda itself.
-
-    It mends two races of the simulator's threads. Left alone, the simulator swaps numba.cuda
-    for that view in a device function's module on every call and swaps it back on return, from
-    every thread at once, so a thread that returns first takes it away from the others
-    (AttributeError: no attribute 'threadIdx'). And see SharedArrays."""
-
-    def __getattr__(self, name):
-        from numba.cuda.simulator.kernel import _get_kernel_context
-
-        context = _get_kernel_context()
-        if context is not None:
-            if name == "shared":
-                return SharedArrays(context.shared)
-            try:
-                return getattr(context, name)
-            except AttributeError:   # not a kernel-side name (jit, device_array, ...)
-                pass
-        return getattr(numba_cuda, name)
-
-
-class SharedArrays:
-    """cuda.shared on the simulator. Its arrays are known by the line that asks for them; the
-    simulator looks one up and creates it if missing without a lock, so two threads of a block
-    can each create their own "shared" array and never see each other's writes."""
-
-    lock = threading.Lock()
-
-    def __init__(self, shared):
-        self.shared = shared
-
-    def array(self, shape, dtype, alignment=None):   # alignment: a compiled kernel's concern only
-        from numba.np.numpy_support import as_dtype
-
-        caller = sys._getframe(1)
-        key = (caller.f_code.co_filename, caller.f_lineno)
-        with self.lock:
-            arrays = self.shared._allocations
-            if key not in arrays:
-                arrays[key] = np.empty(shape, as_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype)
-            return arrays[key]
-
-
-numba_cuda = cuda
+# On the simulator the kernels see numba.cuda through the simulator repairs of the optional
+# layer (gpu_runtime/simulator.py); elsewhere `cuda` is numba.cuda itself.
 if simulated():
-    cuda = SimulatedCuda()
+    from .gpu_runtime.simulator import repaired_cuda
+
+    cuda = repaired_cuda()
+
 
 
 # Threads per block (at most, and at least) and blocks per launch; grid-stride loops cover the
@@ -162,26 +119,25 @@ def threads_for(n):
     return threads
 
 
-# kernels launched (and memsets) so far in this process, by name: benchmarks count them per step
+# kernels launched (and memsets) so far in this process, by name: benchmarks count them per step.
+# With ms.config.gpu_dry_run they are counted but not run (on the simulator, benchmarks/gpu_host.py
+# times what the host does for a training step at real sizes; the numbers stay unwritten).
 launches = collections.Counter()
-# True: launches are counted but no kernel runs (on the simulator, benchmarks/gpu_host.py times
-# what the host does for a training step at real sizes; the numbers the kernels would write stay
-# unwritten)
-dry_run = False
 
 
 def launch(kernel, grid, block, *arguments):
-    """Every GPU launch of minisora goes through here (one place to count them). On a real GPU,
-    gpu_launch does numba's per-launch argument work once per kind of arguments."""
+    """kernel[grid, block](*arguments): every GPU launch of minisora goes through here (one place
+    to count them). On a real GPU the optional runtime layer's shortcut does numba's per-launch
+    argument work once per kind of arguments (gpu_runtime/launch_shortcut.py)."""
     launches[kernel.py_func.__name__] += 1
-    if dry_run:
+    if config.gpu_dry_run:
         return
-    if simulated():
-        kernel[grid, block](*numba_arguments(arguments))
-    else:
-        from . import gpu_launch
+    if not simulated() and config.gpu_launch_shortcut and gpu_runtime.enabled():
+        from .gpu_runtime import launch_shortcut
 
-        gpu_launch.launch(kernel, grid, block, arguments)
+        launch_shortcut.launch(kernel, grid, block, arguments)
+    else:
+        kernel[grid, block](*numba_arguments(arguments))   # numba.cuda's public launch
 
 
 def numba_arguments(arguments):
@@ -364,12 +320,12 @@ def position(i, shape, strides, k):
 
 def fill(array, value):
     """Set every element of a contiguous array (a DeviceArray or numba.cuda's) to `value`, on the
-    GPU (zeros by the driver's memset: no kernel launch, but counted in `launches` as one, since
-    it is queued on the GPU in the same way; the simulator launches fill_kernel for it)."""
-    if value == 0 and not simulated():
-        from numba.cuda.cudadrv.driver import device_memset
+    GPU: fill_kernel, or zeros by the driver's memset through the runtime layer (no kernel launch,
+    but counted in `launches` as one, since it is queued on the GPU in the same way)."""
+    if value == 0 and not simulated() and gpu_runtime.enabled():
+        from .gpu_runtime import launch_shortcut
 
         launches["memset"] += 1
-        device_memset(numba_arguments((array,))[0], 0, array.size * array.dtype.itemsize)
+        launch_shortcut.memset_zero(numba_arguments((array,))[0])
     else:
         launch_elementwise(fill_kernel, array.size, array.reshape(array.size), value)

@@ -18,8 +18,7 @@ import os
 
 from numba.extending import register_jitable
 
-# Read once at import; `debug()` may still switch it off before a kernel is first built.
-JIT_ENABLED = os.environ.get("MINISORA_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+from .. import config
 
 
 def cache_dir():
@@ -32,9 +31,9 @@ def cache_dir():
 
 
 def debug():
-    """Run every kernel not yet built as plain Python (for pdb, IDE breakpoints, prints)."""
-    global JIT_ENABLED
-    JIT_ENABLED = False
+    """Run every kernel not yet built as plain Python (for pdb, IDE breakpoints, prints):
+    ms.config.set(jit=False)."""
+    config.set(jit=False)
 
 
 def scalar(fn=None, *, inline=True):
@@ -54,12 +53,11 @@ def scalar(fn=None, *, inline=True):
 class Kernel:
     """A named loop with one implementation per target: `cpu` (the loop itself) and `cuda` (its `.gpu` twin)."""
 
-    __slots__ = ("name", "python", "parallel", "reorder_sums", "_compiled", "_targets")
+    __slots__ = ("name", "python", "reorder_sums", "_compiled", "_targets")
 
-    def __init__(self, python, parallel=False, reorder_sums=False):
+    def __init__(self, python, reorder_sums=False):
         self.name = python.__name__
         self.python = python          # the readable loop; also what runs with the JIT off
-        self.parallel = parallel      # compile prange loops for Numba's thread pool
         # Let the compiler add up a running sum in several partial sums at once (vector lanes):
         # 4-8x faster sums, rounded in a different order. Only the "reassoc" and "contract" math
         # flags: never the ones that assume no NaN or inf, so NaN still shows up (and is tested).
@@ -71,12 +69,12 @@ class Kernel:
         """The callable for the CPU: compiled on first use (or the Python loop, JIT off)."""
         compiled = self._compiled
         if compiled is None:
-            if JIT_ENABLED:
+            if config.jit:
                 import numba
 
                 numba.config.CACHE_DIR = cache_dir()
                 compiled = numba.njit(
-                    cache=True, parallel=self.parallel, nogil=True, error_model="numpy",
+                    cache=True, nogil=True, error_model="numpy",
                     fastmath={"reassoc", "contract"} if self.reorder_sums else False,
                 )(self.python)
             else:
@@ -88,6 +86,17 @@ class Kernel:
         """Decorator: `launcher` (same arguments as the CPU loop) launches this kernel's CUDA twin."""
         self._targets["cuda"] = launcher
         return launcher
+
+    def on_gpu(self, gpu_kernel):
+        """Attach a grid-stride GPU kernel taking this loop's arguments, launched with one thread
+        per element of the last argument (the array it writes). Returns this Kernel."""
+        from .gpu import launch_elementwise
+
+        def launch_per_element(*arguments):
+            launch_elementwise(gpu_kernel, arguments[-1].size, *arguments)
+
+        self._targets["cuda"] = launch_per_element
+        return self
 
     def has(self, target):
         return target == "cpu" or target in self._targets
@@ -112,8 +121,8 @@ def as_python(kernels):
             k._compiled = compiled
 
 
-def kernel(python=None, *, parallel=False, reorder_sums=False):
-    """Decorator: `@kernel` or `@kernel(parallel=True, reorder_sums=True)` makes a lazily compiled Kernel."""
+def kernel(python=None, *, reorder_sums=False):
+    """Decorator: `@kernel` or `@kernel(reorder_sums=True)` makes a lazily compiled Kernel."""
     if python is None:
-        return lambda fn: Kernel(fn, parallel=parallel, reorder_sums=reorder_sums)
-    return Kernel(python, parallel=parallel, reorder_sums=reorder_sums)
+        return lambda fn: Kernel(fn, reorder_sums=reorder_sums)
+    return Kernel(python, reorder_sums=reorder_sums)

@@ -7,7 +7,10 @@ those pages again: a third of a small GPT's step time here. Two settings of mall
 keep that memory in the process: blocks up to 32 MB come from the reusable heap, and the top of
 the heap is not trimmed below 1 GB. Memory a run has used is then kept until the process ends.
 
-This applies on Linux with glibc only; MINISORA_KEEP_MEMORY=0 turns it off.
+This applies on Linux with glibc only. It changes the whole process (a library sharing it, such
+as PyTorch, gets the same malloc), so `import minisora` never does it: the CLI's trainers and the
+benchmarks call `keep_freed_memory()`, and so may a user's script. MINISORA_KEEP_MEMORY=0 turns
+those calls off.
 """
 import ctypes
 import ctypes.util

@@ -102,9 +102,9 @@ class Stepper:
             elif key == "q":
                 raise Quit
             elif key == "k":
-                for kernel in particle.kernels or ():
+                for kernel in particle.every_kernel():
                     say(python_inspect.getsource(kernel.python))
-                if not particle.kernels:
+                if not particle.every_kernel():
                     say(f"    ({particle.name} runs no loop kernel of its own: it calls BLAS or NumPy views)")
             elif key == "d":
                 self.debug(phase, ctx, arrays)
@@ -117,10 +117,10 @@ class Stepper:
         debugger = pdb.Pdb(stdin=self.keys if self.keys.queue is not None else None)
         if self.keys.queue is not None:
             debugger.use_rawinput = False
-        for kernel in particle.kernels or ():
+        for kernel in particle.every_kernel():
             debugger.set_break(kernel.python.__code__.co_filename, first_body_line(kernel.python))
         self.out(f"    replaying {particle.name} {phase} under pdb with its kernels as Python ('c' to continue)")
-        with as_python(particle.kernels or ()):
+        with as_python(particle.every_kernel()):
             if phase == "forward":
                 replay = type(ctx)(particle, ctx.backend, ctx.inputs)
                 debugger.runcall(particle.forward, replay, *[np.array(a) for a in arrays], **ctx.params)

@@ -6,8 +6,8 @@ and benchmark every particle.
 from dataclasses import dataclass
 
 from .. import backends
-from . import arithmetic, attention, dropout, embedding, indexing, layer_norm, losses, matmul  # noqa: F401
-from . import pointwise, positional, reductions, shape, softmax  # noqa: F401
+from . import activations, arithmetic, attention, dropout, embedding, indexing, layer_norm, losses  # noqa: F401
+from . import matmul, pointwise, positional, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry
 
 
@@ -25,12 +25,20 @@ def catalog():
     """Every registered particle with its formulas and the backends it runs on."""
     entries = []
     for name, particle in sorted(registry().items()):
-        targets = tuple(b for b in backends.NAMES if all(k.has(b) for k in particle.kernels))
         entries.append(
             Entry(name, particle.formula, particle.gradient, particle.__module__.rsplit(".", 1)[-1],
-                  ("reference",) + targets, particle)
+                  ("reference",) + targets(particle), particle)
         )
     return entries
+
+
+def targets(particle):
+    """The backends a particle runs on: those every one of its kernels has, or, for a particle with
+    no loop of its own (views, copies, BLAS), the backends whose operations it calls (`runs_on`)."""
+    kernels = particle.every_kernel()
+    if not kernels:
+        return tuple(particle.runs_on)
+    return tuple(b for b in backends.NAMES if all(k.has(b) for k in kernels))
 
 
 def get(name):

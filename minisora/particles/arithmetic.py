@@ -16,56 +16,18 @@ dims along which it was repeated (`sum_to_shape`).
 import numpy as np
 
 from ..backends.cpu import advance
-from ..backends.gpu import cuda, gpu_kernel, launch_elementwise, position
+from ..backends.gpu import cuda, gpu_kernel, position
 from ..backends.kernel import kernel, scalar
 from .particle import FLOATS, Particle, describe
 from .reductions import sum_to_shape
 
-(OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_NEG_MUL, OP_POW_BASE_SLOPE, OP_POW_EXPONENT_SLOPE,
- OP_GT, OP_LT, OP_GE, OP_LE, OP_EQ, OP_NE) = range(14)
 
-
-# 1. scalar math ----------------------------------------------------------------------------
+# The walk every binary particle's CPU loop shares ------------------------------------------
 @scalar
-def binary_value(op, a, b):
-    if op == OP_ADD:
-        return a + b
-    if op == OP_SUB:
-        return a - b
-    if op == OP_MUL:
-        return a * b
-    if op == OP_DIV:
-        return a / b
-    if op == OP_POW:
-        return a**b
-    if op == OP_NEG_MUL:
-        return -(a * b)
-    if op == OP_POW_BASE_SLOPE:  # d(a^b)/da
-        return b * a ** (b - 1)
-    # OP_POW_EXPONENT_SLOPE, called with (y, a): d(a^b)/db = a^b ln(a), taken as 0 at a = 0
-    if b == 0:
-        return 0 * a
-    return a * np.log(b)
-
-
-@scalar
-def compare_value(op, a, b):
-    if op == OP_GT:
-        return a > b
-    if op == OP_LT:
-        return a < b
-    if op == OP_GE:
-        return a >= b
-    if op == OP_LE:
-        return a <= b
-    if op == OP_EQ:
-        return a == b
-    return a != b
-
-
-# 2. kernels: walk the broadcast operands with strides (see backends.cpu.strided_operands) ---
-@kernel
-def binary_kernel(op, a, b, strides, shape, out):
+def broadcast_walk(value, a, b, strides, shape, out):
+    """out = value(a, b) element by element, a and b walked by their strides over the loop
+    `shape` (backends.cpu.strided_operands): `value` is the particle's scalar function, handed
+    in by name and inlined, so each particle's kernel compiles to its own tight loop."""
     inner = shape[shape.size - 1]
     stride_a, stride_b = strides[0, shape.size - 1], strides[1, shape.size - 1]
     index = np.zeros(shape.size, np.int64)
@@ -77,87 +39,16 @@ def binary_kernel(op, a, b, strides, shape, out):
         # Numba knows, and the check for that on every element blocks vectorizing (8x slower).
         if stride_a == 1 and stride_b == 1:
             a_row, b_row, out_row = a[pa:pa + inner], b[pb:pb + inner], out[start:start + inner]
-            if op == OP_ADD:   # the residual connections' sum, spelled out so it needs no op test per element
-                for j in range(inner):
-                    out_row[j] = a_row[j] + b_row[j]
-            else:
-                for j in range(inner):
-                    out_row[j] = binary_value(op, a_row[j], b_row[j])
+            for j in range(inner):
+                out_row[j] = value(a_row[j], b_row[j])
         elif stride_a == 1 and stride_b == 0:
             a_row, b_value, out_row = a[pa:pa + inner], b[pb], out[start:start + inner]
             for j in range(inner):
-                out_row[j] = binary_value(op, a_row[j], b_value)
+                out_row[j] = value(a_row[j], b_value)
         else:
             for j in range(inner):
-                out[start + j] = binary_value(op, a[pa + j * stride_a], b[pb + j * stride_b])
+                out[start + j] = value(a[pa + j * stride_a], b[pb + j * stride_b])
         advance(index, shape, strides, position)
-
-
-@kernel
-def compare_kernel(op, a, b, strides, shape, out):
-    inner = shape[shape.size - 1]
-    stride_a, stride_b = strides[0, shape.size - 1], strides[1, shape.size - 1]
-    index = np.zeros(shape.size, np.int64)
-    position = np.zeros(2, np.int64)
-    for start in range(0, out.size, inner):
-        for j in range(inner):
-            out[start + j] = compare_value(op, a[position[0] + j * stride_a], b[position[1] + j * stride_b])
-        advance(index, shape, strides, position)
-
-
-@kernel
-def where_kernel(condition, a, b, strides, shape, out):
-    last = shape.size - 1
-    inner = shape[last]
-    index = np.zeros(shape.size, np.int64)
-    position = np.zeros(3, np.int64)
-    for start in range(0, out.size, inner):
-        for j in range(inner):
-            if condition[position[0] + j * strides[0, last]]:
-                out[start + j] = a[position[1] + j * strides[1, last]]
-            else:
-                out[start + j] = b[position[2] + j * strides[2, last]]
-        advance(index, shape, strides, position)
-
-
-# 2b. GPU twins: one thread per output element finds each operand's element from the strides
-@gpu_kernel
-def binary_gpu(op, a, b, strides, shape, out):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, out.size, step):
-        out[i] = binary_value(op, a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
-
-
-@gpu_kernel
-def compare_gpu(op, a, b, strides, shape, out):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, out.size, step):
-        out[i] = compare_value(op, a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
-
-
-@gpu_kernel
-def where_gpu(condition, a, b, strides, shape, out):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, out.size, step):
-        if condition[position(i, shape, strides, 0)]:
-            out[i] = a[position(i, shape, strides, 1)]
-        else:
-            out[i] = b[position(i, shape, strides, 2)]
-
-
-@binary_kernel.gpu
-def launch_binary(op, a, b, strides, shape, out):
-    launch_elementwise(binary_gpu, out.size, op, a, b, strides, shape, out)
-
-
-@compare_kernel.gpu
-def launch_compare(op, a, b, strides, shape, out):
-    launch_elementwise(compare_gpu, out.size, op, a, b, strides, shape, out)
-
-
-@where_kernel.gpu
-def launch_where(condition, a, b, strides, shape, out):
-    launch_elementwise(where_gpu, out.size, condition, a, b, strides, shape, out)
 
 
 def broadcast_shape(particle, *arrays):
@@ -180,9 +71,9 @@ def launch(ctx, kernel_, leading, operands, shape, dtype):
     return out
 
 
-def elementwise(ctx, op, a, b):
-    """y = a (op) b with broadcasting, in the dtype of `a` (callers promote first)."""
-    return launch(ctx, binary_kernel, (op,), (a, b), broadcast_shape(ctx.particle, a, b), a.dtype)
+def elementwise(ctx, kernel_, a, b):
+    """kernel_'s y = f(a, b) with broadcasting, in the dtype of `a` (callers promote first)."""
+    return launch(ctx, kernel_, (), (a, b), broadcast_shape(ctx.particle, a, b), a.dtype)
 
 
 PROMOTION_RANK = {np.dtype(np.bool_): 0, np.dtype(np.int64): 1, FLOATS[0]: 2, FLOATS[1]: 3}
@@ -198,20 +89,26 @@ def promote(particle, a, b, backend):
     return backend.astype(a, dtype), backend.astype(b, dtype)
 
 
-# 3. the particles --------------------------------------------------------------------------
-class Binary(Particle):
-    """y = a (op) b, broadcast; subclasses give the op code, the reference and the backward."""
+def reference_sum_to(grad, shape):
+    lead = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(lead)))
+    return grad.sum(axis=tuple(d for d, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
 
-    op = -1
-    kernels = (binary_kernel,)
+
+class Binary(Particle):
+    """y = f(a, b), broadcast. A subclass gives `kernels = (its forward kernel, ...)`, its NumPy
+    `reference` and `reference_gradients`, and `full_gradients`: da and db at y's full shape
+    (sums over broadcast dims follow here)."""
+
+    promote_to_float = False   # div: int / int is a float, as in PyTorch
 
     @classmethod
     def forward(cls, ctx, a, b):
         shapes = (a.shape, b.shape)
         a, b = promote(cls, a, b, ctx.backend)
-        if cls.op == OP_DIV and a.dtype not in FLOATS:
+        if cls.promote_to_float and a.dtype not in FLOATS:
             a, b = ctx.backend.astype(a, np.float32), ctx.backend.astype(b, np.float32)
-        y = elementwise(ctx, cls.op, a, b)
+        y = elementwise(ctx, cls.kernels[0], a, b)
         ctx.shapes, ctx.dtypes = shapes, (a.dtype, b.dtype)
         ctx.save(a, b, y)
         return y
@@ -233,15 +130,30 @@ class Binary(Particle):
         return reference_sum_to(grad_a, a.shape), reference_sum_to(grad_b, b.shape)
 
 
-def reference_sum_to(grad, shape):
-    lead = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(lead)))
-    return grad.sum(axis=tuple(d for d, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+# Each particle below: its scalar math, its CPU kernel (the walk above with that math), its GPU
+# kernel (a thread per output element finds each operand's element from the strides), its class.
+
+# add ----------------------------------------------------------------------------------------
+@scalar
+def add_value(a, b):
+    return a + b
+
+
+@kernel
+def add_kernel(a, b, strides, shape, out):
+    broadcast_walk(add_value, a, b, strides, shape, out)
+
+
+@gpu_kernel
+def add_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = add_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
 
 
 class Add(Binary):
-    name, op = "add", OP_ADD
+    name = "add"
     formula, gradient = "y = a + b", "da = dy, db = dy"
+    kernels = (add_kernel.on_gpu(add_gpu),)
     reference = staticmethod(np.add)
     reference_gradients = staticmethod(lambda a, b, y, g: (g, g))
 
@@ -250,44 +162,165 @@ class Add(Binary):
         return grad_y, grad_y
 
 
+# sub ----------------------------------------------------------------------------------------
+@scalar
+def sub_value(a, b):
+    return a - b
+
+
+@kernel
+def sub_kernel(a, b, strides, shape, out):
+    broadcast_walk(sub_value, a, b, strides, shape, out)
+
+
+@gpu_kernel
+def sub_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = sub_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
 class Sub(Binary):
-    name, op = "sub", OP_SUB
+    name = "sub"
     formula, gradient = "y = a - b", "da = dy, db = -dy"
+    kernels = (sub_kernel.on_gpu(sub_gpu),)
     reference = staticmethod(np.subtract)
     reference_gradients = staticmethod(lambda a, b, y, g: (g, -g))
 
     @staticmethod
     def full_gradients(ctx, a, b, y, grad_y):
         minus_one = ctx.backend.scalar(-1, grad_y.dtype)
-        return grad_y, elementwise(ctx, OP_MUL, grad_y, minus_one)
+        return grad_y, elementwise(ctx, mul_kernel, grad_y, minus_one)
+
+
+# mul ----------------------------------------------------------------------------------------
+@scalar
+def mul_value(a, b):
+    return a * b
+
+
+@kernel
+def mul_kernel(a, b, strides, shape, out):
+    broadcast_walk(mul_value, a, b, strides, shape, out)
+
+
+@gpu_kernel
+def mul_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = mul_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
 
 
 class Mul(Binary):
-    name, op = "mul", OP_MUL
+    name = "mul"
     formula, gradient = "y = a * b", "da = dy * b, db = dy * a"
+    kernels = (mul_kernel.on_gpu(mul_gpu),)
     reference = staticmethod(np.multiply)
     reference_gradients = staticmethod(lambda a, b, y, g: (g * b, g * a))
 
     @staticmethod
     def full_gradients(ctx, a, b, y, grad_y):
-        return elementwise(ctx, OP_MUL, grad_y, b), elementwise(ctx, OP_MUL, grad_y, a)
+        return elementwise(ctx, mul_kernel, grad_y, b), elementwise(ctx, mul_kernel, grad_y, a)
+
+
+# div: da = dy / b is div itself; db = -dy y / b = -(da) y, from da and y ----------------------
+@scalar
+def div_value(a, b):
+    return a / b
+
+
+@scalar
+def div_grad_b_value(grad_a, y):
+    return -(grad_a * y)
+
+
+@kernel
+def div_kernel(a, b, strides, shape, out):
+    broadcast_walk(div_value, a, b, strides, shape, out)
+
+
+@kernel
+def div_grad_b_kernel(grad_a, y, strides, shape, out):
+    broadcast_walk(div_grad_b_value, grad_a, y, strides, shape, out)
+
+
+@gpu_kernel
+def div_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = div_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def div_grad_b_gpu(grad_a, y, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = div_grad_b_value(grad_a[position(i, shape, strides, 0)], y[position(i, shape, strides, 1)])
 
 
 class Div(Binary):
-    name, op = "div", OP_DIV
+    name, promote_to_float = "div", True
     formula, gradient = "y = a / b", "da = dy / b, db = -dy * y / b"
+    kernels = (div_kernel.on_gpu(div_gpu), div_grad_b_kernel.on_gpu(div_grad_b_gpu))
     reference = staticmethod(np.divide)
     reference_gradients = staticmethod(lambda a, b, y, g: (g / b, -g * y / b))
 
     @staticmethod
     def full_gradients(ctx, a, b, y, grad_y):
-        grad_a = elementwise(ctx, OP_DIV, grad_y, b)
-        return grad_a, elementwise(ctx, OP_NEG_MUL, grad_a, y)
+        grad_a = elementwise(ctx, div_kernel, grad_y, b)
+        return grad_a, elementwise(ctx, div_grad_b_kernel, grad_a, y)
+
+
+# pow: the two slopes, each its own loop, then multiplied by dy -------------------------------
+@scalar
+def pow_value(a, b):
+    return a**b
+
+
+@scalar
+def pow_base_slope(a, b):
+    return b * a ** (b - 1)   # d(a^b)/da
+
+
+@scalar
+def pow_exponent_slope(a, y):
+    return 0 * a if a == 0 else y * np.log(a)   # d(a^b)/db = a^b ln a, taken as 0 at a = 0
+
+
+@kernel
+def pow_kernel(a, b, strides, shape, out):
+    broadcast_walk(pow_value, a, b, strides, shape, out)
+
+
+@kernel
+def pow_base_slope_kernel(a, b, strides, shape, out):
+    broadcast_walk(pow_base_slope, a, b, strides, shape, out)
+
+
+@kernel
+def pow_exponent_slope_kernel(a, y, strides, shape, out):
+    broadcast_walk(pow_exponent_slope, a, y, strides, shape, out)
+
+
+@gpu_kernel
+def pow_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = pow_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def pow_base_slope_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = pow_base_slope(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def pow_exponent_slope_gpu(a, y, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = pow_exponent_slope(a[position(i, shape, strides, 0)], y[position(i, shape, strides, 1)])
 
 
 class PowTensor(Binary):
-    name, op = "pow_tensor", OP_POW
+    name = "pow_tensor"
     formula, gradient = "y = a ^ b", "da = dy * b a^(b-1), db = dy * y ln(a)"
+    kernels = (pow_kernel.on_gpu(pow_gpu), pow_base_slope_kernel.on_gpu(pow_base_slope_gpu),
+               pow_exponent_slope_kernel.on_gpu(pow_exponent_slope_gpu))
     reference = staticmethod(np.power)
     reference_gradients = staticmethod(
         lambda a, b, y, g: (g * b * a ** (b - 1), g * np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a))))
@@ -295,24 +328,124 @@ class PowTensor(Binary):
 
     @staticmethod
     def full_gradients(ctx, a, b, y, grad_y):
-        slope_a = elementwise(ctx, OP_POW_BASE_SLOPE, a, b)
-        slope_b = elementwise(ctx, OP_POW_EXPONENT_SLOPE, y, a)
-        return elementwise(ctx, OP_MUL, grad_y, slope_a), elementwise(ctx, OP_MUL, grad_y, slope_b)
+        slope_a = elementwise(ctx, pow_base_slope_kernel, a, b)
+        slope_b = elementwise(ctx, pow_exponent_slope_kernel, a, y)
+        return elementwise(ctx, mul_kernel, grad_y, slope_a), elementwise(ctx, mul_kernel, grad_y, slope_b)
+
+
+# comparisons: a boolean result, no gradient; one kernel each, the same walk ------------------
+@scalar
+def greater(a, b):
+    return a > b
+
+
+@scalar
+def less(a, b):
+    return a < b
+
+
+@scalar
+def greater_equal(a, b):
+    return a >= b
+
+
+@scalar
+def less_equal(a, b):
+    return a <= b
+
+
+@scalar
+def equal(a, b):
+    return a == b
+
+
+@scalar
+def not_equal(a, b):
+    return a != b
+
+
+@kernel
+def gt_kernel(a, b, strides, shape, out):
+    broadcast_walk(greater, a, b, strides, shape, out)
+
+
+@kernel
+def lt_kernel(a, b, strides, shape, out):
+    broadcast_walk(less, a, b, strides, shape, out)
+
+
+@kernel
+def ge_kernel(a, b, strides, shape, out):
+    broadcast_walk(greater_equal, a, b, strides, shape, out)
+
+
+@kernel
+def le_kernel(a, b, strides, shape, out):
+    broadcast_walk(less_equal, a, b, strides, shape, out)
+
+
+@kernel
+def eq_kernel(a, b, strides, shape, out):
+    broadcast_walk(equal, a, b, strides, shape, out)
+
+
+@kernel
+def ne_kernel(a, b, strides, shape, out):
+    broadcast_walk(not_equal, a, b, strides, shape, out)
+
+
+@gpu_kernel
+def gt_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = greater(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def lt_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = less(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def ge_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = greater_equal(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def le_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = less_equal(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def eq_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = equal(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def ne_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = not_equal(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
 
 
 class Compare(Particle):
-    """a > b (and friends): a boolean mask, no gradient; `op` picks the comparison."""
+    """a > b (and friends): a boolean mask, no gradient; `op` names the comparison and its kernel."""
 
     name = "compare"
     formula, gradient = "y = a > b (or <, >=, <=, ==, !=)", "none: the result is boolean"
-    kernels = (compare_kernel,)
-    ops = {"gt": OP_GT, "lt": OP_LT, "ge": OP_GE, "le": OP_LE, "eq": OP_EQ, "ne": OP_NE}
+    kernel_of = {"gt": gt_kernel.on_gpu(gt_gpu), "lt": lt_kernel.on_gpu(lt_gpu), "ge": ge_kernel.on_gpu(ge_gpu),
+                 "le": le_kernel.on_gpu(le_gpu), "eq": eq_kernel.on_gpu(eq_gpu), "ne": ne_kernel.on_gpu(ne_gpu)}
+    kernels = tuple(kernel_of.values())
 
     @classmethod
     def forward(cls, ctx, a, b, op="gt"):
+        if op not in cls.kernel_of:
+            cls.fail(f"unknown comparison {op!r}; expected one of {', '.join(cls.kernel_of)}")
         a, b = promote(cls, a, b, ctx.backend)
         shape = broadcast_shape(cls, a, b)
-        return launch(ctx, compare_kernel, (cls.ops[op],), (a, b), shape, np.bool_)
+        return launch(ctx, cls.kernel_of[op], (), (a, b), shape, np.bool_)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -324,10 +457,35 @@ class Compare(Particle):
                             "le": "less_equal", "eq": "equal", "ne": "not_equal"}[op])(a, b)
 
 
+# where: three operands, so a walk of its own -------------------------------------------------
+@kernel
+def where_kernel(condition, a, b, strides, shape, out):
+    last = shape.size - 1
+    inner = shape[last]
+    index = np.zeros(shape.size, np.int64)
+    position = np.zeros(3, np.int64)
+    for start in range(0, out.size, inner):
+        for j in range(inner):
+            if condition[position[0] + j * strides[0, last]]:
+                out[start + j] = a[position[1] + j * strides[1, last]]
+            else:
+                out[start + j] = b[position[2] + j * strides[2, last]]
+        advance(index, shape, strides, position)
+
+
+@gpu_kernel
+def where_gpu(condition, a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        if condition[position(i, shape, strides, 0)]:
+            out[i] = a[position(i, shape, strides, 1)]
+        else:
+            out[i] = b[position(i, shape, strides, 2)]
+
+
 class Where(Particle):
     name = "where"
     formula, gradient = "y = a if condition else b", "da = dy where condition, db = dy elsewhere"
-    kernels = (where_kernel,)
+    kernels = (where_kernel.on_gpu(where_gpu),)
 
     @classmethod
     def forward(cls, ctx, condition, a, b):

@@ -20,18 +20,19 @@ Two ways to compute it, the same numbers:
   for plotting (need_weights=True). Any mask.
 - fused (attention_fused.py): one kernel forward, one backward, and P never stored: forward
   keeps each row's log-sum-exp, backward rebuilds P from it (FlashAttention). 2 kernels instead
-  of 6 products and 2 softmax kernels. Used where it pays (`ScaledDotProductAttention.fused_on`).
+  of 6 products and 2 softmax kernels. Used where it pays (`ms.config.attention_fused`).
 """
 import math
 
 import numpy as np
 from numba import float64
 
+from .. import config
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel
 from .attention_fused import (HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel,
                               empty_by_heads)
-from .matmul import transposed
+from .matmul import product, transposed
 from .particle import Particle, describe
 from .softmax import exp_nonpositive
 
@@ -164,15 +165,13 @@ class ScaledDotProductAttention(Particle):
     gradient = "dV = P^T dO; dS = P (dP - rowsum(dP P)) with dP = dO V^T; dQ = dS K / sqrt(d); dK = dS^T Q / sqrt(d)"
     kernels = (attention_softmax_kernel, attention_softmax_backward_kernel, attention_fused_kernel,
                attention_fused_backward_kernel)
-    # The devices that take the fused way where it applies (see `fused`), and for which dtypes:
-    # the GPU kernels hold float32 tiles. Not the CPU: there the fused loop (any float dtype) ran
-    # 3-4x slower than BLAS products + softmax kernels (14.3 vs 4.4 ms forward + backward at 128
-    # heads x T64 x 32, 2 cores): BLAS multiplies far faster than a loop does.
-    fused_on = {"cuda": ("float32",)}
-    # Where causal self-attention's products skip the hidden quarter (`blocks`), from which length
-    # on: on the CPU forward + backward at T 256 took 11% less time, at T 64 4% (noise); on the
-    # GPU, where launches cost more than the work, the 6 extra products would not pay.
-    split_on, split_from = ("cpu",), 128
+    # ms.config.attention_fused="auto" takes the fused way on the GPU for float32 only: the GPU
+    # kernels hold float32 tiles, and on the CPU BLAS multiplies far faster than a loop does, so
+    # there the products + softmax kernels win (benchmarks/RESULTS.md).
+    FUSED_WHEN_AUTO = {"cuda": ("float32",)}
+    # Causal self-attention's products skip the hidden quarter (`blocks`) on the CPU only: on the
+    # GPU, where launches cost more than the work, the extra products would not pay.
+    SPLIT_ON = ("cpu",)
 
     @classmethod
     def forward(cls, ctx, q, k, v, causal=False, mask=None, scale=None, need_weights=False):
@@ -207,14 +206,14 @@ class ScaledDotProductAttention(Particle):
         weights = backend.empty(q.shape[:-2] + (length, keys), q.dtype)
         key_columns = transposed(backend, k)
         for rows, seen in ctx.rows:
-            backend.matmul(q[..., rows, :], key_columns[..., :seen], out=weights[..., rows, :seen])
+            product(ctx, q[..., rows, :], key_columns[..., :seen], out=weights[..., rows, :seen])
         # in place: scores -> weights, zero where hidden (also where the blocks skipped)
         ctx.run(attention_softmax_kernel, backend.reshape(weights, (-1, length, keys)), scale, ctx.causal,
                 additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None,
                 q.dtype == np.float32)
         out = backend.empty(q.shape[:-1] + v.shape[-1:], q.dtype)
         for rows, seen in ctx.rows:
-            backend.matmul(weights[..., rows, :seen], v[..., :seen, :], out=out[..., rows, :])
+            product(ctx, weights[..., rows, :seen], v[..., :seen, :], out=out[..., rows, :])
         ctx.save(q, k, v, weights)
         return out
 
@@ -222,21 +221,23 @@ class ScaledDotProductAttention(Particle):
     def blocks(cls, backend, length, keys, causal):
         """How the products cut the scores: ([(rows, keys they see)], [(keys, first row seeing them)]).
 
-        Causal self-attention on a device in `split_on` cuts its rows in two halves: the first
+        Causal self-attention on the CPU, from ms.config.attention_split_from keys on, cuts its rows in two halves: the first
         half sees only the first half of the keys, so the products skip the hidden top-right
         quarter of the scores (a quarter of their work; the softmax kernels never read it)."""
-        if not (causal and length == keys and length >= cls.split_from and backend.name in cls.split_on):
+        if not (causal and length == keys and length >= config.attention_split_from and backend.name in cls.SPLIT_ON):
             return [(slice(0, length), keys)], [(slice(0, keys), 0)]
         half = length // 2
         return [(slice(0, half), half), (slice(half, length), keys)], [(slice(0, half), 0), (slice(half, keys), half)]
 
     @classmethod
     def fused(cls, backend, q, v, mask, need_weights):
-        """The fused way, when this device takes it for this dtype and it applies: no mask other
-        than causal, the weights not asked for (it never forms them), and heads of at most
-        HEAD_MAX features (what the GPU kernels hold in shared memory)."""
-        return (q.dtype.name in cls.fused_on.get(backend.name, ()) and mask is None and not need_weights
-                and max(q.shape[-1], v.shape[-1]) <= HEAD_MAX)
+        """The fused way, when ms.config.attention_fused asks for it here ("auto": on the GPU in
+        float32) and it applies: no mask other than causal, the weights not asked for (it never
+        forms them), and heads of at most HEAD_MAX features (what the GPU kernels hold in shared memory)."""
+        wanted = {"always": True, "never": False}.get(config.attention_fused)
+        if wanted is None:
+            wanted = q.dtype.name in cls.FUSED_WHEN_AUTO.get(backend.name, ())
+        return wanted and mask is None and not need_weights and max(q.shape[-1], v.shape[-1]) <= HEAD_MAX
 
     @classmethod
     def additive_mask(cls, backend, mask, shape, dtype):
@@ -270,18 +271,18 @@ class ScaledDotProductAttention(Particle):
         grad_scores = backend.empty(weights.shape, q.dtype)
         value_columns = transposed(backend, v)
         for rows, seen in ctx.rows:
-            backend.matmul(grad[..., rows, :], value_columns[..., :seen], out=grad_scores[..., rows, :seen])
+            product(ctx, grad[..., rows, :], value_columns[..., :seen], out=grad_scores[..., rows, :seen])
         by_rows = (-1,) + weights.shape[-2:]
         ctx.run(attention_softmax_backward_kernel, backend.reshape(weights, by_rows),
                 backend.reshape(grad_scores, by_rows), ctx.scale, ctx.causal)
         grad_q, grad_k, grad_v = (backend.empty(x.shape, q.dtype) for x in (q, k, v))
         for rows, seen in ctx.rows:
-            backend.matmul(grad_scores[..., rows, :seen], k[..., :seen, :], out=grad_q[..., rows, :])
+            product(ctx, grad_scores[..., rows, :seen], k[..., :seen, :], out=grad_q[..., rows, :])
         for columns, first in ctx.columns:
-            backend.matmul(transposed(backend, grad_scores[..., first:, columns]), q[..., first:, :],
-                           out=grad_k[..., columns, :])
-            backend.matmul(transposed(backend, weights[..., first:, columns]), grad[..., first:, :],
-                           out=grad_v[..., columns, :])
+            product(ctx, transposed(backend, grad_scores[..., first:, columns]), q[..., first:, :],
+                    out=grad_k[..., columns, :])
+            product(ctx, transposed(backend, weights[..., first:, columns]), grad[..., first:, :],
+                    out=grad_v[..., columns, :])
         return grad_q, grad_k, grad_v
 
     reference = staticmethod(attention_reference)

@@ -9,6 +9,8 @@ A particle subclass gives
     reference(...)       the vectorized NumPy forward, the form a student writes first
     reference_backward   the NumPy backward: (inputs..., grad_out, **params) -> grads
     kernels              the Kernels it launches (the catalog derives its backends from them)
+    runs_on              only for a particle without kernels of its own (views, copies, BLAS):
+                         the backends whose operations it calls
 
 Particles are device-agnostic: they allocate through `ctx.backend` and compute through
 `ctx.run(kernel, ...)`, so adding a backend adds kernels, never edits a particle.
@@ -68,12 +70,18 @@ class Particle:
     formula = ""
     gradient = ""
     kernels = ()
+    runs_on = ()
     has_kinks = False  # not differentiable everywhere (ReLU at 0, max at ties): gradcheck warns
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" in cls.__dict__:
             _registry[cls.name] = cls
+
+    @classmethod
+    def every_kernel(cls):
+        """Every Kernel this particle may launch (what the catalog, the stepper and the tests read)."""
+        return tuple(cls.kernels)
 
     @staticmethod
     def forward(ctx, *arrays, **params):

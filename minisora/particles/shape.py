@@ -18,6 +18,7 @@ from .particle import Particle, describe
 
 class Reshape(Particle):
     name = "reshape"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula, gradient = "y = x with a new shape (same elements, row-major order)", "dx = dy reshaped to x's shape"
 
     @classmethod
@@ -52,6 +53,7 @@ def resolve_shape(particle, x, shape):
 
 class Permute(Particle):
     name = "permute"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula, gradient = "y = x with its dims reordered (transpose, .T)", "dx = dy with the inverse order"
 
     @classmethod
@@ -96,6 +98,7 @@ def check_same_kind(particle, arrays, dim, new_dim):
 
 class Cat(Particle):
     name = "cat"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula, gradient = "y = [x_1, x_2, ...] joined along dim", "dx_k = the slice of dy that x_k filled"
 
     @classmethod
@@ -124,6 +127,7 @@ class Cat(Particle):
 
 class Split(Particle):
     name = "split"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula = "y_1, y_2, ... = x cut into consecutive slices along dim (views, no copy)"
     gradient = "dx = [dy_1; dy_2; ...] joined along dim (zeros for a slice nothing used)"
 
@@ -173,6 +177,7 @@ def slices(sizes, dim):
 
 class Stack(Particle):
     name = "stack"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula, gradient = "y[k] = x_k along a new dim", "dx_k = dy[k] along that dim"
 
     @classmethod
@@ -195,6 +200,7 @@ class Stack(Particle):
 
 class Cast(Particle):
     name = "cast"
+    runs_on = ("cpu", "cuda")   # views and copies of the backends themselves
     formula, gradient = "y = x converted to another dtype", "dx = dy converted back to x's dtype"
 
     @classmethod

@@ -29,10 +29,10 @@ from cuda.core import launch as launch_on_stream
 from numba.cuda import types
 from numba.cuda._compat import CUDA_CORE_GE_1_0
 from numba.cuda.cudadrv.devicearray import DeviceNDArray
-from numba.cuda.cudadrv.driver import _to_core_stream
+from numba.cuda.cudadrv.driver import _to_core_stream, device_memset
 
-from .device_array import DeviceArray, contiguous_strides
-from .gpu import numba_arguments
+from ..device_array import DeviceArray, contiguous_strides
+from ..gpu import numba_arguments
 
 NUMBA = object()   # the plan of a kind this module does not flatten
 
@@ -166,3 +166,8 @@ def launch_config(grid, block):
 def dims3(dims):
     dims = tuple(int(n) for n in dims) if isinstance(dims, tuple) else (int(dims),)
     return dims + (1,) * (3 - len(dims))
+
+
+def memset_zero(array):
+    """Zero a contiguous numba.cuda array by the driver's memset, queued on the default stream."""
+    device_memset(array, 0, array.size * array.dtype.itemsize)

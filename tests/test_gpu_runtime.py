@@ -1,16 +1,21 @@
-"""The caching allocator (backends/gpu_memory.py): freed GPU memory is reused, never while
-anything still holds it, and given back on ms.cuda.empty_cache() or when the driver runs out.
+"""The optional GPU runtime layer (backends/gpu_runtime/). Its caching allocator (memory_pool.py):
+freed GPU memory is reused, never while anything still holds it, and given back on
+ms.cuda.empty_cache() or when the driver runs out. Its version guard: on a numba.cuda it was not
+tested with, one warning, and the public path gives the same numbers.
 
 Runs on the simulator, which pools its memory the same way (and on a GPU with MINISORA_TEST_GPU=1).
 Oracle: the memory's own address, and values written before against values read after.
 """
 import gc
+import warnings
 
 import numpy as np
 import pytest
 
 import minisora as ms
-from minisora.backends import gpu, gpu_memory
+from minisora.backends import gpu
+from minisora.backends import gpu_runtime
+from minisora.backends.gpu_runtime import memory_pool
 
 pytestmark = pytest.mark.skipif(not ms.cuda.is_available(), reason=ms.cuda.why_not() or "cuda available")
 
@@ -39,8 +44,8 @@ def test_freed_memory_is_reused_by_the_next_array_of_its_rounded_size():
 
 
 def test_an_array_is_exactly_as_long_as_asked_even_in_a_longer_block():
-    assert gpu_memory.allocate(3, np.dtype(np.float64)).size == 3
-    assert gpu_memory.allocate(0, np.dtype(np.float32)).size == 1   # numba has no empty device arrays
+    assert memory_pool.allocate(3, np.dtype(np.float64)).size == 3
+    assert memory_pool.allocate(0, np.dtype(np.float32)).size == 1   # numba has no empty device arrays
 
 
 def test_memory_a_view_still_reads_is_not_handed_out_again():
@@ -72,7 +77,7 @@ def test_the_simulator_hands_out_memory_filled_with_ff_bytes(dtype, unwritten):
     reused = fresh(50, dtype)
     del reused
     gc.collect()
-    memory = gpu_memory.allocate(50, np.dtype(dtype))
+    memory = memory_pool.allocate(50, np.dtype(dtype))
     np.testing.assert_array_equal(memory.copy_to_host(), np.full(50, unwritten, dtype))
 
 
@@ -82,12 +87,12 @@ def test_empty_cache_gives_the_pooled_memory_back():
     dropped = fresh(3000)
     del dropped
     gc.collect()
-    assert gpu_memory.cached_bytes() >= 3000 * 4
+    assert memory_pool.cached_bytes() >= 3000 * 4
     ms.cuda.empty_cache()
-    assert gpu_memory.cached_bytes() == 0
+    assert memory_pool.cached_bytes() == 0
     del kept             # in use at the clearing: its memory comes into the pool once it is gone
     gc.collect()
-    assert gpu_memory.cached_bytes() >= 4096
+    assert memory_pool.cached_bytes() >= 4096
     assert address(fresh(1000)) == where
 
 
@@ -95,16 +100,16 @@ def test_with_the_driver_out_of_memory_the_pool_gives_its_blocks_back_and_asks_a
     dropped = fresh(3000)
     del dropped
     gc.collect()
-    assert gpu_memory.cached_bytes()
-    asked, driver_memory = [], gpu_memory.driver_memory
+    assert memory_pool.cached_bytes()
+    asked, driver_memory = [], memory_pool.driver_memory
 
     def full_until_the_pool_is_empty(nbytes):   # a driver whose memory the pool holds
-        asked.append(gpu_memory.cached_bytes())
-        if gpu_memory.cached_bytes():
+        asked.append(memory_pool.cached_bytes())
+        if memory_pool.cached_bytes():
             raise MemoryError("out of memory")
         return driver_memory(nbytes)
 
-    monkeypatch.setattr(gpu_memory, "driver_memory", full_until_the_pool_is_empty)
+    monkeypatch.setattr(memory_pool, "driver_memory", full_until_the_pool_is_empty)
     values = np.arange(5000, dtype=np.float32)
     np.testing.assert_array_equal(ms.tensor(values, device="cuda").numpy(), values)
     assert asked[0] > 0 and asked[1:] == [0]
@@ -114,3 +119,50 @@ def test_memory_beyond_the_gpus_is_refused_with_its_size():
     expected = r"^cuda: out of GPU memory for an array of 1125899906842624 float32 \(4503599627370496 bytes"
     with pytest.raises(MemoryError, match=expected):
         ms.zeros((2**50,), dtype=np.float32, device="cuda")
+
+
+def tiny_training_numbers():
+    """Loss and every gradient of two AdamW steps of a small GPT on cuda (a fixed seed)."""
+    ms.manual_seed(0)
+    model = ms.models.GPT(11, 6, 8, 2, 1).to("cuda")
+    optimizer = ms.optim.AdamW(model.parameters(), lr=1e-2)
+    ids = ms.tensor(np.random.default_rng(0).integers(0, 11, (2, 6)), device="cuda")
+    numbers = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = ms.F.cross_entropy(model(ids[:, :-1]).reshape(-1, 11), ids[:, 1:].reshape(-1))
+        loss.backward()
+        optimizer.step()
+        numbers += [loss.numpy()] + [p.grad.numpy() for p in model.parameters()]
+    return numbers
+
+
+def test_an_untested_numba_cuda_gets_one_warning_and_the_public_path_with_the_same_numbers(monkeypatch):
+    layered = tiny_training_numbers()
+    gpu_runtime.enabled.cache_clear()
+    monkeypatch.setattr(gpu_runtime, "provider", lambda: ("numba-cuda", "0.99.1"))
+    allocations = []
+    monkeypatch.setattr(memory_pool, "allocate", lambda *a: allocations.append(a))   # must not be reached
+    try:
+        with pytest.warns(RuntimeWarning, match=r"numba-cuda 0.99.1 is not a version its GPU runtime layer was tested "
+                                                r"with \(numba-cuda 0.30\): GPU launches and memory take numba.cuda's "
+                                                r"public path") as warned:
+            public = tiny_training_numbers()
+        assert len(warned) == 1 and not allocations
+    finally:
+        gpu_runtime.enabled.cache_clear()
+    assert len(public) == len(layered)
+    for a, b in zip(layered, public):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_tested_versions_run_the_layer(monkeypatch):
+    try:
+        for version, expected in (("0.30.4", True), ("0.30", True), ("0.300.1", False), ("0.31.0", False)):
+            gpu_runtime.enabled.cache_clear()
+            monkeypatch.setattr(gpu_runtime, "provider", lambda: ("numba-cuda", version))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert gpu_runtime.enabled() is expected, version
+    finally:
+        gpu_runtime.enabled.cache_clear()

@@ -26,7 +26,8 @@ from collections import defaultdict
 import numpy as np
 from numba import cuda
 
-from . import gpu
+from ... import config
+from .. import gpu
 
 ROUND = 512
 POISON = 0xFF    # the simulator's byte in memory handed out
@@ -88,7 +89,7 @@ def gpu_array(pointer, size, dtype):
 def simulated_array(memory, size, dtype):
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
-    if not gpu.dry_run:   # (a dry run's kernels write nothing: it times the host alone)
+    if not config.gpu_dry_run:   # (a dry run's kernels write nothing: it times the host alone)
         memory.fill(POISON)
     return FakeCUDAArray(memory[:size * dtype.itemsize].view(dtype))
 

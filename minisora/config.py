@@ -1,0 +1,119 @@
+"""ms.config: every switch that changes how minisora computes, in one place.
+
+    import minisora as ms
+    ms.config.readable_kernels              # read a switch
+    with ms.config.override(readable_kernels=True):
+        y = x @ w                           # the plain loop kernels inside the block
+    ms.config.set(attention_fused="never")  # for the rest of the process
+
+Each switch also has an environment variable, read once when minisora is imported:
+
+    switch                 environment                 default  what it does
+    jit                    MINISORA_JIT                1        0: CPU kernels not yet built run as plain
+                                                                Python (pdb steps into them); minisora.debug()
+    readable_kernels       MINISORA_READABLE_KERNELS   0        1: matrix products by the textbook loop (CPU)
+                                                                and 16x16 tile kernel (GPU), not BLAS / GEMM
+    attention_fused        MINISORA_ATTENTION_FUSED    auto     attention in one fused kernel each way:
+                                                                auto = where it pays (float32 on the GPU),
+                                                                always = wherever it can, never
+    attention_split_from   MINISORA_ATTENTION_SPLIT    128      causal self-attention on the CPU from this
+                                                                length on skips the masked quarter of scores
+    gpu_launch_shortcut    MINISORA_GPU_LAUNCH_SHORTCUT 1       0: every GPU launch through numba.cuda's
+                                                                public kernel[grid, block](...) path
+    gpu_dry_run            MINISORA_GPU_DRY_RUN        0        1: GPU launches are counted, not run (times
+                                                                the host's work alone: benchmarks/gpu_host.py)
+
+The jit switch acts when a kernel is first built: turn it off before the first run. Importing
+minisora changes nothing process-wide; the one process-wide tuning, keeping freed memory for
+reuse, is an explicit call (`minisora.backends.memory.keep_freed_memory()`) that the CLI's
+trainers and the benchmarks make.
+"""
+import contextlib
+import dataclasses
+import os
+
+FUSED_CHOICES = ("auto", "always", "never")
+
+
+@dataclasses.dataclass
+class Settings:
+    jit: bool = True
+    readable_kernels: bool = False
+    attention_fused: str = "auto"
+    attention_split_from: int = 128
+    gpu_launch_shortcut: bool = True
+    gpu_dry_run: bool = False
+
+
+ENVIRONMENT = {
+    "jit": "MINISORA_JIT", "readable_kernels": "MINISORA_READABLE_KERNELS",
+    "attention_fused": "MINISORA_ATTENTION_FUSED", "attention_split_from": "MINISORA_ATTENTION_SPLIT",
+    "gpu_launch_shortcut": "MINISORA_GPU_LAUNCH_SHORTCUT", "gpu_dry_run": "MINISORA_GPU_DRY_RUN",
+}
+FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
+
+
+def checked(name, value):
+    """`value` as switch `name` takes it, or a ValueError/TypeError naming the switch."""
+    if name not in FIELDS:
+        raise AttributeError(f"ms.config has no switch {name!r}; the switches are {', '.join(FIELDS)}")
+    default = FIELDS[name].default
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                     "off": False}
+            if value.strip().lower() not in words:
+                raise ValueError(f"ms.config.{name}: expected on/off (1/0, true/false), got {value!r}")
+            return words[value.strip().lower()]
+        if not isinstance(value, (bool, int)):
+            raise TypeError(f"ms.config.{name}: expected a bool, got {value!r}")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"ms.config.{name}: expected a whole number, got {value!r}") from None
+        if number < 1:
+            raise ValueError(f"ms.config.{name}: expected a positive length, got {value!r}")
+        return number
+    if value not in FUSED_CHOICES:
+        raise ValueError(f"ms.config.{name}: expected one of {', '.join(FUSED_CHOICES)}, got {value!r}")
+    return value
+
+
+def from_environment(environment=os.environ):
+    """The settings the environment variables ask for (defaults where unset)."""
+    return Settings(**{name: checked(name, environment[variable])
+                       for name, variable in ENVIRONMENT.items() if environment.get(variable, "") != ""})
+
+
+_settings = from_environment()
+
+
+def set(**switches):   # noqa: A001 (ms.config.set reads as it should)
+    """Change switches for the rest of the process: ms.config.set(readable_kernels=True)."""
+    for name, value in switches.items():
+        setattr(_settings, name, checked(name, value))
+
+
+@contextlib.contextmanager
+def override(**switches):
+    """Change switches inside a `with` block only; they are restored on leaving it, also on error."""
+    saved = dataclasses.replace(_settings)
+    set(**switches)
+    try:
+        yield
+    finally:
+        for name in switches:
+            setattr(_settings, name, getattr(saved, name))
+
+
+def as_dict():
+    """Every switch and its value now."""
+    return dataclasses.asdict(_settings)
+
+
+def __getattr__(name):
+    if name in FIELDS:
+        return getattr(_settings, name)
+    raise AttributeError(f"ms.config has no switch {name!r}; the switches are {', '.join(FIELDS)}")
