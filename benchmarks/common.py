@@ -28,7 +28,7 @@ def have_torch():
 
 WORKER = """
 import json, sys, time
-sys.path.insert(0, {folder!r})
+sys.path[:0] = [{folder!r}] + {roots!r}
 if {torch}:
     import torch
     torch.set_num_threads(2)   # the same two cores minisora's BLAS and Numba threads get
@@ -50,11 +50,13 @@ SETTLE_SECONDS = 0.3
 
 
 class Worker:
-    """benchmarks/<module>.<builder>(*<module>.inputs(case)) -> a step function, run in its own process."""
+    """benchmarks/<module>.<builder>(*<module>.inputs(case)) -> a step function, run in its own process
+    (importing minisora from the checkout `root` when given: benchmarks/versus.py)."""
 
-    def __init__(self, module, builder, case):
+    def __init__(self, module, builder, case, root=None):
         code = WORKER.format(folder=os.path.dirname(os.path.abspath(__file__)), module=module, builder=builder,
-                             torch=builder.startswith("torch"), minisora=builder.startswith("minisora"))
+                             torch=builder.startswith("torch"), minisora=builder.startswith("minisora"),
+                             roots=[os.path.abspath(root)] if root else [])
         env = dict(os.environ, NUMBA_NUM_THREADS=os.environ.get("NUMBA_NUM_THREADS", "2"))
         self.process = subprocess.Popen([sys.executable, "-c", code, json.dumps(case)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env)
@@ -73,7 +75,12 @@ class Worker:
 
 
 def measure(workers, rounds, block_seconds=1.0):
-    """Median seconds per step of each worker; every round runs all of them, so noise hits all alike.
+    """Median seconds per step of each worker (see measure_rounds)."""
+    return {name: statistics.median(t) for name, t in measure_rounds(workers, rounds, block_seconds).items()}
+
+
+def measure_rounds(workers, rounds, block_seconds=1.0):
+    """Seconds per step of each worker in every round; every round runs all of them, so noise hits all alike.
 
     The order rotates every round, so no one always runs right after the same neighbour, and
     each block starts after a pause: BLAS and OpenMP threads keep spinning for up to a few
@@ -94,7 +101,7 @@ def measure(workers, rounds, block_seconds=1.0):
             times[name].append(workers[name].seconds_per_step(repeat))
     for worker in workers.values():
         worker.close()
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def header():
@@ -109,17 +116,19 @@ def row(label, t):
             f"{t['numpy'] / t['minisora']:9.2f}x{vs_torch}")
 
 
-def startup_times(module, function):
+def startup_times(module, function, root=None):
     """Seconds from `import` to the end of the first step of benchmarks/<module>.<function> on the
-    784-64-10 MLP in a fresh process: cold (empty kernel cache, so every kernel compiles) and warm."""
-    code = ("import time; t0 = time.perf_counter(); import sys; sys.path.insert(0, 'benchmarks'); "
+    784-64-10 MLP in a fresh process: cold (empty kernel cache, so every kernel compiles) and warm
+    (minisora imported from the checkout `root` when given)."""
+    roots = ["benchmarks"] + ([os.path.abspath(root)] if root else [])
+    code = (f"import time; t0 = time.perf_counter(); import sys; sys.path[:0] = {roots!r}; "
             f"import {module} as b; b.{function}(*b.inputs({{'sizes': [784, 64, 10], 'batch': 128}}))(); "
             "print(time.perf_counter() - t0)")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def once(cache):
         env = dict(os.environ, MINISORA_CACHE_DIR=cache)
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=repository, capture_output=True, text=True,
                              check=True)
         return float(out.stdout.strip().splitlines()[-1])
 

@@ -15,7 +15,7 @@ Each switch also has an environment variable, read once when minisora is importe
                                                                 and 16x16 tile kernel (GPU), not BLAS / GEMM
     attention_fused        MINISORA_ATTENTION_FUSED    auto     attention in one fused kernel each way:
                                                                 auto = where it pays (float32 on the GPU),
-                                                                always = wherever it can, never
+                                                                always = wherever it can (the GPU's: float32), never
     attention_split_from   MINISORA_ATTENTION_SPLIT    128      causal self-attention on the CPU from this
                                                                 length on skips the masked quarter of scores
     gpu_launch_shortcut    MINISORA_GPU_LAUNCH_SHORTCUT 1       0: every GPU launch through numba.cuda's
@@ -87,33 +87,31 @@ def from_environment(environment=os.environ):
                        for name, variable in ENVIRONMENT.items() if environment.get(variable, "") != ""})
 
 
-_settings = from_environment()
-
-
 def set(**switches):   # noqa: A001 (ms.config.set reads as it should)
-    """Change switches for the rest of the process: ms.config.set(readable_kernels=True)."""
-    for name, value in switches.items():
-        setattr(_settings, name, checked(name, value))
+    """Change switches for the rest of the process: ms.config.set(readable_kernels=True).
+    All are checked before any changes."""
+    values = {name: checked(name, value) for name, value in switches.items()}
+    globals().update(values)   # the switches are this module's attributes: read at the cost of any global
 
 
 @contextlib.contextmanager
 def override(**switches):
     """Change switches inside a `with` block only; they are restored on leaving it, also on error."""
-    saved = dataclasses.replace(_settings)
+    saved = as_dict()
     set(**switches)
     try:
         yield
     finally:
-        for name in switches:
-            setattr(_settings, name, getattr(saved, name))
+        globals().update({name: saved[name] for name in switches})
 
 
 def as_dict():
     """Every switch and its value now."""
-    return dataclasses.asdict(_settings)
+    return {name: globals()[name] for name in FIELDS}
 
 
-def __getattr__(name):
-    if name in FIELDS:
-        return getattr(_settings, name)
+def __getattr__(name):   # only reached for a name that is not a switch
     raise AttributeError(f"ms.config has no switch {name!r}; the switches are {', '.join(FIELDS)}")
+
+
+set(**dataclasses.asdict(from_environment()))

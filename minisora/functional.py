@@ -120,7 +120,8 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     `is_causal` is PyTorch's name for `causal`.
     """
     causal = bool(is_causal) if is_causal is not None else bool(causal)
-    mask = None if attn_mask is None else as_tensor(attn_mask).data
+    # the mask is small and shaped once per call on the host, whatever device q is on
+    mask = None if attn_mask is None else attn_mask.numpy() if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     output, ctx = autograd.call_with_context(attention.ScaledDotProductAttention, as_tensor(q), as_tensor(k),
                                              as_tensor(v), causal=causal, mask=mask, scale=scale,
                                              need_weights=bool(need_weights))

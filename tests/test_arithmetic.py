@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 
 import minisora as ms
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
 
 
 @st.composite
@@ -25,12 +25,13 @@ OPS = [
 ]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name, fn, domain", OPS, ids=[o[0] for o in OPS])
 @given(pair=broadcast_pair(), seed=st.integers(0, 2**16), layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_broadcast_kernel_matches_reference(name, fn, domain, pair, seed, layouts, dtype):
+def test_broadcast_kernel_matches_reference(device, name, fn, domain, pair, seed, layouts, dtype):
     a, b = values(seed, pair[0], *domain), values(seed + 1, pair[1], *domain)
-    check_against_reference(get(name), fn, [a, b], {}, dtype, list(layouts))
+    check_against_reference(get(name), fn, [a, b], {}, dtype, list(layouts), device=device)
 
 
 @pytest.mark.parametrize("name, fn, domain", OPS, ids=[o[0] for o in OPS])
@@ -69,13 +70,14 @@ def test_comparisons_match_numpy(pair, seed, op):
     assert result.dtype == np.bool_
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=shapes(), seed=st.integers(0, 2**16), layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_where_matches_reference(shape, seed, layouts, dtype):
+def test_where_matches_reference(device, shape, seed, layouts, dtype):
     condition = values(seed, shape[-1:]) > 0  # broadcast along the leading dims
     a, b = values(seed + 1, shape), values(seed + 2, shape[-1:])
     check_against_reference(get("where"), ms.where, [condition, a, b], {}, dtype, ["contiguous", *layouts],
-                            differentiable=[False, True, True])
+                            differentiable=[False, True, True], device=device)
 
 
 def test_where_gradcheck_and_bad_condition():

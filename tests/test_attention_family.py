@@ -11,19 +11,20 @@ from minisora import F
 from minisora.particles import get
 from minisora.particles.attention import ScaledDotProductAttention
 from minisora.particles.positional import positional_table_reference
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, values
 
 DTYPES = st.sampled_from(["float32", "float64"])
 SIDES = st.sampled_from([1, 2, 3, 5, 7])   # T = 1 and sizes that are not powers of two
 
 
 # --- embedding ------------------------------------------------------------------------------
+@pytest.mark.parametrize("device", DEVICES)
 @given(rows=SIDES, dim=SIDES, ids_shape=st.lists(SIDES, min_size=1, max_size=3).map(tuple),
        seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS), dtype=DTYPES)
-def test_embedding_matches_reference(rows, dim, ids_shape, seed, layout, dtype):
+def test_embedding_matches_reference(device, rows, dim, ids_shape, seed, layout, dtype):
     ids = np.random.default_rng(seed).integers(0, rows, ids_shape)   # repeats likely: backward must add
     check_against_reference(get("embedding"), F.embedding, [ids, values(seed, (rows, dim))], {}, dtype,
-                            ["contiguous", layout])
+                            ["contiguous", layout], device=device)
 
 
 @given(rows=SIDES, dim=SIDES, count=SIDES, seed=st.integers(0, 2**16))
@@ -60,10 +61,11 @@ def test_positional_table_by_hand():
     np.testing.assert_allclose(out, expected, rtol=1e-13)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=st.lists(SIDES, min_size=2, max_size=4).map(tuple), seed=st.integers(0, 2**16),
        layout=st.sampled_from(LAYOUTS), dtype=DTYPES)
-def test_positional_encoding_matches_reference(shape, seed, layout, dtype):
-    check_against_reference(get("positional_encoding"), F.positional_encoding, [values(seed, shape)], {}, dtype, [layout])
+def test_positional_encoding_matches_reference(device, shape, seed, layout, dtype):
+    check_against_reference(get("positional_encoding"), F.positional_encoding, [values(seed, shape)], {}, dtype, [layout], device=device)
 
 
 def test_positional_encoding_gradcheck_and_bad_input():
@@ -75,13 +77,14 @@ def test_positional_encoding_gradcheck_and_bad_input():
 
 
 # --- layer norm -----------------------------------------------------------------------------
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=st.lists(SIDES, min_size=1, max_size=3).map(tuple), seed=st.integers(0, 2**16),
        layout=st.sampled_from(LAYOUTS), dtype=DTYPES)
-def test_layer_norm_matches_reference(shape, seed, layout, dtype):
+def test_layer_norm_matches_reference(device, shape, seed, layout, dtype):
     n = shape[-1]
     fn = lambda x, w, b: F.layer_norm(x, n, w, b)   # noqa: E731
     check_against_reference(get("layer_norm"), fn, [values(seed, shape), values(seed + 1, (n,)), values(seed + 2, (n,))],
-                            {}, dtype, [layout, "contiguous", "strided"])
+                            {}, dtype, [layout, "contiguous", "strided"], device=device)
 
 
 @given(shape=st.lists(SIDES, min_size=1, max_size=3).map(tuple), seed=st.integers(0, 2**16))
@@ -127,15 +130,16 @@ def attention_inputs(seed, lead, length, keys, dim, dim_v):
     return [values(seed, lead + (length, dim)), values(seed + 1, lead + (keys, dim)), values(seed + 2, lead + (keys, dim_v))]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("way", WAYS)
 @given(lead=st.lists(SIDES, max_size=2).map(tuple), length=SIDES, keys=SIDES, dim=SIDES, dim_v=SIDES,
        causal=st.booleans(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS), dtype=DTYPES)
-def test_attention_matches_reference(way, lead, length, keys, dim, dim_v, causal, seed, layout, dtype):
+def test_attention_matches_reference(device, way, lead, length, keys, dim, dim_v, causal, seed, layout, dtype):
     fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=causal)   # noqa: E731
     with attention_way(way):
         check_against_reference(get("scaled_dot_product_attention"), fn,
                                 attention_inputs(seed, lead, length, keys, dim, dim_v), {"causal": causal}, dtype,
-                                [layout, "contiguous", layout])
+                                [layout, "contiguous", layout], device=device)
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -162,14 +166,15 @@ def test_fused_way_keeps_one_number_per_row_and_only_when_it_applies():
     assert not call(ScaledDotProductAttention, q, k, v)[1].fused   # the CPU's default: products
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["bool", "float"])
-def test_attention_masks_match_reference(kind):
+def test_attention_masks_match_reference(device, kind):
     q, k, v = attention_inputs(3, (2, 2), 4, 5, 3, 2)
     allowed = np.random.default_rng(0).random((4, 5)) > 0.4
     allowed[:, 0] = True
     mask = allowed if kind == "bool" else np.where(allowed, 0.0, -np.inf)
     fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)   # noqa: E731
-    check_against_reference(get("scaled_dot_product_attention"), fn, [q, k, v], {"mask": mask}, "float64")
+    check_against_reference(get("scaled_dot_product_attention"), fn, [q, k, v], {"mask": mask}, "float64", device=device)
 
 
 def test_attention_scale_is_one_over_sqrt_of_the_key_size():

@@ -6,16 +6,17 @@ import minisora as ms
 from minisora import F
 from minisora.particles import get
 from minisora.particles.dropout import Dropout
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=shapes(), seed=st.integers(0, 2**16), p=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
        layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]))
-def test_kernel_matches_reference_with_the_same_noise(shape, seed, p, layout, dtype):
+def test_kernel_matches_reference_with_the_same_noise(device, shape, seed, p, layout, dtype):
     noise = np.random.default_rng(seed).random(shape)
     call = lambda x, u: ms.autograd.call(Dropout, x, u, p=p)  # noqa: E731
     check_against_reference(get("dropout"), call, [values(seed, shape), noise], {"p": p}, dtype, [layout, "contiguous"],
-                            differentiable=[True, False])
+                            differentiable=[True, False], device=device)
 
 
 def test_gradcheck_with_fixed_noise():

@@ -7,18 +7,19 @@ from hypothesis import given, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, values
 
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(rows=st.integers(1, 6), classes=st.integers(1, 7), seed=st.integers(0, 2**16), reduction=REDUCTIONS,
        layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]))
-def test_cross_entropy_matches_reference(rows, classes, seed, reduction, layout, dtype):
+def test_cross_entropy_matches_reference(device, rows, classes, seed, reduction, layout, dtype):
     targets = np.random.default_rng(seed).integers(0, classes, rows)
     check_against_reference(get("cross_entropy"), lambda x, t: F.cross_entropy(x, t, reduction=reduction),
                             [values(seed, (rows, classes), -4, 4), targets], {"reduction": reduction}, dtype,
-                            [layout, "contiguous"], differentiable=[True, False])
+                            [layout, "contiguous"], differentiable=[True, False], device=device)
 
 
 @given(rows=st.integers(1, 4), classes=st.integers(1, 5), seed=st.integers(0, 2**16), reduction=REDUCTIONS)
@@ -75,13 +76,14 @@ PAIR_LOSSES = [
 ]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name, fn, x_range, y_range", PAIR_LOSSES, ids=[p[0] for p in PAIR_LOSSES])
 @given(shape=st.lists(st.sampled_from([1, 2, 3, 5]), min_size=1, max_size=3).map(tuple), seed=st.integers(0, 2**16),
        reduction=REDUCTIONS, layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2), dtype=st.sampled_from(["float32", "float64"]))
-def test_pair_losses_match_reference(name, fn, x_range, y_range, shape, seed, reduction, layouts, dtype):
+def test_pair_losses_match_reference(device, name, fn, x_range, y_range, shape, seed, reduction, layouts, dtype):
     arrays = [values(seed, shape, *x_range), values(seed + 1, shape, *y_range)]
     check_against_reference(get(name), lambda x, y: fn(x, y, reduction=reduction), arrays, {"reduction": reduction},
-                            dtype, list(layouts))
+                            dtype, list(layouts), device=device)
 
 
 @pytest.mark.parametrize("name, fn, x_range, y_range", PAIR_LOSSES, ids=[p[0] for p in PAIR_LOSSES])

@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 
 import minisora as ms
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
 
 
 @st.composite
@@ -24,13 +24,14 @@ def reduce(method, dims, keepdim):
     return fn
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name, method", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
 @given(case=shape_and_dims(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_kernel_matches_reference(name, method, case, seed, layout, dtype):
+def test_kernel_matches_reference(device, name, method, case, seed, layout, dtype):
     shape, dims, keepdim = case
     check_against_reference(get(name), reduce(method, dims, keepdim), [values(seed, shape)],
-                            {"dims": dims, "keepdim": keepdim}, dtype, [layout])
+                            {"dims": dims, "keepdim": keepdim}, dtype, [layout], device=device)
 
 
 @pytest.mark.parametrize("name, method", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])

@@ -5,24 +5,26 @@ from hypothesis import given, strategies as st
 import minisora as ms
 from minisora.backends.layout import reshaped_strides
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, layout_tensor, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, layout_tensor, shapes, values
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=shapes(max_dims=4), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]))
-def test_reshape_and_permute_match_reference(shape, seed, layout, dtype):
+def test_reshape_and_permute_match_reference(device, shape, seed, layout, dtype):
     x = values(seed, shape)
-    check_against_reference(get("reshape"), lambda t: t.reshape(-1), [x], {"shape": (-1,)}, dtype, [layout])
+    check_against_reference(get("reshape"), lambda t: t.reshape(-1), [x], {"shape": (-1,)}, dtype, [layout], device=device)
     order = tuple(np.random.default_rng(seed).permutation(len(shape)))
     check_against_reference(get("permute"), lambda t: t.permute(*order), [x], {"dims": order}, dtype, [layout])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @given(shape=shapes(max_dims=3), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]), count=st.integers(1, 3), data=st.data())
-def test_cat_and_stack_match_reference(shape, seed, layout, dtype, count, data):
+def test_cat_and_stack_match_reference(device, shape, seed, layout, dtype, count, data):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     arrays = [values(seed + k, shape) for k in range(count)]
-    check_against_reference(get("cat"), lambda *ts: ms.cat(ts, dim=dim), arrays, {"dim": dim}, dtype, [layout] * count)
+    check_against_reference(get("cat"), lambda *ts: ms.cat(ts, dim=dim), arrays, {"dim": dim}, dtype, [layout] * count, device=device)
     check_against_reference(get("stack"), lambda *ts: ms.stack(ts, dim=dim), arrays, {"dim": dim}, dtype, [layout] * count)
 
 
@@ -128,11 +130,12 @@ INDEXES = [
 ]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("index", INDEXES, ids=[str(i) for i in range(len(INDEXES))])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_indexing_matches_reference(index, layout, dtype):
-    check_against_reference(get("index"), lambda t: t[index], [values(3, (3, 4))], {"index": index}, dtype, [layout])
+def test_indexing_matches_reference(device, index, layout, dtype):
+    check_against_reference(get("index"), lambda t: t[index], [values(3, (3, 4))], {"index": index}, dtype, [layout], device=device)
 
 
 @pytest.mark.parametrize("index", INDEXES, ids=[str(i) for i in range(len(INDEXES))])

@@ -5,17 +5,18 @@ from hypothesis import given, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
-from helpers import LAYOUTS, check_against_reference, check_gradcheck, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
 
 CASES = [("softmax", F.softmax), ("log_softmax", F.log_softmax)]
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name, fn", CASES, ids=[c[0] for c in CASES])
 @given(shape=shapes(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]), data=st.data())
-def test_kernel_matches_reference(name, fn, shape, seed, layout, dtype, data):
+def test_kernel_matches_reference(device, name, fn, shape, seed, layout, dtype, data):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
-    check_against_reference(get(name), lambda x: fn(x, dim=dim), [values(seed, shape, -5, 5)], {"dim": dim}, dtype, [layout])
+    check_against_reference(get(name), lambda x: fn(x, dim=dim), [values(seed, shape, -5, 5)], {"dim": dim}, dtype, [layout], device=device)
 
 
 @pytest.mark.parametrize("name, fn", CASES, ids=[c[0] for c in CASES])

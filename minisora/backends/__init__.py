@@ -49,8 +49,3 @@ def cuda_status():
 
 
 NAMES = ("cpu", "cuda")
-
-
-def available():
-    """The backends loaded in this process."""
-    return tuple(_backends)

@@ -108,7 +108,7 @@ def attention_softmax_backward_kernel(weights, grad_weights, scale, causal):
 
 # GPU twins: a block per score row (batch b, query t), in place as on the CPU
 @gpu_kernel
-def attention_softmax_gpu(scores, scale, causal, mask, has_mask, fast_exp):
+def attention_softmax_gpu(scores, scale, causal, mask, has_mask):
     batch, rows, columns = scores.shape
     scratch = cuda.shared.array(SCRATCH, float64)
     for block in range(cuda.blockIdx.x, batch * rows, cuda.gridDim.x):
@@ -149,8 +149,9 @@ def attention_softmax_backward_gpu(weights, grad_weights, scale, causal):
 
 @attention_softmax_kernel.gpu
 def launch_attention_softmax(scores, scale, causal, mask, has_mask, fast_exp):
+    # (fast_exp is the CPU's choice: the GPU's own exp is fast at every dtype)
     launch_rows(attention_softmax_gpu, scores.shape[0] * scores.shape[1], scores.shape[2], scores, scale, causal,
-                mask, has_mask, fast_exp)
+                mask, has_mask)
 
 
 @attention_softmax_backward_kernel.gpu
@@ -165,10 +166,12 @@ class ScaledDotProductAttention(Particle):
     gradient = "dV = P^T dO; dS = P (dP - rowsum(dP P)) with dP = dO V^T; dQ = dS K / sqrt(d); dK = dS^T Q / sqrt(d)"
     kernels = (attention_softmax_kernel, attention_softmax_backward_kernel, attention_fused_kernel,
                attention_fused_backward_kernel)
-    # ms.config.attention_fused="auto" takes the fused way on the GPU for float32 only: the GPU
-    # kernels hold float32 tiles, and on the CPU BLAS multiplies far faster than a loop does, so
-    # there the products + softmax kernels win (benchmarks/RESULTS.md).
-    FUSED_WHEN_AUTO = {"cuda": ("float32",)}
+    # Where the fused kernels can run, for which dtypes: the GPU's hold float32 tiles (a float64
+    # input would lose its digits), the CPU's loop takes any float. ms.config.attention_fused="auto"
+    # takes them on the GPU only: on the CPU BLAS multiplies far faster than a loop does, so there
+    # the products + softmax kernels win (benchmarks/RESULTS.md).
+    FUSED_CAN = {"cpu": ("float32", "float64"), "cuda": ("float32",)}
+    FUSED_WHEN_AUTO = ("cuda",)
     # Causal self-attention's products skip the hidden quarter (`blocks`) on the CPU only: on the
     # GPU, where launches cost more than the work, the extra products would not pay.
     SPLIT_ON = ("cpu",)
@@ -231,20 +234,20 @@ class ScaledDotProductAttention(Particle):
 
     @classmethod
     def fused(cls, backend, q, v, mask, need_weights):
-        """The fused way, when ms.config.attention_fused asks for it here ("auto": on the GPU in
-        float32) and it applies: no mask other than causal, the weights not asked for (it never
+        """The fused way, when ms.config.attention_fused asks for it here ("auto": on the GPU), its
+        kernels take this dtype (FUSED_CAN) and it applies: no mask other than causal, the weights not asked for (it never
         forms them), and heads of at most HEAD_MAX features (what the GPU kernels hold in shared memory)."""
-        wanted = {"always": True, "never": False}.get(config.attention_fused)
-        if wanted is None:
-            wanted = q.dtype.name in cls.FUSED_WHEN_AUTO.get(backend.name, ())
-        return wanted and mask is None and not need_weights and max(q.shape[-1], v.shape[-1]) <= HEAD_MAX
+        choice = config.attention_fused
+        wanted = choice == "always" or (choice == "auto" and backend.name in cls.FUSED_WHEN_AUTO)
+        return (wanted and q.dtype.name in cls.FUSED_CAN[backend.name] and mask is None and not need_weights
+                and max(q.shape[-1], v.shape[-1]) <= HEAD_MAX)
 
     @classmethod
     def additive_mask(cls, backend, mask, shape, dtype):
         """A boolean mask (True = may attend, as in PyTorch) or an additive float mask -> additive, full shape."""
         if mask is None:
             return None
-        mask = backend.to_numpy(mask)   # small, and built once per call: shaped on the host
+        mask = np.asarray(mask)   # a host array (F.scaled_dot_product_attention): small, shaped here once per call
         try:
             full = np.broadcast_to(mask, shape)
         except ValueError:

@@ -20,13 +20,12 @@ import math
 import numpy as np
 from numba import float64
 
-from ..backends.gpu import SCRATCH, block_sum, cuda, gpu_kernel, launch_elementwise, launch_rows
+from ..backends.gpu import SCRATCH, block_sum, cuda, device_function, gpu_kernel, launch_elementwise, launch_rows
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 from .softmax import block_row_max_and_exp_sum, exp_nonpositive, row_max_and_exp_sum
 
 REDUCTIONS = ("mean", "sum", "none")
-OP_MSE, OP_BCE, OP_BCE_LOGITS = range(3)
 
 
 # 1. cross-entropy: one fused kernel each way ----------------------------------------------
@@ -80,6 +79,7 @@ def cross_entropy_backward_gpu(logits, targets, log_sum_exp, grad_loss, grad_str
 
 @cross_entropy_kernel.gpu
 def launch_cross_entropy(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
+    # (fast_exp is the CPU's choice: the GPU's own exp is fast at every dtype)
     launch_rows(cross_entropy_gpu, logits.shape[0], logits.shape[1], logits, targets, scale, losses, log_sum_exp,
                 total)
 
@@ -160,83 +160,43 @@ class CrossEntropy(Particle):
         return probs * row_grad[:, None], None
 
 
-# 2. elementwise losses of a prediction and a target: one kernel pair for all three ---------
+# 2. elementwise losses of a prediction and a target -----------------------------------------
+# Each loss below gives its term l(x, y) and slopes (dl/dx, dl/dy) as scalar functions; its CPU
+# kernels hand them to the two loops here, its GPU kernels call them from a thread per element.
 @scalar
-def pair_loss_value(op, x, y):
-    if op == OP_MSE:
-        return (x - y) * (x - y)
-    if op == OP_BCE:
-        return -(y * max(np.log(x), -100.0) + (1 - y) * max(np.log(1 - x), -100.0))
-    return max(x, 0) - x * y + np.log(1 + np.exp(-abs(x)))
-
-
-@scalar
-def pair_loss_slopes(op, x, y):
-    """(dl/dx, dl/dy) of one term."""
-    if op == OP_MSE:
-        return 2.0 * (x - y), -2.0 * (x - y)
-    if op == OP_BCE:
-        return (x - y) / max(x * (1 - x), 1e-12), 1.0 * (max(np.log(1 - x), -100.0) - max(np.log(x), -100.0))
-    probability = 1 / (1 + np.exp(-x)) if x >= 0 else np.exp(x) / (1 + np.exp(x))
-    return 1.0 * (probability - y), -1.0 * x
-
-
-@kernel
-def pair_loss_kernel(op, x, y, scale, losses, total):
+def sum_of_terms(term, x, y, scale, losses, total):
+    """losses[i] = term(x[i], y[i]); total[0] = scale * their sum."""
     running = 0.0
     for i in range(x.size):
-        losses[i] = pair_loss_value(op, x[i], y[i])
+        losses[i] = term(x[i], y[i])
         running += losses[i]
     total[0] = running * scale
 
 
-@kernel
-def pair_loss_backward_kernel(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+@scalar
+def gradients_of_terms(slopes, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    """grad_x[i], grad_y[i] = dl_i * scale * slopes(x[i], y[i]); dl_i = grad_loss[i * grad_stride]
+    (stride 0: one upstream number for every term, from a "mean" or "sum" loss)."""
     for i in range(x.size):
         upstream = grad_loss[i * grad_stride] * scale
-        slope_x, slope_y = pair_loss_slopes(op, x[i], y[i])
+        slope_x, slope_y = slopes(x[i], y[i])
         grad_x[i] = upstream * slope_x
         grad_y[i] = upstream * slope_y
 
 
-@gpu_kernel
-def pair_loss_gpu(op, x, y, scale, losses, total):
+@device_function
+def add_block_total(running, scale, total):
+    """total[0] += scale * (the sum of `running` over the block): one atomic add per block, not per element."""
     scratch = cuda.shared.array(SCRATCH, float64)
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    running = 0.0
-    for i in range(start, x.size, step):
-        losses[i] = pair_loss_value(op, x[i], y[i])
-        running += losses[i]
-    running = block_sum(running, scratch)      # one atomic add per block, not per element
+    running = block_sum(running, scratch)
     if cuda.threadIdx.x == 0:
         cuda.atomic.add(total, 0, running * scale)
 
 
-@gpu_kernel
-def pair_loss_backward_gpu(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, x.size, step):
-        upstream = grad_loss[i * grad_stride] * scale
-        slope_x, slope_y = pair_loss_slopes(op, x[i], y[i])
-        grad_x[i] = upstream * slope_x
-        grad_y[i] = upstream * slope_y
-
-
-@pair_loss_kernel.gpu
-def launch_pair_loss(op, x, y, scale, losses, total):
-    launch_elementwise(pair_loss_gpu, x.size, op, x, y, scale, losses, total)
-
-
-@pair_loss_backward_kernel.gpu
-def launch_pair_loss_backward(op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
-    launch_elementwise(pair_loss_backward_gpu, x.size, op, x, y, grad_loss, grad_stride, scale, grad_x, grad_y)
-
-
 class PairLoss(Particle):
-    """A loss summed over elements of a prediction and a same-shaped target."""
-
-    op = -1
-    kernels = (pair_loss_kernel, pair_loss_backward_kernel)
+    """A loss summed over elements of a prediction and a same-shaped target. A subclass gives
+    `kernels = (forward, backward)` (forward(x, y, scale, losses, total), backward(x, y,
+    grad_loss, grad_stride, scale, grad_x, grad_y)) and its NumPy reference_terms and reference_slopes."""
 
     @classmethod
     def forward(cls, ctx, x, y, reduction="mean"):
@@ -252,7 +212,7 @@ class PairLoss(Particle):
         losses = backend.empty(x.shape, x.dtype)
         total = backend.zeros((1,), x.dtype)
         scale = 1.0 / x.size if reduction == "mean" and x.size else 1.0
-        ctx.run(pair_loss_kernel, cls.op, backend.flat(x), backend.flat(y), scale, backend.flat(losses), total)
+        ctx.run(cls.kernels[0], backend.flat(x), backend.flat(y), scale, backend.flat(losses), total)
         if reduction == "mean" and x.size == 0:
             total = backend.full((1,), np.nan, x.dtype)
         ctx.save(x, y)
@@ -271,8 +231,7 @@ class PairLoss(Particle):
         grad_x, grad_y = backend.empty(x.shape, x.dtype), backend.empty(y.shape, y.dtype)
         stride = 1 if ctx.reduction == "none" else 0
         flat = backend.flat
-        ctx.run(pair_loss_backward_kernel, cls.op, flat(x), flat(y), grad_loss, stride, ctx.scale,
-                flat(grad_x), flat(grad_y))
+        ctx.run(cls.kernels[1], flat(x), flat(y), grad_loss, stride, ctx.scale, flat(grad_x), flat(grad_y))
         need_x, need_y = ctx.needs_input_grad
         return (grad_x if need_x else None), (grad_y if need_y else None)
 
@@ -288,17 +247,95 @@ class PairLoss(Particle):
         return upstream * slope_x, upstream * slope_y
 
 
+# mse_loss -----------------------------------------------------------------------------------
+@scalar
+def mse_term(x, y):
+    return (x - y) * (x - y)
+
+
+@scalar
+def mse_slopes(x, y):
+    return 2.0 * (x - y), -2.0 * (x - y)
+
+
+@kernel
+def mse_loss_kernel(x, y, scale, losses, total):
+    sum_of_terms(mse_term, x, y, scale, losses, total)
+
+
+@kernel
+def mse_loss_backward_kernel(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    gradients_of_terms(mse_slopes, x, y, grad_loss, grad_stride, scale, grad_x, grad_y)
+
+
+@gpu_kernel
+def mse_loss_gpu(x, y, scale, losses, total):
+    running = 0.0
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        losses[i] = mse_term(x[i], y[i])
+        running += losses[i]
+    add_block_total(running, scale, total)
+
+
+@gpu_kernel
+def mse_loss_backward_gpu(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        slope_x, slope_y = mse_slopes(x[i], y[i])
+        upstream = grad_loss[i * grad_stride] * scale
+        grad_x[i], grad_y[i] = upstream * slope_x, upstream * slope_y
+
+
 class MSELoss(PairLoss):
-    name, op = "mse_loss", OP_MSE
+    name = "mse_loss"
     formula, gradient = "l = mean((x - y)^2)", "dx = 2 (x - y) dl / n, dy = -dx"
+    kernels = (mse_loss_kernel.on_gpu(mse_loss_gpu), mse_loss_backward_kernel.on_gpu(mse_loss_backward_gpu))
     reference_terms = staticmethod(lambda x, y: (x - y) ** 2)
     reference_slopes = staticmethod(lambda x, y: (2 * (x - y), -2 * (x - y)))
 
 
+# binary_cross_entropy: the logs clamped at -100, as PyTorch does ------------------------------
+@scalar
+def bce_term(p, y):
+    return -(y * max(np.log(p), -100.0) + (1 - y) * max(np.log(1 - p), -100.0))
+
+
+@scalar
+def bce_slopes(p, y):
+    return (p - y) / max(p * (1 - p), 1e-12), 1.0 * (max(np.log(1 - p), -100.0) - max(np.log(p), -100.0))
+
+
+@kernel
+def bce_kernel(x, y, scale, losses, total):
+    sum_of_terms(bce_term, x, y, scale, losses, total)
+
+
+@kernel
+def bce_backward_kernel(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    gradients_of_terms(bce_slopes, x, y, grad_loss, grad_stride, scale, grad_x, grad_y)
+
+
+@gpu_kernel
+def bce_gpu(x, y, scale, losses, total):
+    running = 0.0
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        losses[i] = bce_term(x[i], y[i])
+        running += losses[i]
+    add_block_total(running, scale, total)
+
+
+@gpu_kernel
+def bce_backward_gpu(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        slope_x, slope_y = bce_slopes(x[i], y[i])
+        upstream = grad_loss[i * grad_stride] * scale
+        grad_x[i], grad_y[i] = upstream * slope_x, upstream * slope_y
+
+
 class BinaryCrossEntropy(PairLoss):
-    name, op = "binary_cross_entropy", OP_BCE
+    name = "binary_cross_entropy"
     formula = "l = -mean(y ln p + (1 - y) ln(1 - p))"
     gradient = "dp = dl (p - y) / (p (1 - p)) / n, dy = dl (ln(1 - p) - ln p) / n"
+    kernels = (bce_kernel.on_gpu(bce_gpu), bce_backward_kernel.on_gpu(bce_backward_gpu))
 
     @classmethod
     def check_values(cls, backend, p, y):
@@ -319,10 +356,50 @@ class BinaryCrossEntropy(PairLoss):
         return (p - y) / np.maximum(p * (1 - p), 1e-12), log_q - log_p
 
 
+# binary_cross_entropy_with_logits: the sigmoid folded in, stable for any x ---------------------
+@scalar
+def bce_logits_term(x, y):
+    return max(x, 0) - x * y + np.log(1 + np.exp(-abs(x)))
+
+
+@scalar
+def bce_logits_slopes(x, y):
+    probability = 1 / (1 + np.exp(-x)) if x >= 0 else np.exp(x) / (1 + np.exp(x))   # e^ never overflows
+    return 1.0 * (probability - y), -1.0 * x
+
+
+@kernel
+def bce_logits_kernel(x, y, scale, losses, total):
+    sum_of_terms(bce_logits_term, x, y, scale, losses, total)
+
+
+@kernel
+def bce_logits_backward_kernel(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    gradients_of_terms(bce_logits_slopes, x, y, grad_loss, grad_stride, scale, grad_x, grad_y)
+
+
+@gpu_kernel
+def bce_logits_gpu(x, y, scale, losses, total):
+    running = 0.0
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        losses[i] = bce_logits_term(x[i], y[i])
+        running += losses[i]
+    add_block_total(running, scale, total)
+
+
+@gpu_kernel
+def bce_logits_backward_gpu(x, y, grad_loss, grad_stride, scale, grad_x, grad_y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        slope_x, slope_y = bce_logits_slopes(x[i], y[i])
+        upstream = grad_loss[i * grad_stride] * scale
+        grad_x[i], grad_y[i] = upstream * slope_x, upstream * slope_y
+
+
 class BinaryCrossEntropyWithLogits(PairLoss):
-    name, op = "binary_cross_entropy_with_logits", OP_BCE_LOGITS
+    name = "binary_cross_entropy_with_logits"
     formula = "l = mean(max(x, 0) - x y + ln(1 + e^-|x|))"
     gradient = "dx = dl (sigmoid(x) - y) / n, dy = -dl x / n"
+    kernels = (bce_logits_kernel.on_gpu(bce_logits_gpu), bce_logits_backward_kernel.on_gpu(bce_logits_backward_gpu))
     reference_terms = staticmethod(lambda x, y: np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
     reference_slopes = staticmethod(lambda x, y: (1 / (1 + np.exp(-x)) - y, -x))
 

@@ -47,11 +47,12 @@ class Pointwise(Particle):
     @classmethod
     def forward(cls, ctx, x, **params):
         cls.require_float(x)
-        numbers = tuple(float(params[name]) for name in cls.parameters)
+        numbers = [float(params[name]) for name in cls.parameters] if cls.parameters else ()
         backend = ctx.backend
         x = backend.contiguous(x)
         y = backend.empty(x.shape, x.dtype)
-        ctx.run(cls.kernels_for(x.dtype)[0], *numbers, backend.flat(x), backend.flat(y))
+        ctx.kernels = cls.kernels_for(x.dtype)
+        ctx.run(ctx.kernels[0], *numbers, backend.flat(x), backend.flat(y))
         ctx.save(x, y)
         ctx.numbers = numbers
         return y
@@ -63,7 +64,7 @@ class Pointwise(Particle):
         grad_y = backend.contiguous(backend.astype(grad_y, x.dtype))
         grad_x = backend.empty(x.shape, x.dtype)
         flat = backend.flat
-        ctx.run(cls.kernels_for(x.dtype)[1], *ctx.numbers, flat(x), flat(y), flat(grad_y), flat(grad_x))
+        ctx.run(ctx.kernels[1], *ctx.numbers, flat(x), flat(y), flat(grad_y), flat(grad_x))
         return (grad_x,)
 
     @classmethod
