@@ -15,10 +15,9 @@ How it is fast (the classic SGEMM recipe):
 - Two pairs of slabs take turns (double buffering): while the threads multiply one pair, the
   next is on its way from GPU memory, so a K step needs one barrier and the multiply-adds do
   not wait for memory.
-- Indices are written so that the compiler can see they are not negative (see gemm_tile):
-  on an H100 (sm_90; python benchmarks/gpu_sass.py) the loop over K is 731 instructions a
-  step, 512 of them multiply-adds, with 128 registers a thread, so two blocks share a
-  multiprocessor.
+- Indices are written so that the compiler can see they are not negative (see gemm_tile),
+  and a thread keeps to 128 registers, so two blocks share a multiprocessor (the machine code
+  it compiles to: python benchmarks/gpu_sass.py; counts in benchmarks/RESULTS.md).
 - Split K: when C has too few tiles to keep every multiprocessor busy (dW = dy^T x: C is small,
   K is the number of rows in the batch), K is cut into `splits` chunks, one block each, and
   the blocks add their partial tiles into C atomically.
@@ -116,7 +115,7 @@ def multiply_step(kk, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
 def multiply_slabs(tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b):
     # the 8 steps of the slab written out (TILE_K = 8): with kk a constant in each, every
     # shared-memory address is a constant offset from one register, and the compiler schedules
-    # across the steps (a loop over kk: about 910 instructions a K step on sm_90, against 731)
+    # across the steps (a loop over kk compiles to a quarter more instructions a K step)
     multiply_step(0, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
     multiply_step(1, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)
     multiply_step(2, tx, ty, slab_a, slab_b, turn, acc, frag_a, frag_b)

@@ -109,9 +109,8 @@ def attention_fused_backward_kernel(q, k, v, out, logsumexp, grad_out, scale, ca
 # so its small test shapes still cross tile edges.
 # Their loops over a length known only at run time (features, keys, rows of a tile, a thread's
 # share of a tile) are `while` loops: numba.cuda compiles `for j in range(d)` with its
-# iterator's bookkeeping in every step (numba/numba#4647), a `while` to what CUDA C would give.
-# On sm_90 (python benchmarks/gpu_sass.py): 21 instructions for 4 multiply-adds, against 85;
-# 64 to load a tile element, against 281.
+# iterator's bookkeeping in every step (numba/numba#4647), a `while` to what CUDA C would give
+# (a quarter of the instructions: benchmarks/RESULTS.md).
 HEAD_MAX = 64
 FUSED_THREADS = sized(128, on_simulator=16)
 ROW_TILE, KEY_TILE = sized((16, 64), on_simulator=(4, 8))            # forward, and dQ's rows

@@ -3,8 +3,8 @@
 `kernel[grid, block](*args)` in numba.cuda does, at every launch, in Python: find each
 argument's numba type (for an array, a new types.Array), pick the compiled overload, then
 flatten every argument into the kernel's parameter list. For the tiny kernels of a teaching
-model that costs more than the GPU's work: on an H100, 30 us for an empty kernel of five
-arguments (more with tuples of arrays), 12 us through here; a char-GPT step launches 250.
+model that costs more than the GPU's work, and a GPT step launches over a hundred of them;
+through here a launch costs about 2.5x less (measured: benchmarks/RESULTS.md).
 
 Here the first launch of a kernel with arguments of a new kind goes through numba as usual
 (it compiles, or loads the compiled code from the disk cache). Then the compiled overload is
