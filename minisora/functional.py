@@ -11,7 +11,7 @@ from . import autograd
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
-from .particles import positional, shape, softmax as softmax_particle
+from .particles import multi_head_attention as multi_head_particle, positional, shape, softmax as softmax_particle
 from .tensor import Tensor, dim_or_axis, operand
 
 
@@ -28,7 +28,8 @@ def linear(x, weight, bias=None):
 
 
 def matmul(a, b):
-    return autograd.call(matmul_particle.Matmul, as_tensor(a), as_tensor(b))
+    """a @ b (Tensor.__matmul__: one wiring)."""
+    return as_tensor(a) @ b
 
 
 def method_as_function(method):
@@ -128,6 +129,13 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     if not need_weights:
         return output
     return output, Tensor._make(ctx.saved[-1], output.device, None)
+
+
+def multi_head_attention(qkv, heads, causal=False):
+    """Attention of `heads` heads on the packed projection qkv (B, T, 3 D) = [x Wq | x Wk | x Wv]:
+    split into heads, attend, merge -> (B, T, D), without copying the heads (the fused particle
+    multi_head_attention; nn.MultiHeadAttention's path when it is not asked for the weights)."""
+    return autograd.call(multi_head_particle.MultiHeadAttention, as_tensor(qkv), heads=int(heads), causal=bool(causal))
 
 
 def cat(tensors, dim=0, *, axis=None):

@@ -246,3 +246,35 @@ def test_long_causal_attention_matches_reference(length, keys):
     assert weights.shape == (2, length, keys)
     np.testing.assert_allclose(weights.numpy().sum(-1), 1, rtol=1e-12)
     assert np.triu(weights.numpy()[0], 1).max() == 0
+
+
+# --- multi_head_attention: split into heads, attend, merge, fused ---------------------------
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("device", DEVICES)
+@given(batch=SIDES, length=SIDES, heads=st.sampled_from([1, 2, 3]), head_size=SIDES, causal=st.booleans(),
+       seed=st.integers(0, 2**16), dtype=DTYPES)
+def test_multi_head_attention_matches_reference(device, way, batch, length, heads, head_size, causal, seed, dtype):
+    qkv = values(seed, (batch, length, 3 * heads * head_size))
+    with attention_way(way):
+        check_against_reference(get("multi_head_attention"), lambda t: F.multi_head_attention(t, heads, causal), [qkv],
+                                {"heads": heads, "causal": causal}, dtype, ["strided"], device=device)
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_multi_head_attention_is_the_unfused_steps_and_passes_gradcheck(way):
+    qkv = values(3, (2, 5, 12))
+    with attention_way(way):
+        check_gradcheck(lambda t: F.multi_head_attention(t, 2, causal=True), [qkv])
+        fused = F.multi_head_attention(ms.tensor(qkv), 2, causal=True).numpy()
+        heads = ms.tensor(qkv).reshape(2, 5, 6, 2).permute(0, 2, 1, 3)
+        q, k, v = heads.split(2, dim=1)
+        steps = F.scaled_dot_product_attention(q, k, v, causal=True).permute(0, 2, 1, 3).reshape(2, 5, 4)
+    np.testing.assert_allclose(fused, steps.numpy(), rtol=1e-12)
+
+
+def test_multi_head_attention_bad_input():
+    with pytest.raises(ValueError, match=r"^multi_head_attention: qkv must be \(batch, length, 3 \* heads \* "
+                                         r"head_size\) with heads=2, got float32\[2, 5, 8\]"):
+        F.multi_head_attention(ms.zeros(2, 5, 8), 2)
+    with pytest.raises(TypeError, match=r"^multi_head_attention: expected float32 or float64 input, got int64"):
+        F.multi_head_attention(ms.tensor(np.zeros((1, 2, 6), np.int64)), 1)

@@ -50,6 +50,8 @@ SAMPLES = {
     "positional_encoding": (F.positional_encoding, [normal(2, 3, 4)], {}),
     "scaled_dot_product_attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True),
                                      [normal(2, 3, 4), normal(2, 3, 4), normal(2, 3, 2)], {"causal": True}),
+    "multi_head_attention": (lambda qkv: F.multi_head_attention(qkv, 2, causal=True), [normal(2, 3, 12)],
+                             {"heads": 2, "causal": True}),
     "dropout": (lambda x, noise: autograd.call(Dropout, x, noise, p=0.5), [normal(2, 3), rng.random((2, 3))],
                 {"p": 0.5}),
     "index": (lambda x: autograd.call(Index, x, index=(slice(0, 2), [0, 0, 2])), [normal(3, 3)],

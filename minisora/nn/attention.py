@@ -6,9 +6,9 @@
     y = concat_h(o_h) Wo
 
 The three projections are one Linear, `qkv`, with Wq, Wk, Wv stacked in its weight (3d, d):
-one product x [Wq; Wk; Wv]^T, whose (B, T, 3d) result `split` cuts into the heads of q, k, v.
-One big product runs faster than three small ones, and backward then gets dx in one product
-instead of three products and two sums.
+one product x [Wq; Wk; Wv]^T, whose (B, T, 3d) result the fused particle multi_head_attention
+splits into heads, attends and merges again. One big product runs faster than three small ones,
+and backward then gets dx in one product instead of three products and two sums.
 """
 import numpy as np
 
@@ -32,19 +32,20 @@ class MultiHeadAttention(Module):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
                              f"{self.d_model}), got shape {x.shape}")
-        # (B, T, 3d) seen as 3 x heads heads of (T, d / heads), then cut: the query heads, the key
-        # heads, the value heads (views all along: no copy is made)
         batch, length, _ = x.shape
-        heads = self.qkv(x).reshape(batch, length, 3 * self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
-        q, k, v = heads.split(self.heads, dim=1)
-        # Asked for only when wanted: without them the GPU takes the fused kernels, which never form them.
+        qkv = self.qkv(x)
         if need_weights or self.keep_weights:
+            # the steps one by one, to hand out the weights: (B, T, 3d) seen as 3 x heads heads of
+            # (T, d / heads), cut into the query, key and value heads (views: no copy is made)
+            heads = qkv.reshape(batch, length, 3 * self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
+            q, k, v = heads.split(self.heads, dim=1)
             out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
-        else:
-            out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal), None
+            out = out.permute(0, 2, 1, 3).reshape(batch, length, self.d_model)
+        else:   # the same steps fused: no head is copied either way (the GPU never forms the weights)
+            out, weights = F.multi_head_attention(qkv, self.heads, causal=self.causal), None
         if self.keep_weights:
             self.weights = weights
-        y = self.out(out.permute(0, 2, 1, 3).reshape(batch, length, self.d_model))
+        y = self.out(out)
         y = F.dropout(y, self.dropout, self.training)
         return (y, weights) if need_weights else y
 

@@ -30,8 +30,7 @@ from numba import float64
 from .. import config
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel
-from .attention_fused import (HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel,
-                              empty_by_heads)
+from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
 from .particle import Particle, describe
 from .softmax import exp_nonpositive
@@ -189,19 +188,26 @@ class ScaledDotProductAttention(Particle):
                      f"got q {describe(q)}, k {describe(k)}, v {describe(v)}")
         if len({q.dtype, k.dtype, v.dtype}) > 1:
             cls.fail(f"q, k, v must share a dtype: {describe(q)}, {describe(k)}, {describe(v)}", TypeError)
+        out = ctx.backend.empty(q.shape[:-1] + v.shape[-1:], q.dtype)
+        cls.attend(ctx, q, k, v, out, causal, mask, scale, need_weights)
+        return out
+
+    @classmethod
+    def attend(cls, ctx, q, k, v, out, causal=False, mask=None, scale=None, need_weights=False):
+        """out = attention(q, k, v), written into `out` (any array or view of that shape: the
+        multi_head_attention fusion hands in its heads' places); saves on ctx what backward needs."""
         backend = ctx.backend
         length, keys = q.shape[-2], k.shape[-2]
         additive = cls.additive_mask(backend, mask, q.shape[:-2] + (length, keys), q.dtype)
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
         ctx.scale, ctx.causal = scale, bool(causal)
         ctx.fused = cls.fused(backend, q, v, additive, need_weights)
-        if ctx.fused:   # the kernels read any strides: no packed copies
-            q4, k4, v4 = (as_batch_of_heads(backend, x) for x in (q, k, v))
-            (out, out4), = empty_by_heads(backend, [q.shape[:-1] + v.shape[-1:]], q.dtype)
+        if ctx.fused:   # the kernels read and write any strides: no packed copies
+            q4, k4, v4, out4 = (as_batch_of_heads(backend, x) for x in (q, k, v, out))
             logsumexp = backend.empty(q4.shape[:-1], q.dtype)
             ctx.run(attention_fused_kernel, q4, k4, v4, scale, ctx.causal, out4, logsumexp)
             ctx.save(q4, k4, v4, out4, logsumexp)
-            return out
+            return
         # Packed copies first: NumPy multiplies a head-split view of a view up to 3x slower than
         # the same numbers laid out contiguously, and backward multiplies each of them twice more.
         q, k, v = backend.contiguous(q), backend.contiguous(k), backend.contiguous(v)
@@ -214,11 +220,9 @@ class ScaledDotProductAttention(Particle):
         ctx.run(attention_softmax_kernel, backend.reshape(weights, (-1, length, keys)), scale, ctx.causal,
                 additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None,
                 q.dtype == np.float32)
-        out = backend.empty(q.shape[:-1] + v.shape[-1:], q.dtype)
         for rows, seen in ctx.rows:
             product(ctx, weights[..., rows, :seen], v[..., :seen, :], out=out[..., rows, :])
         ctx.save(q, k, v, weights)
-        return out
 
     @classmethod
     def blocks(cls, backend, length, keys, causal):
@@ -259,16 +263,24 @@ class ScaledDotProductAttention(Particle):
                      TypeError)
         return backend.reshape(backend.asarray(full, dtype), (-1,) + shape[-2:])
 
+    @classmethod
+    def backward(cls, ctx, grad_out):
+        dtype = ctx.saved[0].dtype
+        grads = tuple(ctx.backend.empty(x.shape, dtype) for x in ctx.inputs)
+        cls.attend_backward(ctx, grad_out, *grads)
+        return grads
+
     @staticmethod
-    def backward(ctx, grad_out):
+    def attend_backward(ctx, grad_out, grad_q, grad_k, grad_v):
+        """dq, dk, dv written into grad_q, grad_k, grad_v (any arrays or views of q's, k's, v's shapes)."""
         backend = ctx.backend
         if ctx.fused:
             q4, k4, v4, out4, logsumexp = ctx.saved
             grad4 = as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype))
-            grads, grads4 = zip(*empty_by_heads(backend, [x.shape for x in ctx.inputs], q4.dtype))
+            grads4 = (as_batch_of_heads(backend, g) for g in (grad_q, grad_k, grad_v))
             ctx.run(attention_fused_backward_kernel, q4, k4, v4, out4, logsumexp, grad4, ctx.scale, ctx.causal,
                     *grads4)
-            return grads
+            return
         q, k, v, weights = ctx.saved
         grad = backend.astype(grad_out, q.dtype)
         grad_scores = backend.empty(weights.shape, q.dtype)
@@ -278,7 +290,6 @@ class ScaledDotProductAttention(Particle):
         by_rows = (-1,) + weights.shape[-2:]
         ctx.run(attention_softmax_backward_kernel, backend.reshape(weights, by_rows),
                 backend.reshape(grad_scores, by_rows), ctx.scale, ctx.causal)
-        grad_q, grad_k, grad_v = (backend.empty(x.shape, q.dtype) for x in (q, k, v))
         for rows, seen in ctx.rows:
             product(ctx, grad_scores[..., rows, :seen], k[..., :seen, :], out=grad_q[..., rows, :])
         for columns, first in ctx.columns:
@@ -286,7 +297,6 @@ class ScaledDotProductAttention(Particle):
                     out=grad_k[..., columns, :])
             product(ctx, transposed(backend, weights[..., first:, columns]), grad[..., first:, :],
                     out=grad_v[..., columns, :])
-        return grad_q, grad_k, grad_v
 
     reference = staticmethod(attention_reference)
     reference_backward = staticmethod(attention_backward_reference)

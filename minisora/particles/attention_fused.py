@@ -23,7 +23,7 @@ from ..backends.kernel import kernel
 def attention_fused_kernel(q, k, v, scale, causal, out, logsumexp):
     """out (batch, heads, T, dv) = softmax(scale q k^T [causal]) v, head by head and row by row,
     never holding more than one row of scores; logsumexp (batch, heads, T) = L_t for backward.
-    Any strides: the heads of MultiHeadAttention are views into (batch, T, heads, d) memory."""
+    Any strides: the heads of multi_head_attention are views into (batch, T, 3, heads, d) memory."""
     batch, heads, rows, d = q.shape
     keys, dv = v.shape[2], v.shape[3]
     key_columns = np.empty((d, keys), q.dtype)   # K^T: the score loop then walks keys in memory order
@@ -455,33 +455,3 @@ def as_batch_of_heads(backend, x):
     if x.ndim < 4:
         return x[(None,) * (4 - x.ndim)]
     return backend.reshape(x, (-1,) + x.shape[-3:])
-
-
-def empty_by_heads(backend, shapes, dtype):
-    """New arrays of these shapes (..., T, d), each as (array, its (batch, heads, T, d) view) for
-    a kernel to fill.
-
-    With two leading dims (batch, heads) their memory is laid out as (batch, T, heads, d):
-    joining the heads back into (batch, T, heads * d), MultiHeadAttention's next step, is then a
-    view, not a copy (and so is splitting the gradient into heads on the way back). Several
-    arrays of one such shape share one memory, (batch, T, array, heads, d): the gradients dq, dk,
-    dv then lie side by side as MultiHeadAttention's packed projection laid out q, k, v, and its
-    split's backward joins them with no copy either."""
-    if all(len(shape) == 4 for shape in shapes) and len(set(shapes)) == 1:
-        return side_by_side_heads(backend, shapes[0], len(shapes), dtype)
-    return [side_by_side_heads(backend, shape, 1, dtype)[0] if len(shape) == 4 else packed(backend, shape, dtype)
-            for shape in shapes]
-
-
-def side_by_side_heads(backend, shape, count, dtype):
-    """`count` arrays of the 4-D `shape` (batch, heads, T, d) in one memory (batch, T, count, heads, d)."""
-    batch, heads, rows, d = shape
-    memory = backend.empty((batch, rows, count, heads, d), dtype)
-    views = (backend.permute(memory[:, :, i], (0, 2, 1, 3)) for i in range(count))
-    return [(view, view) for view in views]
-
-
-def packed(backend, shape, dtype):
-    """A new packed array of any other shape, with its (batch, heads, T, d) view."""
-    array = backend.empty(shape, dtype)
-    return array, as_batch_of_heads(backend, array)
