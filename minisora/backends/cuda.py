@@ -12,7 +12,7 @@ from numba import config as numba_config, cuda
 
 from . import gemm, gpu_runtime
 from .device_array import DeviceArray
-from .gpu import add_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
+from .gpu import add_arrays_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
 
 name = "cuda"
@@ -240,7 +240,7 @@ def strided_operands(arrays, shape):
 def add(a, b):
     a, b = contiguous(a), contiguous(b)
     out = empty(a.shape, a.dtype)
-    launch_elementwise(add_kernel, out.size, a.storage(a.size), b.storage(b.size), out.storage(out.size))
+    launch_elementwise(add_arrays_kernel, out.size, a.storage(a.size), b.storage(b.size), out.storage(out.size))
     return out
 
 

@@ -300,7 +300,7 @@ def arange_kernel(out, start, step):
 
 
 @gpu_kernel
-def add_kernel(a, b, out):
+def add_arrays_kernel(a, b, out):
     start, step = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, out.size, step):
         out[i] = a[i] + b[i]

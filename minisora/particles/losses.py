@@ -29,6 +29,21 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 # 1. cross-entropy: one fused kernel each way ----------------------------------------------
+def cross_entropy_reference(logits, targets, reduction="mean"):
+    shifted = logits - logits.max(axis=1, keepdims=True)   # e^x never overflows
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    losses = -log_probs[np.arange(len(targets)), targets]
+    return {"mean": losses.mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
+
+
+def cross_entropy_backward_reference(logits, targets, grad_loss, reduction="mean"):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    probs[np.arange(len(targets)), targets] -= 1
+    row_grad = np.broadcast_to(grad_loss, (len(targets),)) / (len(targets) if reduction == "mean" else 1)
+    return probs * row_grad[:, None], None
+
+
 @kernel(reorder_sums=True)
 def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
     rows = logits.shape[0]
@@ -144,20 +159,8 @@ class CrossEntropy(Particle):
                     grad_logits, logits.dtype == np.float32)
         return grad_logits, None
 
-    @staticmethod
-    def reference(logits, targets, reduction="mean"):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        losses = -log_probs[np.arange(len(targets)), targets]
-        return {"mean": losses.mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
-
-    @staticmethod
-    def reference_backward(logits, targets, grad_loss, reduction="mean"):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-        probs[np.arange(len(targets)), targets] -= 1
-        row_grad = np.broadcast_to(grad_loss, (len(targets),)) / (len(targets) if reduction == "mean" else 1)
-        return probs * row_grad[:, None], None
+    reference = staticmethod(cross_entropy_reference)
+    reference_backward = staticmethod(cross_entropy_backward_reference)
 
 
 # 2. elementwise losses of a prediction and a target -----------------------------------------
@@ -258,6 +261,14 @@ def mse_slopes(x, y):
     return 2.0 * (x - y), -2.0 * (x - y)
 
 
+def mse_terms_reference(x, y):
+    return (x - y) ** 2
+
+
+def mse_slopes_reference(x, y):
+    return 2 * (x - y), -2 * (x - y)
+
+
 @kernel
 def mse_loss_kernel(x, y, scale, losses, total):
     sum_of_terms(mse_term, x, y, scale, losses, total)
@@ -289,8 +300,7 @@ class MSELoss(PairLoss):
     name = "mse_loss"
     formula, gradient = "l = mean((x - y)^2)", "dx = 2 (x - y) dl / n, dy = -dx"
     kernels = (mse_loss_kernel.on_gpu(mse_loss_gpu), mse_loss_backward_kernel.on_gpu(mse_loss_backward_gpu))
-    reference_terms = staticmethod(lambda x, y: (x - y) ** 2)
-    reference_slopes = staticmethod(lambda x, y: (2 * (x - y), -2 * (x - y)))
+    reference_terms, reference_slopes = staticmethod(mse_terms_reference), staticmethod(mse_slopes_reference)
 
 
 # binary_cross_entropy: the logs clamped at -100, as PyTorch does ------------------------------
@@ -302,6 +312,17 @@ def bce_term(p, y):
 @scalar
 def bce_slopes(p, y):
     return (p - y) / max(p * (1 - p), 1e-12), 1.0 * (max(np.log(1 - p), -100.0) - max(np.log(p), -100.0))
+
+
+def bce_terms_reference(p, y):
+    with np.errstate(divide="ignore"):
+        return -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log(1 - p), -100))
+
+
+def bce_slopes_reference(p, y):
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
+    return (p - y) / np.maximum(p * (1 - p), 1e-12), log_q - log_p
 
 
 @kernel
@@ -344,16 +365,7 @@ class BinaryCrossEntropy(PairLoss):
             cls.fail(f"input {describe(p)} must hold probabilities in [0, 1] "
                      "(for raw scores use binary_cross_entropy_with_logits)")
 
-    @staticmethod
-    def reference_terms(p, y):
-        with np.errstate(divide="ignore"):
-            return -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log(1 - p), -100))
-
-    @staticmethod
-    def reference_slopes(p, y):
-        with np.errstate(divide="ignore"):
-            log_p, log_q = np.maximum(np.log(p), -100), np.maximum(np.log(1 - p), -100)
-        return (p - y) / np.maximum(p * (1 - p), 1e-12), log_q - log_p
+    reference_terms, reference_slopes = staticmethod(bce_terms_reference), staticmethod(bce_slopes_reference)
 
 
 # binary_cross_entropy_with_logits: the sigmoid folded in, stable for any x ---------------------
@@ -366,6 +378,14 @@ def bce_logits_term(x, y):
 def bce_logits_slopes(x, y):
     probability = 1 / (1 + np.exp(-x)) if x >= 0 else np.exp(x) / (1 + np.exp(x))   # e^ never overflows
     return 1.0 * (probability - y), -1.0 * x
+
+
+def bce_logits_terms_reference(x, y):
+    return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+
+
+def bce_logits_slopes_reference(x, y):
+    return 1 / (1 + np.exp(-x)) - y, -x
 
 
 @kernel
@@ -400,6 +420,6 @@ class BinaryCrossEntropyWithLogits(PairLoss):
     formula = "l = mean(max(x, 0) - x y + ln(1 + e^-|x|))"
     gradient = "dx = dl (sigmoid(x) - y) / n, dy = -dl x / n"
     kernels = (bce_logits_kernel.on_gpu(bce_logits_gpu), bce_logits_backward_kernel.on_gpu(bce_logits_backward_gpu))
-    reference_terms = staticmethod(lambda x, y: np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
-    reference_slopes = staticmethod(lambda x, y: (1 / (1 + np.exp(-x)) - y, -x))
+    reference_terms = staticmethod(bce_logits_terms_reference)
+    reference_slopes = staticmethod(bce_logits_slopes_reference)
 
