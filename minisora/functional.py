@@ -36,7 +36,7 @@ def method_as_function(method):
     """F.name(x, ...) = as_tensor(x).name(...), with the method's signature and docstring."""
     @functools.wraps(method)
     def function(x, *args, **kwargs):
-        return method(as_tensor(x), *args, **kwargs)
+        return method(x if type(x) is Tensor else as_tensor(x), *args, **kwargs)
     return function
 
 
