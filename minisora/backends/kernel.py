@@ -5,13 +5,15 @@ wraps it in a `Kernel`, and runs it through its context: `ctx.run(kernel, *array
 backend of the inputs then picks the implementation for its target:
 
     cpu   the loop compiled by `numba.njit(cache=True)` the first time it runs
-    cuda  its GPU twin: `@the_kernel.gpu` marks a launcher taking the same arguments, which
-          starts `numba.cuda.jit` kernels (compiled at their first launch, cached on disk)
+    cuda  its GPU twin: `the_kernel.on_gpu(gpu_kernel)` attaches a grid-stride `@gpu_kernel`
+          taking the same arguments (a thread per element of the last one, the output), or
+          `@the_kernel.gpu` marks a launcher of its own (block sizes, several launches); GPU
+          kernels compile at their first launch and are cached on disk
 
 Compilation is lazy, so `import minisora` compiles nothing and a run only pays for the
 kernels it uses; `cache=True` keeps the machine code on disk for the next process.
-With the JIT off (`MINISORA_JIT=0` or `minisora.debug()` before a kernel first runs) the
-plain Python loop runs instead: `pdb` can step through it line by line.
+With the JIT off (`MINISORA_JIT=0`, ms.config.jit, or `minisora.debug()` before a kernel first
+runs) the plain Python loop runs instead: `pdb` can step through it line by line.
 """
 import contextlib
 import os

@@ -280,7 +280,10 @@ def pow_base_slope(a, b):
 
 @scalar
 def pow_exponent_slope(a, y):
-    return 0 * a if a == 0 else y * np.log(a)   # d(a^b)/db = a^b ln a, taken as 0 at a = 0
+    """d(a^b)/db = a^b ln a, from y = a^b; taken as 0 at a = 0 (where ln a is -inf)."""
+    if a == 0:
+        return 0 * a
+    return y * np.log(a)
 
 
 @kernel
