@@ -278,3 +278,21 @@ def test_multi_head_attention_bad_input():
         F.multi_head_attention(ms.zeros(2, 5, 8), 2)
     with pytest.raises(TypeError, match=r"^multi_head_attention: expected float32 or float64 input, got int64"):
         F.multi_head_attention(ms.tensor(np.zeros((1, 2, 6), np.int64)), 1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_nan_weight_makes_the_gpt_loss_nan_and_anomaly_detection_names_a_particle(device):
+    # attention's softmax once took a row whose scores were all NaN for a row that sees nothing,
+    # and gave it zero weights: a finite loss from a broken model
+    ms.manual_seed(0)
+    model = ms.models.GPT(11, 6, 8, 2, 1)
+    weight = dict(model.named_parameters())["blocks.0.attention.qkv.weight"]
+    broken = weight.numpy().copy()
+    broken[0, 0] = np.nan
+    weight.data = ms.tensor(broken).data
+    model.to(device)
+    ids = ms.tensor(np.random.default_rng(0).integers(0, 11, (2, 6)), device=device)
+    assert np.isnan(model.loss(ids, ids).item())
+    with pytest.raises(FloatingPointError, match=r"produced \d+ NaN"):
+        with ms.inspect.detect_anomaly():
+            model.loss(ids, ids)

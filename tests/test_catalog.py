@@ -64,6 +64,7 @@ SAMPLES = {
 # Particles whose results are not one float tensor, each checked by its own few lines below.
 SPECIAL = {"compare", "split", "cast"}
 NOT_DIFFERENTIABLE = {"dropout": [True, False]}   # the noise is an input without a gradient
+REFUSES_NON_FINITE = {"binary_cross_entropy"}     # its input must be probabilities, as in PyTorch
 ENTRIES = {entry.name: entry for entry in catalog()}
 
 
@@ -112,3 +113,25 @@ def test_compare_split_and_cast(device):
     assert cast.dtype == np.float32 and np.array_equal(cast.numpy(), get("cast").reference(y.numpy(), np.float32))
     cast.backward(ms.tensor(np.ones(3, np.float32), device=device))
     assert y.grad.dtype == np.float64 and y.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_nan_and_inf_propagate_as_in_the_reference(name, device, value):
+    """One NaN or infinity in the first float input: the output is NaN (and +-inf) exactly where the
+    NumPy reference's is: nothing swallowed, nothing invented."""
+    fn, arrays, params = SAMPLES[name]
+    arrays = [np.array(a) for a in arrays]
+    first = next(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
+    arrays[first].flat[arrays[first].size // 2] = value
+    tensors = [ms.tensor(a, dtype="float64" if a.dtype.kind == "f" else None, device=device) for a in arrays]
+    if name in REFUSES_NON_FINITE:
+        with pytest.raises(ValueError, match=f"^{name}: "):
+            fn(*tensors)
+        return
+    with np.errstate(all="ignore"):
+        expected = np.asarray(get(name).reference(*arrays, **params))
+        got = fn(*tensors).numpy()
+    assert np.array_equal(np.isnan(got), np.isnan(expected)), f"{name}: NaN at {np.isnan(got)}, reference {np.isnan(expected)}"
+    assert np.array_equal(np.isposinf(got), np.isposinf(expected)) and np.array_equal(np.isneginf(got), np.isneginf(expected))

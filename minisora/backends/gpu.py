@@ -19,6 +19,7 @@ from numba import config as numba_config, cuda
 
 from .. import config
 from . import gpu_runtime
+from .kernel import scalar
 
 WARP = 32
 
@@ -40,10 +41,14 @@ def sized(on_gpu, on_simulator):
 # On the simulator the kernels see numba.cuda through the simulator repairs of the optional
 # layer (gpu_runtime/simulator.py); elsewhere `cuda` is numba.cuda itself.
 if simulated():
-    from .gpu_runtime.simulator import repaired_cuda
+    from .gpu_runtime.simulator import repaired_cuda, with_warning_registry
 
     cuda = repaired_cuda()
 
+
+def simulator_ready(fn):
+    """`fn` as the simulator's threads can share it (gpu_runtime/simulator.py); itself on a GPU."""
+    return with_warning_registry(fn) if simulated() and gpu_runtime.enabled() else fn
 
 
 # Threads per block (at most, and at least) and blocks per launch; grid-stride loops cover the
@@ -61,7 +66,7 @@ def gpu_kernel(fn=None, *, max_registers=None):
     if fn is None:
         return lambda f: gpu_kernel(f, max_registers=max_registers)
     if simulated():
-        return cuda.jit(for_gpu(fn))
+        return cuda.jit(simulator_ready(for_gpu(fn)))
     options = {"max_registers": max_registers} if max_registers else {}
     return cuda.jit(cache=True, **options)(for_gpu(fn))
 
@@ -73,7 +78,7 @@ def gpu_twin(fn):
     """The `cuda.jit(device=True)` compilation of a scalar function (one per function)."""
     twin = _twins.get(fn)
     if twin is None:
-        twin = _twins[fn] = cuda.jit(device=True, inline=fn.minisora_scalar == "always")(for_gpu(fn))
+        twin = _twins[fn] = cuda.jit(device=True, inline=fn.minisora_scalar == "always")(simulator_ready(for_gpu(fn)))
     return twin
 
 
@@ -101,9 +106,22 @@ def for_gpu(fn):
     return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
+@scalar
+def max_keeping_nan(a, b):
+    """max(a, b), and NaN when either is NaN: Python's max keeps whichever came first, CUDA's
+    (C's fmax) drops the NaN, and a softmax whose row max hid a NaN would hide it in its output."""
+    if a != a or b != b:
+        return a + b
+    return a if a >= b else b
+
+
+larger_or_nan = gpu_twin(max_keeping_nan)   # for the device functions below (block_max)
+
+
 def device_function(fn):
     """A helper that GPU kernels call (compiled into each of them; not launchable on its own)."""
-    return cuda.jit(device=True, inline=True)(fn)
+    return cuda.jit(device=True, inline=True)(simulator_ready(fn))
+
 
 
 def blocks_for(n, threads):
@@ -206,7 +224,7 @@ def warp_combine(value, take_max):
     offset = 16
     while offset > 0:
         other = cuda.shfl_xor_sync(0xFFFFFFFF, value, offset)
-        value = max(value, other) if take_max else value + other
+        value = larger_or_nan(value, other) if take_max else value + other
         offset //= 2
     return value
 
@@ -242,7 +260,7 @@ def block_combine_shared(value, scratch, take_max):
     while half > 0:
         if tid < half:
             other = scratch[tid + half]
-            scratch[tid] = max(scratch[tid], other) if take_max else scratch[tid] + other
+            scratch[tid] = larger_or_nan(scratch[tid], other) if take_max else scratch[tid] + other
         cuda.syncthreads()
         half //= 2
     result = scratch[0]

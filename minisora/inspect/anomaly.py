@@ -15,15 +15,15 @@ from .. import autograd
 from ..particles.particle import describe
 
 
-def bad_counts(array):
+def bad_counts(array, backend):
     if array is None or not hasattr(array, "dtype") or array.dtype.kind != "f":
         return 0, 0
-    values = np.asarray(array)
+    values = backend.to_numpy(array)   # (GPU memory: a copy on the host)
     return int(np.isnan(values).sum()), int(np.isinf(values).sum())
 
 
-def summary(array):
-    nans, infs = bad_counts(array)
+def summary(array, backend):
+    nans, infs = bad_counts(array, backend)
     extra = f" with {nans} NaN, {infs} inf" if nans or infs else ""
     return describe(array) + extra
 
@@ -31,10 +31,10 @@ def summary(array):
 def check(phase, ctx, arrays, output, seconds):
     outputs = output if isinstance(output, tuple) else (output,)
     for index, array in enumerate(outputs):
-        nans, infs = bad_counts(array)
+        nans, infs = bad_counts(array, ctx.backend)
         if nans or infs:
             what = "its output" if phase == "forward" else f"the gradient for input {index}"
-            inputs = "; ".join(summary(a) for a in arrays)
+            inputs = "; ".join(summary(a, ctx.backend) for a in arrays)
             name = ctx.particle.name
             raise FloatingPointError(
                 f"{name} ({phase}) produced {nans} NaN and {infs} inf in {what}, {describe(array)}. "

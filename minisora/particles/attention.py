@@ -28,7 +28,7 @@ import numpy as np
 from numba import float64
 
 from .. import config
-from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows, max_keeping_nan
 from ..backends.kernel import kernel
 from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
@@ -44,8 +44,12 @@ def attention_weights_reference(q, k, causal=False, mask=None, scale=None):
         scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
-    weights = np.exp(scores - scores.max(-1, keepdims=True))
-    return weights / weights.sum(-1, keepdims=True), scale
+    with np.errstate(invalid="ignore"):
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        weights = weights / weights.sum(-1, keepdims=True)
+    # a row whose every score is -inf (every key hidden) gets all-zero weights, not NaN, as
+    # PyTorch's attention gives (its _safe_softmax); a NaN score still makes its row NaN
+    return np.where(np.all(scores == -np.inf, axis=-1, keepdims=True), 0.0, weights), scale
 
 
 def attention_reference(q, k, v, causal=False, mask=None, scale=None):
@@ -74,16 +78,20 @@ def attention_softmax_kernel(scores, scale, causal, mask, has_mask, fast_exp):
             for s in range(visible):
                 value = row[s] * scale + (mask[b, t, s] if has_mask else 0.0)
                 row[s] = value
-                row_max = max(row_max, value)
+                row_max = max_keeping_nan(row_max, value)
+            if row_max == -np.inf:   # a row whose every key is hidden gets all-zero weights
+                for s in range(columns):
+                    row[s] = 0.0
+                continue
+            # (a NaN score, or an infinite one, makes the row NaN, as in PyTorch: nothing here hides it)
             total = 0.0
-            if row_max > -np.inf:   # a row that sees nothing gets all-zero weights, not NaN
-                for s in range(visible):
-                    e = exp_nonpositive(row[s] - row_max) if fast_exp else math.exp(row[s] - row_max)
-                    row[s] = e
-                    total += e
-            inverse = 1.0 / total if total > 0.0 else 0.0
             for s in range(visible):
-                row[s] = row[s] * inverse if total > 0.0 else 0.0
+                e = exp_nonpositive(row[s] - row_max) if fast_exp else math.exp(row[s] - row_max)
+                row[s] = e
+                total += e
+            inverse = 1.0 / total
+            for s in range(visible):
+                row[s] = row[s] * inverse
             for s in range(visible, columns):
                 row[s] = 0.0
 
@@ -117,18 +125,19 @@ def attention_softmax_gpu(scores, scale, causal, mask, has_mask):
         for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
             value = scores[b, t, s] * scale + (mask[b, t, s] if has_mask else 0.0)
             scores[b, t, s] = value
-            row_max = max(row_max, float64(value))
+            row_max = max_keeping_nan(row_max, float64(value))
         row_max = block_max(row_max, scratch)
+        sees_nothing = row_max == -math.inf   # every key hidden: all-zero weights (NaN stays NaN)
         total = 0.0
-        if row_max > -math.inf:
+        if not sees_nothing:
             for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
                 e = math.exp(scores[b, t, s] - row_max)
                 scores[b, t, s] = e
                 total += e
         total = block_sum(total, scratch)
-        inverse = 1.0 / total if total > 0.0 else 0.0
+        inverse = 0.0 if sees_nothing else 1.0 / total
         for s in range(cuda.threadIdx.x, columns, cuda.blockDim.x):
-            scores[b, t, s] = scores[b, t, s] * inverse if s < visible else 0.0
+            scores[b, t, s] = scores[b, t, s] * inverse if s < visible and not sees_nothing else 0.0
 
 
 @gpu_kernel

@@ -88,8 +88,11 @@ class Dropout(Particle):
 
     @staticmethod
     def reference(x, noise, p=0.5):
-        return np.where(noise >= p, x / (1 - p), 0).astype(x.dtype) if p < 1 else np.zeros_like(x)
+        # x * 0 where dropped, not 0: a NaN stays NaN, as in PyTorch's x * mask
+        scale = 1 / (1 - p) if p < 1 else 0.0
+        return np.where(noise >= p, x * scale, x * 0).astype(x.dtype)
 
     @staticmethod
     def reference_backward(x, noise, grad_y, p=0.5):
-        return (np.where(noise >= p, grad_y / (1 - p), 0).astype(x.dtype) if p < 1 else np.zeros_like(x)), None
+        scale = 1 / (1 - p) if p < 1 else 0.0
+        return np.where(noise >= p, grad_y * scale, grad_y * 0).astype(x.dtype), None

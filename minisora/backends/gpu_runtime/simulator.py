@@ -1,11 +1,15 @@
 """Repairs of Numba's CUDA simulator, so minisora's kernels run on it as they do on a GPU.
 
-The simulator runs every GPU thread as a Python thread. Two of its habits race:
+The simulator runs every GPU thread as a Python thread. Three of its habits race:
 - it swaps numba.cuda for the kernel's own view (threadIdx, syncthreads, shared, ...) in a device
   function's module on every call and swaps it back on return, from every thread at once, so a
   thread that returns first takes it away from the others (AttributeError: no 'threadIdx');
 - it finds a shared array by the line that asks for it and creates it if missing, without a
-  lock, so two threads of a block can each create their own and never see each other's writes.
+  lock, so two threads of a block can each create their own and never see each other's writes;
+- it reads a device function's module globals at every call, while the first NumPy warning a
+  kernel line raises (inf - inf, say) makes Python add `__warningregistry__` to those same
+  globals: "dictionary changed size during iteration" in another thread. `with_warning_registry`
+  adds it beforehand.
 
 `repaired_cuda()` is what the kernels get as `cuda` on the simulator: inside a launch, the
 simulated kernel's own view, with a locked `shared`; outside, numba.cuda itself.
@@ -17,6 +21,12 @@ import numpy as np
 from numba import cuda as numba_cuda
 
 from . import enabled
+
+
+def with_warning_registry(fn):
+    """`fn`, its module globals holding the warning registry already (see the module docstring)."""
+    fn.__globals__.setdefault("__warningregistry__", {})
+    return fn
 
 
 def repaired_cuda():
