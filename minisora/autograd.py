@@ -123,9 +123,9 @@ def backward(root, grad=None, retain_graph=False):
             )
         seed = backend.full(root.shape, 1.0, root.dtype)
     else:
-        seed = backend.astype(backend.asarray(getattr(grad, "data", grad)), root.dtype)
-        if seed.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {seed.shape}, the tensor has shape {root.shape}")
+        if not isinstance(grad, Tensor):   # a list, a NumPy array, a number: onto the root's device
+            grad = Tensor(grad, dtype=root.dtype if root.dtype.kind == "f" else None, device=root.device)
+        seed = checked_gradient(root, grad, "backward(grad)", ValueError)
 
     grads = {id(root): seed}
     stored_as_leaf_grad = set()
@@ -137,7 +137,7 @@ def backward(root, grad=None, retain_graph=False):
         ctx = tensor._ctx
         if grad_array is not None:
             if tensor._hooks:
-                grad_array = _run_hooks(tensor, grad_array)
+                grad_array = _run_hooks(tensor, grad_array)   # checked there: kernels trust what comes next
             if ctx is None or tensor._retains_grad:
                 _accumulate_grad(tensor, grad_array, stored_as_leaf_grad)
         if ctx is None:
@@ -164,11 +164,7 @@ def backward(root, grad=None, retain_graph=False):
         for parent, parent_grad, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
             if not needed or parent_grad is None:
                 continue
-            if parent_grad.shape != parent.shape:
-                raise RuntimeError(
-                    f"{ctx.particle.name}: backward returned a gradient of shape {parent_grad.shape} "
-                    f"for an input of shape {parent.shape}"
-                )
+            parent_grad = checked_gradient(parent, parent_grad, f"{ctx.particle.name}: backward")
             key = id(parent)
             previous = grads.get(key)
             grads[key] = parent_grad if previous is None else backend.add(previous, parent_grad)
@@ -180,8 +176,30 @@ def _run_hooks(tensor, grad_array):
     for hook in list(tensor._hooks.values()):
         replaced = hook(Tensor._make(grad_array, tensor.device, None))
         if replaced is not None:
-            grad_array = replaced.data if isinstance(replaced, Tensor) else replaced
+            grad_array = checked_gradient(tensor, replaced, f"hook {getattr(hook, '__name__', hook)!s}")
     return grad_array
+
+
+def checked_gradient(tensor, grad, source, error=RuntimeError):
+    """`grad` (a Tensor or an array) as backward hands it on for `tensor`: an array on tensor's
+    device, of its shape, of a float dtype (cast to tensor's). Every gradient that enters a kernel
+    passes here first, from backward(grad), a hook or a particle's backward: compiled loops
+    trust shapes, and one too small would read past its memory (garbage, or a crash)."""
+    backend = tensor.backend
+    if isinstance(grad, Tensor):
+        if grad.device != tensor.device:
+            raise RuntimeError(f"{source}: gave a gradient on {grad.device} for a tensor on {tensor.device}")
+        grad = grad.data
+    elif not backend.is_array(grad):
+        raise TypeError(f"{source}: gave {type(grad).__name__} as a gradient; expected a tensor on {tensor.device}")
+    if grad.shape != tensor.data.shape:
+        raise error(f"{source}: gave a gradient of shape {tuple(grad.shape)} for a tensor of shape {tensor.shape}")
+    if grad.dtype != tensor.dtype:
+        if grad.dtype.kind != "f":
+            raise TypeError(f"{source}: gave a gradient of dtype {grad.dtype} for a {tensor.dtype} tensor; "
+                            "gradients are float32 or float64")
+        grad = backend.astype(grad, tensor.dtype)
+    return grad
 
 
 def _accumulate_grad(tensor, grad_array, stored):

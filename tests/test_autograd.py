@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 import minisora as ms
+from minisora import F
+from helpers import DEVICES
 
 
 def test_gradients_accumulate_over_uses_and_over_backward_calls():
@@ -126,3 +128,41 @@ def test_a_deep_chain_does_not_hit_the_recursion_limit():
         y = y * 1.0
     y.sum().backward()
     assert x.grad.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("replacement, error, message", [
+    (lambda g: ms.ones(1, device=g.device), RuntimeError, r"gave a gradient of shape \(1,\) for a tensor of shape \(1000,\)"),
+    (lambda g: ms.ones(2000, device=g.device), RuntimeError,
+     r"gave a gradient of shape \(2000,\) for a tensor of shape \(1000,\)"),
+    (lambda g: [1.0] * 1000, TypeError, r"gave list as a gradient; expected a tensor on"),
+    (lambda g: ms.ones(1000, dtype="int64", device=g.device), TypeError,
+     r"gave a gradient of dtype int64 for a float32 tensor"),
+    (lambda g: ms.ones(1000, device="cpu" if g.device == "cuda" else "cuda"), RuntimeError,
+     r"gave a gradient on c\w+ for a tensor on c\w+"),
+])
+def test_a_hook_returning_a_wrong_gradient_is_refused_before_any_kernel_reads_it(device, replacement, error, message):
+    # a hook's smaller gradient once made relu's backward loop read past its memory (a crash at
+    # 30M elements, garbage below); a larger one was cut short
+    x = ms.ones(1000, requires_grad=True, device=device)
+    y = F.relu(x)
+    y.register_hook(replacement)
+    with pytest.raises(error, match=message):
+        (y * 2).sum().backward()
+    assert x.grad is None
+
+
+def test_a_hook_may_return_a_float_gradient_of_the_right_shape_and_a_leaf_grad_keeps_its_shape():
+    x = ms.ones(3, requires_grad=True)
+    y = x * 3
+    y.register_hook(lambda g: g.double() * 2)   # float64 for a float32 tensor: cast, as PyTorch's engine does
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [6.0, 6.0, 6.0]
+
+
+def test_backward_grad_is_checked_for_shape_and_device():
+    x = ms.ones(3, requires_grad=True)
+    with pytest.raises(ValueError, match=r"backward\(grad\): gave a gradient of shape \(2,\) for a tensor of shape \(3,\)"):
+        (x * 2).backward([1.0, 2.0])
+    (x * 2).backward([1, 2, 3])   # integers are numbers like any other
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
