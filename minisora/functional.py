@@ -120,6 +120,10 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     need_weights=True also returns the attention weights (..., T, S) for plotting.
     `is_causal` is PyTorch's name for `causal`.
     """
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: is_causal=True and an attn_mask together, as PyTorch "
+                         "refuses them; fold the causal mask into attn_mask, or pass causal=True (minisora's "
+                         "name) to apply both")
     causal = bool(is_causal) if is_causal is not None else bool(causal)
     # the mask is small and shaped once per call on the host, whatever device q is on
     mask = None if attn_mask is None else attn_mask.numpy() if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)

@@ -40,6 +40,9 @@ def infer_dtype(data, array):
     if kind == "b":
         return np.dtype(np.bool_)
     if kind in "iu":
+        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+            raise OverflowError(f"tensor: {int(array.max())} does not fit in int64 (the largest is "
+                                f"{np.iinfo(np.int64).max}); it would wrap around to a negative number")
         return np.dtype(np.int64)
     if kind == "f":
         from_numpy = isinstance(data, (np.ndarray, np.floating))
@@ -319,14 +322,14 @@ class Tensor:
         return self.reshape(-1)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = checked_dim("unsqueeze", dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = dim % max(self.ndim, 1)
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.shape[dim] == 1 else self
+        dim = checked_dim("squeeze", dim, self.ndim)
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:]) if self.ndim and self.shape[dim] == 1 else self
 
     def split(self, split_size_or_sections, dim=0, *, axis=None):
         """Consecutive pieces along dim, as views (PyTorch's rule): an int cuts pieces of that
@@ -355,6 +358,7 @@ class Tensor:
         return autograd.call(shape_module.Permute, self, dims=dims)
 
     def transpose(self, dim0, dim1):
+        dim0, dim1 = checked_dim("transpose", dim0, self.ndim), checked_dim("transpose", dim1, self.ndim)
         order = list(range(self.ndim))
         order[dim0], order[dim1] = order[dim1], order[dim0]
         return self.permute(order)
@@ -412,6 +416,18 @@ def dim_alias(dim, keepdim, axis, keepdims):
     if keepdims is not None:
         keepdim = keepdims
     return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)
+
+
+def checked_dim(op, dim, ndim):
+    """`dim` counted from 0 (a negative dim counts from the end), or an error naming `op`:
+    PyTorch's rule, dims in [-ndim, ndim), a 0-d tensor taking 0 and -1."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an integer, got {dim!r}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
+                         f"(expected a dim in [{-size}, {size - 1}])")
+    return int(dim) % size
 
 
 def dim_or_axis(dim, axis, default):

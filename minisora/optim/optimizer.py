@@ -63,6 +63,8 @@ class Optimizer:
                                 f"got {type(parameter).__name__}")
             if any(parameter is seen for g in self.param_groups for seen in g["params"]):
                 raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
+        if len({id(p) for p in group["params"]}) != len(group["params"]):   # it would be updated twice a step
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice in one group")
         self.param_groups.append(group)
 
     def check(self, hyper):

@@ -191,7 +191,7 @@ TANH_Q = (1.0, 0.4702664938812285, 0.02730725753713431, 0.0003968081579384377, 1
 # The float32 forms compute in float32 throughout (a float64 constant would widen every step):
 P0, P1, P2, P3, P4, P5 = (np.float32(c) for c in TANH_P)
 Q0, Q1, Q2, Q3, Q4 = (np.float32(c) for c in TANH_Q)
-ZERO32, HALF32, ONE32, TWO32, NINE32 = (np.float32(c) for c in (0.0, 0.5, 1.0, 2.0, 9.0))
+ZERO32, HALF32, ONE32, TWO32, NINE32, TEN32 = (np.float32(c) for c in (0.0, 0.5, 1.0, 2.0, 9.0, 10.0))
 
 
 @scalar
@@ -281,7 +281,12 @@ def gelu_value(x):
 def gelu_slope(x, y):
     """dy/dx from x and y: like sigmoid's y (1 - y), the slope reuses the output. tanh u is read
     back from y = x/2 (1 + tanh u) instead of computed again (at x = 0, where that divides by
-    zero, tanh u = 0)."""
+    zero, tanh u = 0). Beyond |x| = 10, tanh u is exactly +-1 and the slope exactly 1 or 0, which
+    is returned as such: the formula would multiply x^2 = inf by 1 - t^2 = 0 there (NaN)."""
+    if x > 10.0:
+        return 1.0
+    if x < -10.0:
+        return 0.0
     t = 2.0 * y / x - 1.0 if x != 0 else 0.0
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
 
@@ -294,6 +299,10 @@ def gelu_float32_value(x):
 @scalar
 def gelu_float32_slope(x, y):
     """gelu_slope for float32 x and y, in float32 throughout (twice the numbers per vector instruction)."""
+    if x > TEN32:
+        return ONE32
+    if x < -TEN32:
+        return ZERO32
     t = TWO32 * y / x - ONE32 if x != 0 else ZERO32
     return HALF32 * (ONE32 + t) + HALF32 * x * (ONE32 - t * t) * GELU_C32 * (ONE32 + GELU_3A32 * x * x)
 
@@ -303,8 +312,10 @@ def gelu_reference(x):
 
 
 def gelu_slope_reference(x, y):
-    t = np.tanh(GELU_C * (x + GELU_A * x**3))
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.tanh(GELU_C * (x + GELU_A * x**3))
+        slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
+    return np.where(x > 10, 1.0, np.where(x < -10, 0.0, slope))
 
 
 @kernel

@@ -108,10 +108,15 @@ class Binary(Particle):
         a, b = promote(cls, a, b, ctx.backend)
         if cls.promote_to_float and a.dtype not in FLOATS:
             a, b = ctx.backend.astype(a, np.float32), ctx.backend.astype(b, np.float32)
+        cls.check_operands(ctx.backend, a, b)
         y = elementwise(ctx, cls.kernels[0], a, b)
         ctx.shapes, ctx.dtypes = shapes, (a.dtype, b.dtype)
         ctx.save(a, b, y)
         return y
+
+    @classmethod
+    def check_operands(cls, backend, a, b):
+        """Refuse operands whose result would be silently wrong (PowTensor: an integer to a negative power)."""
 
     @classmethod
     def backward(cls, ctx, grad_y):
@@ -275,7 +280,10 @@ def pow_value(a, b):
 
 @scalar
 def pow_base_slope(a, b):
-    return b * a ** (b - 1)   # d(a^b)/da
+    """d(a^b)/da = b a^(b-1); 0 where b = 0 (a^0 = 1 everywhere), also at a = 0, as PyTorch."""
+    if b == 0:
+        return 0 * a
+    return b * a ** (b - 1)
 
 
 @scalar
@@ -324,9 +332,16 @@ class PowTensor(Binary):
     formula, gradient = "y = a ^ b", "da = dy * b a^(b-1), db = dy * y ln(a)"
     kernels = (pow_kernel.on_gpu(pow_gpu), pow_base_slope_kernel.on_gpu(pow_base_slope_gpu),
                pow_exponent_slope_kernel.on_gpu(pow_exponent_slope_gpu))
+
+    @classmethod
+    def check_operands(cls, backend, a, b):
+        # an integer to a negative integer power is a fraction, which int64 rounds to 0 silently
+        if a.dtype == np.int64 and b.size and backend.to_numpy(b).min() < 0:
+            cls.fail("integers to negative integer powers are not allowed (PyTorch's rule); "
+                     "make the base a float tensor")
     reference = staticmethod(np.power)
     reference_gradients = staticmethod(
-        lambda a, b, y, g: (g * b * a ** (b - 1), g * np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a))))
+        lambda a, b, y, g: (g * np.where(b == 0, 0, b * a ** (b - 1)), g * np.where(a == 0, 0, y * np.log(np.where(a == 0, 1, a))))
     )
 
     @staticmethod

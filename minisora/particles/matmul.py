@@ -133,10 +133,10 @@ class Matmul(Particle):
         y = product(ctx, a2, b2)
         ctx.save(a2, b2)
         ctx.shapes, ctx.product_shape = (a.shape, b.shape), tuple(batch) + (a2.shape[-2], b2.shape[-1])
-        if b.ndim == 1:
+        if b.ndim == 1:   # (..., n, 1) -> (..., n)
             y = backend.reshape(y, y.shape[:-1])
-        if a.ndim == 1:
-            y = backend.reshape(y, y.shape[:-2] + y.shape[-1:])
+        if a.ndim == 1:   # the row dim of a's one row goes too: (..., 1, m) -> (..., m); (1,) -> ()
+            y = backend.reshape(y, y.shape[:-2] + y.shape[-1:] if b.ndim > 1 else y.shape[:-1])
         return y
 
     @staticmethod

@@ -280,6 +280,8 @@ def pow_value(exponent, x):
 
 @scalar
 def pow_slope(exponent, x, y):
+    if exponent == 0:   # x^0 = 1 everywhere: slope 0, also at x = 0 (where 0 * 0^-1 would be NaN), as PyTorch
+        return 0.0 * x
     return exponent * x ** (exponent - 1)
 
 
@@ -288,7 +290,7 @@ def pow_reference(x, exponent):
 
 
 def pow_slope_reference(x, y, exponent):
-    return exponent * x ** (exponent - 1)
+    return np.zeros_like(x) if exponent == 0 else exponent * x ** (exponent - 1)
 
 
 @kernel

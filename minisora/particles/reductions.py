@@ -247,6 +247,8 @@ class Sum(Particle):
     def forward(cls, ctx, x, dims=None, keepdim=False):
         dims = normalize_dims(cls, x.shape, dims)
         cls.validate(x)
+        if x.dtype == np.bool_:   # True counts 1: the sum of a mask is how many it holds (int64, as PyTorch)
+            x = ctx.backend.astype(x, np.int64)
         layout = layout_of(tuple(x.shape), dims)
         scale = cls.scale(layout)
         y = sum_over(ctx, x, dims, scale)
