@@ -17,7 +17,7 @@ nothing used).
 import contextlib
 import time
 
-from .particles.particle import Context
+from .particles.particle import Context, describe
 from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
 
 _grad_enabled = True
@@ -72,6 +72,7 @@ def call_with_context(particle, *inputs, **params):
     tracked = None
     if _grad_enabled and any(t.requires_grad for t in inputs):
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        ctx.versions = [t._version for t in inputs]   # see check_unchanged
         tracked = ctx
     if type(output) is tuple:   # several results: a tensor each (see the module docstring)
         ctx.output_count = len(output)
@@ -156,6 +157,8 @@ def backward(root, grad=None, retain_graph=False):
                 "but its saved values were freed after the first backward; "
                 "call backward(retain_graph=True) the first time"
             )
+        if ctx.versions != [t._version for t in ctx.inputs]:
+            check_unchanged(ctx)
         if observers:
             shown = list(grad_array) if ctx.output_count else None   # observers see one array per result
             input_grads = _observed(ctx.particle.backward, "backward", ctx, [grad_array], {}, shown)
@@ -170,6 +173,19 @@ def backward(root, grad=None, retain_graph=False):
             grads[key] = parent_grad if previous is None else backend.add(previous, parent_grad)
         if not retain_graph:
             ctx.release()
+
+
+def check_unchanged(ctx):
+    """RuntimeError when an input this call saved for backward was changed in place since (an
+    optimizer step, load_state_dict: each adds 1 to the tensor's `_version`): backward would
+    silently use the new numbers."""
+    for tensor, version in zip(ctx.inputs, ctx.versions):
+        if tensor._version != version and any(
+                saved is not None and ctx.backend.shares_memory(saved, tensor.data) for saved in ctx.saved):
+            raise RuntimeError(
+                f"{ctx.particle.name}: backward needs its input {describe(tensor.data)}, which was changed in place "
+                f"after the forward (version {version}, now {tensor._version}: an optimizer step or "
+                "load_state_dict); run the forward again after changing it, or change it after backward")
 
 
 def _run_hooks(tensor, grad_array):

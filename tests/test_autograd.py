@@ -166,3 +166,30 @@ def test_backward_grad_is_checked_for_shape_and_device():
         (x * 2).backward([1.0, 2.0])
     (x * 2).backward([1, 2, 3])   # integers are numbers like any other
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_backward_after_an_in_place_change_of_a_saved_input_is_refused(device):
+    # the gradient once silently used the weights the optimizer had just written
+    ms.manual_seed(0)
+    layer = ms.nn.Linear(3, 2).to(device)
+    optimizer = ms.optim.SGD(layer.parameters(), lr=0.1)
+    loss = layer(ms.randn(4, 3, device=device)).sum()
+    loss.backward(retain_graph=True)
+    optimizer.step()
+    with pytest.raises(RuntimeError, match=r"^linear: backward needs its input float32\[2, 3\], which was changed in "
+                                           r"place after the forward \(version 0, now 1"):
+        loss.backward()
+    loss = layer(ms.randn(4, 3, device=device)).sum()
+    layer.load_state_dict(layer.state_dict())
+    with pytest.raises(RuntimeError, match=r"version 1, now 2: an optimizer step or load_state_dict"):
+        loss.backward()
+
+
+def test_a_change_to_an_input_that_backward_does_not_need_is_fine():
+    w = ms.ones(3, requires_grad=True)
+    total = w.sum()                       # sum's backward needs no input values
+    w.grad = ms.ones(3)
+    ms.optim.SGD([w], lr=0.5).step()
+    total.backward()
+    assert w.grad.tolist() == [2.0, 2.0, 2.0] and w._version == 1

@@ -27,6 +27,11 @@ def is_view(array):
     return array.base is not None
 
 
+def shares_memory(a, b):
+    """Whether the two arrays may hold some of the same memory."""
+    return np.may_share_memory(a, b)
+
+
 def is_contiguous(array):
     return array.flags.c_contiguous
 

@@ -37,6 +37,11 @@ def is_view(array):
     return array.is_view
 
 
+def shares_memory(a, b):
+    """Whether the two arrays may hold some of the same memory (views of one allocation)."""
+    return isinstance(a, DeviceArray) and isinstance(b, DeviceArray) and a.base is b.base
+
+
 def is_contiguous(array):
     return array.is_contiguous
 

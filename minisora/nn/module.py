@@ -239,6 +239,7 @@ class Module:
                 value = state_dict[name]
                 value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
                 tensor.backend.copy_into(tensor.data, value)
+                tensor._version += 1   # changed in place (see autograd.check_unchanged)
         return IncompatibleKeys(missing, unexpected)
 
     def upgrade_state_dict(self, state_dict, prefix):

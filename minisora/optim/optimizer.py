@@ -111,6 +111,8 @@ class Optimizer:
                 batch.append((parameter, parameter.backend.contiguous(grad), state))
             for call in in_calls(batch, lambda item: (item[0].backend, item[0].dtype, item[2]["step"])):
                 self.update(call, group)
+            for parameter, _, _ in batch:
+                parameter._version += 1   # changed in place: a graph that saved it can no longer go backward
 
     @staticmethod
     def arrays(batch, *names):

@@ -34,6 +34,7 @@ class Context:
         self.saved = ()
         self.released = False
         self.output_count = None              # None: one array out; n: a tuple of n (split)
+        self.versions = None                  # the inputs' _version at forward (autograd.check_unchanged)
 
     def save(self, *arrays):
         self.saved = arrays
