@@ -21,6 +21,7 @@ from .particles.particle import Context, describe
 from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
 
 _grad_enabled = True
+changes = 0   # in-place changes of tensors so far (changed_in_place): a clock for check_unchanged
 observers = []  # callables(event, ctx, arrays, seconds) notified per particle call (inspect.trace)
 
 
@@ -47,6 +48,7 @@ class enable_grad(no_grad):
         global _grad_enabled
         self._previous = _grad_enabled
         _grad_enabled = True
+changes = 0   # in-place changes of tensors so far (changed_in_place): a clock for check_unchanged
 
 
 def call(particle, *inputs, **params):
@@ -72,7 +74,7 @@ def call_with_context(particle, *inputs, **params):
     tracked = None
     if _grad_enabled and any(t.requires_grad for t in inputs):
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        ctx.versions = [t._version for t in inputs]   # see check_unchanged
+        ctx.changes = changes   # see check_unchanged
         tracked = ctx
     if type(output) is tuple:   # several results: a tensor each (see the module docstring)
         ctx.output_count = len(output)
@@ -157,7 +159,7 @@ def backward(root, grad=None, retain_graph=False):
                 "but its saved values were freed after the first backward; "
                 "call backward(retain_graph=True) the first time"
             )
-        if ctx.versions != [t._version for t in ctx.inputs]:
+        if changes != ctx.changes:   # a tensor was changed in place since this call's forward
             check_unchanged(ctx)
         if observers:
             shown = list(grad_array) if ctx.output_count else None   # observers see one array per result
@@ -167,7 +169,10 @@ def backward(root, grad=None, retain_graph=False):
         for parent, parent_grad, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
             if not needed or parent_grad is None:
                 continue
-            parent_grad = checked_gradient(parent, parent_grad, f"{ctx.particle.name}: backward")
+            data = parent.data
+            if type(parent_grad) is not backend.array_type or parent_grad.shape != data.shape \
+                    or parent_grad.dtype != data.dtype:   # (the usual case needs no more look)
+                parent_grad = checked_gradient(parent, parent_grad, f"{ctx.particle.name}: backward")
             key = id(parent)
             previous = grads.get(key)
             grads[key] = parent_grad if previous is None else backend.add(previous, parent_grad)
@@ -175,16 +180,24 @@ def backward(root, grad=None, retain_graph=False):
             ctx.release()
 
 
+def changed_in_place(tensor):
+    """Note that `tensor`'s memory was just overwritten (an optimizer step, load_state_dict): its
+    `_version` goes up by 1, as PyTorch's does, and check_unchanged will see it."""
+    global changes
+    changes += 1
+    tensor._version += 1
+    tensor._changed_at = changes
+
+
 def check_unchanged(ctx):
-    """RuntimeError when an input this call saved for backward was changed in place since (an
-    optimizer step, load_state_dict: each adds 1 to the tensor's `_version`): backward would
-    silently use the new numbers."""
-    for tensor, version in zip(ctx.inputs, ctx.versions):
-        if tensor._version != version and any(
+    """RuntimeError when an input this call saved for backward was changed in place since its
+    forward: backward would silently use the new numbers."""
+    for tensor in ctx.inputs:
+        if tensor._changed_at > ctx.changes and any(
                 saved is not None and ctx.backend.shares_memory(saved, tensor.data) for saved in ctx.saved):
             raise RuntimeError(
                 f"{ctx.particle.name}: backward needs its input {describe(tensor.data)}, which was changed in place "
-                f"after the forward (version {version}, now {tensor._version}: an optimizer step or "
+                f"after the forward (it is at version {tensor._version} now: an optimizer step or "
                 "load_state_dict); run the forward again after changing it, or change it after backward")
 
 

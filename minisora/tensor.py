@@ -52,7 +52,7 @@ def infer_dtype(data, array):
 
 class Tensor:
     __slots__ = ("data", "requires_grad", "grad", "_ctx", "_output_index", "backend", "_hooks", "_retains_grad",
-                 "_version", "__weakref__")
+                 "_version", "_changed_at", "__weakref__")
     __array_priority__ = 1000  # so numpy_array + tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -70,7 +70,7 @@ class Tensor:
             source = np.asarray(data)
             array = backend.asarray(source, as_dtype(dtype) or infer_dtype(data, source))
         self.data, self.backend, self.grad, self._ctx, self._output_index = array, backend, None, None, 0
-        self._hooks, self._retains_grad, self._version = None, False, 0
+        self._hooks, self._retains_grad, self._version, self._changed_at = None, False, 0, 0
         self.requires_grad = False
         self.requires_grad_(requires_grad)
 
@@ -81,7 +81,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data, t.backend, t.grad, t._ctx, t._output_index = data, backends.get(device), None, ctx, output_index
         t.requires_grad = ctx is not None
-        t._hooks, t._retains_grad, t._version = None, False, 0
+        t._hooks, t._retains_grad, t._version, t._changed_at = None, False, 0, 0
         return t
 
     # --- what it is ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .kernel import kernel, scalar as scalar_helper
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
 
 name = "cpu"
+array_type = np.ndarray   # what a tensor's memory is here
 # Parameters one optimizer kernel call updates (optim/optimizer.py). A call costs microseconds
 # here, while every place of the tuples it takes adds to the kernel's compile time: one each.
 tensors_per_call = 1

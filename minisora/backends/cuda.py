@@ -16,6 +16,7 @@ from .gpu import add_arrays_kernel, arange_kernel, fill, launch_elementwise, sim
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
 
 name = "cuda"
+array_type = DeviceArray   # what a tensor's memory is here
 # Parameters one optimizer launch updates (optim/optimizer.py): a launch costs tens of
 # microseconds. Its arguments must fit in 4 KB; a 1-D array takes 56 bytes of them and an update
 # reads at most 5 arrays per parameter: 12 x 5 x 56 < 4 KB.

@@ -19,7 +19,6 @@ from numba import config as numba_config, cuda
 
 from .. import config
 from . import gpu_runtime
-from .kernel import scalar
 
 WARP = 32
 
@@ -104,18 +103,6 @@ def for_gpu(fn):
     if uses_numpy:
         namespace["np"] = numpy_on_gpu
     return types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-
-
-@scalar
-def max_keeping_nan(a, b):
-    """max(a, b), and NaN when either is NaN: Python's max keeps whichever came first, CUDA's
-    (C's fmax) drops the NaN, and a softmax whose row max hid a NaN would hide it in its output."""
-    if a != a or b != b:
-        return a + b
-    return a if a >= b else b
-
-
-larger_or_nan = gpu_twin(max_keeping_nan)   # for the device functions below (block_max)
 
 
 def device_function(fn):
@@ -224,7 +211,7 @@ def warp_combine(value, take_max):
     offset = 16
     while offset > 0:
         other = cuda.shfl_xor_sync(0xFFFFFFFF, value, offset)
-        value = larger_or_nan(value, other) if take_max else value + other
+        value = max(value, other) if take_max else value + other
         offset //= 2
     return value
 
@@ -260,7 +247,7 @@ def block_combine_shared(value, scratch, take_max):
     while half > 0:
         if tid < half:
             other = scratch[tid + half]
-            scratch[tid] = larger_or_nan(scratch[tid], other) if take_max else scratch[tid] + other
+            scratch[tid] = max(scratch[tid], other) if take_max else scratch[tid] + other
         cuda.syncthreads()
         half //= 2
     result = scratch[0]

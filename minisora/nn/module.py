@@ -15,6 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .. import autograd
 from ..autograd import RemovableHandle
 from ..tensor import Tensor
 
@@ -239,7 +240,7 @@ class Module:
                 value = state_dict[name]
                 value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
                 tensor.backend.copy_into(tensor.data, value)
-                tensor._version += 1   # changed in place (see autograd.check_unchanged)
+                autograd.changed_in_place(tensor)
         return IncompatibleKeys(missing, unexpected)
 
     def upgrade_state_dict(self, state_dict, prefix):

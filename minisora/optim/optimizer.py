@@ -18,6 +18,7 @@ import copy
 
 import numpy as np
 
+from .. import autograd
 from ..tensor import Tensor
 
 
@@ -112,7 +113,7 @@ class Optimizer:
             for call in in_calls(batch, lambda item: (item[0].backend, item[0].dtype, item[2]["step"])):
                 self.update(call, group)
             for parameter, _, _ in batch:
-                parameter._version += 1   # changed in place: a graph that saved it can no longer go backward
+                autograd.changed_in_place(parameter)   # a graph that saved it can no longer go backward
 
     @staticmethod
     def arrays(batch, *names):

@@ -28,7 +28,7 @@ import numpy as np
 from numba import float64
 
 from .. import config
-from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows, max_keeping_nan
+from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel
 from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
@@ -78,10 +78,14 @@ def attention_softmax_kernel(scores, scale, causal, mask, has_mask, fast_exp):
             for s in range(visible):
                 value = row[s] * scale + (mask[b, t, s] if has_mask else 0.0)
                 row[s] = value
-                row_max = max_keeping_nan(row_max, value)
-            if row_max == -np.inf:   # a row whose every key is hidden gets all-zero weights
+                row_max = max(row_max, value)
+            if row_max == -np.inf:   # every key hidden: all-zero weights, or NaN where max dropped a NaN
+                fill = 0.0
+                for s in range(visible):
+                    if row[s] != row[s]:
+                        fill = np.nan
                 for s in range(columns):
-                    row[s] = 0.0
+                    row[s] = fill
                 continue
             # (a NaN score, or an infinite one, makes the row NaN, as in PyTorch: nothing here hides it)
             total = 0.0
@@ -125,19 +129,23 @@ def attention_softmax_gpu(scores, scale, causal, mask, has_mask):
         for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
             value = scores[b, t, s] * scale + (mask[b, t, s] if has_mask else 0.0)
             scores[b, t, s] = value
-            row_max = max_keeping_nan(row_max, float64(value))
+            row_max = max(row_max, float64(value))
         row_max = block_max(row_max, scratch)
-        sees_nothing = row_max == -math.inf   # every key hidden: all-zero weights (NaN stays NaN)
+        sees_nothing = row_max == -math.inf   # every key hidden (the whole block agrees)
         total = 0.0
-        if not sees_nothing:
+        if sees_nothing:   # all-zero weights, or NaN where max (C's fmax) dropped a NaN score
+            for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
+                if scores[b, t, s] != scores[b, t, s]:
+                    total = math.nan
+        else:
             for s in range(cuda.threadIdx.x, visible, cuda.blockDim.x):
                 e = math.exp(scores[b, t, s] - row_max)
                 scores[b, t, s] = e
                 total += e
         total = block_sum(total, scratch)
-        inverse = 0.0 if sees_nothing else 1.0 / total
+        inverse = total if sees_nothing else 1.0 / total   # (sees nothing: 0, or NaN)
         for s in range(cuda.threadIdx.x, columns, cuda.blockDim.x):
-            scores[b, t, s] = scores[b, t, s] * inverse if s < visible and not sees_nothing else 0.0
+            scores[b, t, s] = inverse if sees_nothing else (scores[b, t, s] * inverse if s < visible else 0.0)
 
 
 @gpu_kernel

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import float32
 
-from ..backends.gpu import MAX_BLOCKS, cuda, device_function, gpu_kernel, launch, max_keeping_nan, sized
+from ..backends.gpu import MAX_BLOCKS, cuda, device_function, gpu_kernel, launch, sized
 from ..backends.kernel import kernel
 
 
@@ -233,14 +233,14 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
             new_max = -math.inf
             c = part
             while c < n:
-                new_max = max_keeping_nan(new_max, p_tile[r, c])
+                new_max = max(new_max, p_tile[r, c])
                 c += SOFTMAX_SPREAD
             partial[r, part] = new_max
             cuda.syncthreads()
             old_max = row_max[r]
             new_max = old_max
             for other in range(SOFTMAX_SPREAD):
-                new_max = max_keeping_nan(new_max, partial[r, other])
+                new_max = max(new_max, partial[r, other])
             cuda.syncthreads()   # every thread has read partial and row_max before they change
             total = float32(0.0)
             c = part
@@ -276,11 +276,14 @@ def attention_fused_gpu(q, k, v, scale, causal, out, logsumexp):
         while i < ROW_TILE * dv:
             r, j = i // dv, i % dv
             if first + r < rows:
-                out[b, h, first + r, j] = o_tile[r, j] / row_sum[r]   # a real row sees key 0 at least: sum >= 1 or NaN
+                # a real row sees key 0 at least: its sum is >= 1, or NaN (0 / 0 too, where the GPU's
+                # max, C's fmax, dropped a NaN score and left -inf)
+                out[b, h, first + r, j] = o_tile[r, j] / row_sum[r]
             i += threads
         if tid < ROW_TILE and first + tid < rows:
             total = row_sum[tid]
-            logsumexp[b, h, first + tid] = row_max[tid] + math.log(total)
+            # (total is 0 or NaN only where a NaN score was met: NaN, as the row's outputs)
+            logsumexp[b, h, first + tid] = row_max[tid] + math.log(total) if total > 0.0 else math.nan
         cuda.syncthreads()   # the next tile overwrites shared memory
 
 

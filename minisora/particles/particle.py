@@ -34,7 +34,7 @@ class Context:
         self.saved = ()
         self.released = False
         self.output_count = None              # None: one array out; n: a tuple of n (split)
-        self.versions = None                  # the inputs' _version at forward (autograd.check_unchanged)
+        self.changes = 0                      # autograd's clock of in-place changes at forward (check_unchanged)
 
     def save(self, *arrays):
         self.saved = arrays
