@@ -29,7 +29,7 @@ from numba import float64
 
 from .. import config
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
 from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
 from .particle import Particle, describe
@@ -64,6 +64,16 @@ def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, sca
     return grad_scores @ k * scale, np.swapaxes(grad_scores, -1, -2) @ q * scale, grad_v
 
 
+@scalar(inline=False)
+def has_nan(row, count):
+    """Whether row[:count] holds a NaN. (A function of its own: the same loop written into the
+    softmax kernel made the compiler vectorize none of it, twice as slow.)"""
+    for s in range(count):
+        if row[s] != row[s]:
+            return True
+    return False
+
+
 @kernel(reorder_sums=True)
 def attention_softmax_kernel(scores, scale, causal, mask, has_mask, fast_exp):
     """In place: scores (batch, T, S) -> softmax(scale * scores + mask) row by row.
@@ -79,23 +89,19 @@ def attention_softmax_kernel(scores, scale, causal, mask, has_mask, fast_exp):
                 value = row[s] * scale + (mask[b, t, s] if has_mask else 0.0)
                 row[s] = value
                 row_max = max(row_max, value)
-            if row_max == -np.inf:   # every key hidden: all-zero weights, or NaN where max dropped a NaN
-                fill = 0.0
-                for s in range(visible):
-                    if row[s] != row[s]:
-                        fill = np.nan
-                for s in range(columns):
-                    row[s] = fill
-                continue
-            # (a NaN score, or an infinite one, makes the row NaN, as in PyTorch: nothing here hides it)
+            # every key hidden: all-zero weights, unless max dropped a NaN score (then NaN)
+            hidden_nan = row_max == -np.inf and has_nan(row, visible)
             total = 0.0
+            if row_max > -np.inf:
+                for s in range(visible):
+                    e = exp_nonpositive(row[s] - row_max) if fast_exp else math.exp(row[s] - row_max)
+                    row[s] = e
+                    total += e
+            # total is 0 (every key hidden), NaN (a NaN or infinite score: the row is NaN, as in
+            # PyTorch; `not total <= 0` lets NaN through) or positive
+            inverse = np.nan if hidden_nan else 1.0 / total if not total <= 0.0 else 0.0
             for s in range(visible):
-                e = exp_nonpositive(row[s] - row_max) if fast_exp else math.exp(row[s] - row_max)
-                row[s] = e
-                total += e
-            inverse = 1.0 / total
-            for s in range(visible):
-                row[s] = row[s] * inverse
+                row[s] = row[s] * inverse if not total <= 0.0 else inverse
             for s in range(visible, columns):
                 row[s] = 0.0
 
