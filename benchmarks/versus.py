@@ -14,7 +14,6 @@ import os
 import platform
 import statistics
 
-import gpt
 import mlp
 import train_step
 from common import Worker, measure_rounds, startup_times

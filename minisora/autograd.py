@@ -48,7 +48,6 @@ class enable_grad(no_grad):
         global _grad_enabled
         self._previous = _grad_enabled
         _grad_enabled = True
-changes = 0   # in-place changes of tensors so far (changed_in_place): a clock for check_unchanged
 
 
 def call(particle, *inputs, **params):

@@ -11,7 +11,7 @@ from . import autograd
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
-from .particles import multi_head_attention as multi_head_particle, positional, shape, softmax as softmax_particle
+from .particles import multi_head_attention as multi_head_particle, positional, shape
 from .tensor import Tensor, dim_or_axis, operand
 
 

@@ -409,10 +409,8 @@ shape_module = shape
 
 
 def dim_alias(dim, keepdim, axis, keepdims):
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("give dim or axis, not both")
-        dim = axis
+    """(dim, keepdim) from PyTorch's names or NumPy's (axis, keepdims), for a dim that defaults to None."""
+    dim = dim_or_axis(dim, axis, None)
     if keepdims is not None:
         keepdim = keepdims
     return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)

@@ -110,7 +110,6 @@ def device_function(fn):
     return cuda.jit(device=True, inline=True)(simulator_ready(fn))
 
 
-
 def blocks_for(n, threads):
     """Enough blocks of `threads` to give each of n elements a thread (grid-stride beyond MAX_BLOCKS)."""
     return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))

@@ -91,10 +91,10 @@ def product(ctx, a, b, bias=None, out=None, row_sums=None):
     """a @ b [+ bias] [into out] [and the sums of a's rows into row_sums, for one matrix a], the
     readable way or the fast way (backend.matmul)."""
     backend = ctx.backend
-    if not (config.readable_kernels or (not config.jit and backend.name == "cpu")):   # readable(), inlined
+    if not readable(backend):
         return backend.matmul(a, b, bias, out, row_sums)
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-    (n, k), m = a.shape[-2:], b.shape[-1]
+    n, m = a.shape[-2], b.shape[-1]
     stacks = [backend.reshape(backend.contiguous(backend.broadcast_to(x, batch + x.shape[-2:])), (-1,) + x.shape[-2:])
               for x in (a, b)]
     y = backend.empty((math.prod(batch), n, m), a.dtype)

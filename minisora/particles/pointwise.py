@@ -51,8 +51,8 @@ class Pointwise(Particle):
         backend = ctx.backend
         x = backend.contiguous(x)
         y = backend.empty(x.shape, x.dtype)
-        ctx.kernels = kernels = cls.float32_kernels if cls.float32_kernels and x.dtype == np.float32 else cls.kernels
-        ctx.run(kernels[0], *numbers, backend.flat(x), backend.flat(y))
+        ctx.kernels = cls.kernels_for(x.dtype)
+        ctx.run(ctx.kernels[0], *numbers, backend.flat(x), backend.flat(y))
         ctx.save(x, y)
         ctx.numbers = numbers
         return y
