@@ -6,11 +6,13 @@
     loss.backward()          # x.grad == 2 x
 """
 from . import config  # first: every layer reads its switches
+from . import errors
 from . import autograd  # it closes the autograd <-> tensor import cycle
 from . import backends, cuda, functional, inspect, particles
 from . import data, models, nn, optim, plot
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backends.kernel import debug
+from .errors import Error
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import gradcheck
 from .random import manual_seed
@@ -26,7 +28,7 @@ exp, log, sqrt = functional.exp, functional.log, functional.sqrt
 float32, float64, int64 = "float32", "float64", "int64"
 
 __all__ = [
-    "Tensor", "config", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
+    "Tensor", "Error", "errors", "config", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
     "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "split", "chunk", "where", "matmul", "exp", "log", "sqrt",
 ]

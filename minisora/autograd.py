@@ -17,6 +17,7 @@ nothing used).
 import contextlib
 import time
 
+from . import errors
 from .particles.particle import Context, describe
 from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
 
@@ -57,12 +58,13 @@ def call(particle, *inputs, **params):
 
 def call_with_context(particle, *inputs, **params):
     """`call`, also returning the particle's Context (for extra results such as max's indices)."""
-
+    if not inputs:   # cat([]): nothing to take a device (or anything) from
+        raise errors.ValueError(f"{particle.name}: expected at least one tensor, got none")
     device = inputs[0].device
     for t in inputs:
         if t.device != device:
             devices = ", ".join(f"{x.device}" for x in inputs)
-            raise RuntimeError(f"{particle.name}: inputs live on different devices ({devices}); move them with .to()")
+            raise errors.RuntimeError(f"{particle.name}: inputs live on different devices ({devices}); move them with .to()")
     ctx = Context(particle, inputs[0].backend, inputs)
     ctx.params = params   # kept for tools that replay a call (the stepper's debugger)
     arrays = [t.data for t in inputs]
@@ -116,10 +118,10 @@ def backward(root, grad=None, retain_graph=False):
     """Accumulate d(root)/d(leaf) * grad into `.grad` of every leaf that requires it."""
     backend = root.backend
     if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no graph behind it")
+        raise errors.RuntimeError("backward: this tensor does not require grad and has no graph behind it")
     if grad is None:
         if root.data.size != 1:
-            raise RuntimeError(
+            raise errors.RuntimeError(
                 f"backward: grad can be omitted only for a single-number output, got shape {root.shape}; "
                 "pass grad= of the same shape"
             )
@@ -153,7 +155,7 @@ def backward(root, grad=None, retain_graph=False):
         elif grad_array is None:
             continue
         if ctx.released:
-            raise RuntimeError(
+            raise errors.RuntimeError(
                 f"backward: trying to go through the graph of '{ctx.particle.name}' a second time, "
                 "but its saved values were freed after the first backward; "
                 "call backward(retain_graph=True) the first time"
@@ -194,7 +196,7 @@ def check_unchanged(ctx):
     for tensor in ctx.inputs:
         if tensor._changed_at > ctx.changes and any(
                 saved is not None and ctx.backend.shares_memory(saved, tensor.data) for saved in ctx.saved):
-            raise RuntimeError(
+            raise errors.RuntimeError(
                 f"{ctx.particle.name}: backward needs its input {describe(tensor.data)}, which was changed in place "
                 f"after the forward (it is at version {tensor._version} now: an optimizer step or "
                 "load_state_dict); run the forward again after changing it, or change it after backward")
@@ -216,15 +218,15 @@ def checked_gradient(tensor, grad, source, error=RuntimeError):
     backend = tensor.backend
     if isinstance(grad, Tensor):
         if grad.device != tensor.device:
-            raise RuntimeError(f"{source}: gave a gradient on {grad.device} for a tensor on {tensor.device}")
+            raise errors.RuntimeError(f"{source}: gave a gradient on {grad.device} for a tensor on {tensor.device}")
         grad = grad.data
     elif not backend.is_array(grad):
-        raise TypeError(f"{source}: gave {type(grad).__name__} as a gradient; expected a tensor on {tensor.device}")
+        raise errors.TypeError(f"{source}: gave {type(grad).__name__} as a gradient; expected a tensor on {tensor.device}")
     if grad.shape != tensor.data.shape:
         raise error(f"{source}: gave a gradient of shape {tuple(grad.shape)} for a tensor of shape {tensor.shape}")
     if grad.dtype != tensor.dtype:
         if grad.dtype.kind != "f":
-            raise TypeError(f"{source}: gave a gradient of dtype {grad.dtype} for a {tensor.dtype} tensor; "
+            raise errors.TypeError(f"{source}: gave a gradient of dtype {grad.dtype} for a {tensor.dtype} tensor; "
                             "gradients are float32 or float64")
         grad = backend.astype(grad, tensor.dtype)
     return grad

@@ -5,6 +5,7 @@ import platform
 import shutil
 import sys
 import time
+from . import errors
 
 
 def command_demo(args):
@@ -36,7 +37,7 @@ def command_train(args):
              if getattr(args, name) is not None}
     foreign = sorted(set(given) - set(allowed))
     if foreign:
-        raise ValueError(f"{', '.join('--' + f.replace('_', '-') for f in foreign)} do(es) not apply to {args.model}")
+        raise errors.ValueError(f"{', '.join('--' + f.replace('_', '-') for f in foreign)} do(es) not apply to {args.model}")
     run_class = ClassifierRun if args.model == "mlp" else LanguageModelRun
     default_out = f"runs/mlp-{given.get('dataset', 'digits')}" if args.model == "mlp" else \
         f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
@@ -82,7 +83,7 @@ def command_generate(args):
     ms_random.manual_seed(args.seed)
     ids = tokenizer.encode(args.prompt)[None, :]
     if ids.size == 0:
-        raise ValueError("--prompt must hold at least one character")
+        raise errors.ValueError("--prompt must hold at least one character")
     out = model.generate(ids, args.tokens, temperature=args.temperature, top_k=args.top_k)
     print(tokenizer.decode(out.numpy()[0]))
 
@@ -97,7 +98,7 @@ def command_eval(args):
     path = checkpoint_path(args.checkpoint)
     state = load(path)
     if state.get("kind") != "classifier":
-        raise ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
+        raise errors.ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
     # scored on the CPU, wherever it was trained
     config = {**state["config"], "device": "cpu", **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = ClassifierRun(config, os.path.dirname(path))

@@ -31,6 +31,7 @@ trainers and the benchmarks make.
 import contextlib
 import dataclasses
 import os
+from . import errors
 
 FUSED_CHOICES = ("auto", "always", "never")
 
@@ -63,21 +64,21 @@ def checked(name, value):
             words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
                      "off": False}
             if value.strip().lower() not in words:
-                raise ValueError(f"ms.config.{name}: expected on/off (1/0, true/false), got {value!r}")
+                raise errors.ValueError(f"ms.config.{name}: expected on/off (1/0, true/false), got {value!r}")
             return words[value.strip().lower()]
         if not isinstance(value, (bool, int)):
-            raise TypeError(f"ms.config.{name}: expected a bool, got {value!r}")
+            raise errors.TypeError(f"ms.config.{name}: expected a bool, got {value!r}")
         return bool(value)
     if isinstance(default, int):
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise ValueError(f"ms.config.{name}: expected a whole number, got {value!r}") from None
+            raise errors.ValueError(f"ms.config.{name}: expected a whole number, got {value!r}") from None
         if number < 1:
-            raise ValueError(f"ms.config.{name}: expected a positive length, got {value!r}")
+            raise errors.ValueError(f"ms.config.{name}: expected a positive length, got {value!r}")
         return number
     if value not in FUSED_CHOICES:
-        raise ValueError(f"ms.config.{name}: expected one of {', '.join(FUSED_CHOICES)}, got {value!r}")
+        raise errors.ValueError(f"ms.config.{name}: expected one of {', '.join(FUSED_CHOICES)}, got {value!r}")
     return value
 
 

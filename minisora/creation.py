@@ -3,7 +3,7 @@ import numpy as np
 
 from . import backends
 from . import random as ms_random
-from .tensor import Tensor, as_dtype
+from .tensor import Tensor, as_dtype, scalar_dtype
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
@@ -34,7 +34,10 @@ def ones(*shape, dtype=None, device="cpu", requires_grad=False):
 
 
 def full(shape, value, dtype=None, device="cpu", requires_grad=False):
-    return _filled(lambda b, s, d: b.full(s, value, d), (shape,), dtype, device, requires_grad)
+    """A tensor of `shape` filled with `value`; without a dtype, the value's kind decides as in
+    PyTorch: full((2, 2), 4) is int64, full((2, 2), 4.0) float32, full((2,), True) bool."""
+    return _filled(lambda b, s, d: b.full(s, value, d), (shape,), dtype or scalar_dtype(value), device,
+                   requires_grad)
 
 
 def zeros_like(t, requires_grad=False):

@@ -7,12 +7,13 @@ import functools
 
 import numpy as np
 
+from . import errors
 from . import autograd
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, positional, shape
-from .tensor import Tensor, dim_or_axis, operand
+from .tensor import Tensor, dim_or_axis, operand, scalar_dtype
 
 
 def as_tensor(value, like=None):
@@ -52,7 +53,7 @@ def leaky_relu(x, negative_slope=0.01):
 def gelu(x, approximate="tanh"):
     """GELU in its tanh form (GPT-2's). PyTorch's default is the erf form: pass approximate='tanh' there."""
     if approximate != "tanh":
-        raise ValueError(f"gelu: minisora implements the tanh approximation only, got approximate={approximate!r}")
+        raise errors.ValueError(f"gelu: minisora implements the tanh approximation only, got approximate={approximate!r}")
     return autograd.call(activations.GELU, as_tensor(x))
 
 
@@ -82,7 +83,7 @@ def dropout(x, p=0.5, training=True):
     x = as_tensor(x)
     if not training or p == 0:
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+            raise errors.ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
         return x
     noise = Tensor._make(x.backend.uniform(x.shape, ms_random.generator(), x.dtype), x.device, None)
     return autograd.call(dropout_particle.Dropout, x, noise, p=float(p))
@@ -104,7 +105,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     x = as_tensor(x)
     size = normalized_shape if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if size not in (x.shape[-1:], x.shape[-1]) and size != (x.shape[-1],):
-        raise ValueError(f"layer_norm: minisora normalizes the last dim only; normalized_shape {normalized_shape} "
+        raise errors.ValueError(f"layer_norm: minisora normalizes the last dim only; normalized_shape {normalized_shape} "
                          f"does not match input shape {x.shape}")
     n = x.shape[-1]
     weight = Tensor(np.ones(n), dtype=x.dtype, device=x.device) if weight is None else as_tensor(weight)
@@ -121,7 +122,7 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     `is_causal` is PyTorch's name for `causal`.
     """
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: is_causal=True and an attn_mask together, as PyTorch "
+        raise errors.ValueError("scaled_dot_product_attention: is_causal=True and an attn_mask together, as PyTorch "
                          "refuses them; fold the causal mask into attn_mask, or pass causal=True (minisora's "
                          "name) to apply both")
     causal = bool(is_causal) if is_causal is not None else bool(causal)
@@ -154,8 +155,9 @@ split, chunk = method_as_function(Tensor.split), method_as_function(Tensor.chunk
 
 
 def where(condition, a, b):
-    """a where condition holds, else b (all three broadcast together; a or b may be numbers)."""
+    """a where condition holds, else b (all three broadcast together; a or b may be numbers, typed
+    as PyTorch types them: where(c, 1, 3) is int64, where(c, 1.0, 3) float32)."""
     condition = as_tensor(condition)
     tensors = [t for t in (a, b) if isinstance(t, Tensor)]
-    like = tensors[0] if tensors else Tensor(0.0, device=condition.device)
+    like = tensors[0] if tensors else Tensor(0, dtype=scalar_dtype(a, b), device=condition.device)
     return autograd.call(arithmetic.Where, condition, operand(a, like), operand(b, like))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import errors
 from . import autograd
 from .tensor import Tensor
 
@@ -69,19 +70,19 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     for i, value in enumerate(inputs):
         t = value if isinstance(value, Tensor) else Tensor(value, requires_grad=np.asarray(value).dtype.kind == "f")
         if t.requires_grad and t.dtype != np.float64:
-            raise TypeError(
+            raise errors.TypeError(
                 f"gradcheck: input {i} is {t.dtype}; finite differences need float64 "
                 "(in float32 the rounding error of f swamps eps): pass .double() inputs"
             )
         tensors.append(t)
     checked = [i for i, t in enumerate(tensors) if t.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+        raise errors.ValueError("gradcheck: no input requires grad, so there is nothing to check")
 
     leaves = [Tensor(t.data, requires_grad=t.requires_grad) for t in tensors]
     output = fn(*leaves)
     if not isinstance(output, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+        raise errors.TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
     weight = np.random.default_rng(seed).standard_normal(output.shape)
 
     def loss(arrays):

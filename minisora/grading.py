@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from . import errors
 from . import autograd
 from .gradcheck import gradcheck
 from .particles import particle as particle_module
@@ -55,7 +56,7 @@ def load(path, name=None):
                  and (name is None or key == name or getattr(value, "name", None) == name)]
     updates = [value for key, value in vars(module).items() if key in UPDATE_RULES and (name is None or key == name)]
     if not particles and not updates:
-        raise ValueError(f"check: {path} defines no particle{' named ' + repr(name) if name else ''} "
+        raise errors.ValueError(f"check: {path} defines no particle{' named ' + repr(name) if name else ''} "
                          "(a subclass of minisora.particles.Particle with forward and backward) "
                          f"and no update rule ({', '.join(UPDATE_RULES)})")
     return particles, updates

@@ -3,6 +3,7 @@ import glob
 import os
 import runpy
 import sys
+from . import errors
 
 
 def folder():
@@ -28,7 +29,7 @@ def run(number):
     """Run lesson `number` top to bottom, as `python lessons/NN_name.py` would."""
     matches = [path for n, _, path in available() if n == number]
     if not matches:
-        raise ValueError(f"no lesson {number}; `minisora lessons` lists them")
+        raise errors.ValueError(f"no lesson {number}; `minisora lessons` lists them")
     sys.path.insert(0, os.path.dirname(matches[0]))
     try:
         runpy.run_path(matches[0], run_name="__main__")

@@ -15,13 +15,14 @@ import tempfile
 
 import numpy as np
 
+from . import errors
 from .tensor import Tensor
 
 FORMAT = "minisora-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(errors.ValueError):
     """The file is not a minisora checkpoint, or it is corrupt or truncated."""
 
 
@@ -30,7 +31,7 @@ def _encode(value, path, arrays):
     if isinstance(value, (Tensor, np.ndarray)):
         name = path or "value"
         if name in arrays:
-            raise ValueError(f"save: two arrays would be stored under the name {name!r}")
+            raise errors.ValueError(f"save: two arrays would be stored under the name {name!r}")
         array = value.numpy() if isinstance(value, Tensor) else value
         arrays[name] = np.asarray(array, order="C")   # (np.ascontiguousarray would make a 0-d array 1-d)
         return {"__array__": name, "tensor": isinstance(value, Tensor)}
@@ -47,7 +48,7 @@ def _encode(value, path, arrays):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"save: cannot store a {type(value).__name__} at '{path}'; "
+    raise errors.TypeError(f"save: cannot store a {type(value).__name__} at '{path}'; "
                     "checkpoints hold tensors, arrays, dicts, lists, numbers, strings and None")
 
 

@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import errors
 from . import autograd, backends
 from .backends.device_array import DeviceArray
 from .particles import activations, arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
@@ -21,7 +22,7 @@ def as_dtype(dtype):
         return None
     name = getattr(dtype, "__name__", None) or str(np.dtype(dtype) if not isinstance(dtype, str) else dtype)
     if name not in _DTYPES:
-        raise TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64 or bool")
+        raise errors.TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64 or bool")
     return np.dtype(_DTYPES[name])
 
 
@@ -41,13 +42,13 @@ def infer_dtype(data, array):
         return np.dtype(np.bool_)
     if kind in "iu":
         if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
-            raise OverflowError(f"tensor: {int(array.max())} does not fit in int64 (the largest is "
+            raise errors.OverflowError(f"tensor: {int(array.max())} does not fit in int64 (the largest is "
                                 f"{np.iinfo(np.int64).max}); it would wrap around to a negative number")
         return np.dtype(np.int64)
     if kind == "f":
         from_numpy = isinstance(data, (np.ndarray, np.floating))
         return np.dtype(np.float64) if from_numpy and array.dtype == np.float64 else np.dtype(np.float32)
-    raise TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
+    raise errors.TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
 
 
 class Tensor:
@@ -122,9 +123,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only float tensors can require gradients, this one is {self.data.dtype}")
+            raise errors.TypeError(f"only float tensors can require gradients, this one is {self.data.dtype}")
         if not requires_grad and self._ctx is not None:
-            raise RuntimeError("requires_grad_(False) is only for leaves; use .detach() on a computed tensor")
+            raise errors.RuntimeError("requires_grad_(False) is only for leaves; use .detach() on a computed tensor")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -134,7 +135,7 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors convert to a number, this one has shape {self.shape}")
+            raise errors.ValueError(f"item(): only one-element tensors convert to a number, this one has shape {self.shape}")
         return self.numpy().reshape(-1)[0].item()
 
     def tolist(self):
@@ -152,13 +153,13 @@ class Tensor:
         """
         if target not in ("cpu", "cuda"):
             if isinstance(target, str) and not names_a_dtype(target):   # "gpu", "cuda:0", ...
-                raise ValueError(f"to({target!r}): unknown device or dtype; devices are 'cpu' and 'cuda' "
+                raise errors.ValueError(f"to({target!r}): unknown device or dtype; devices are 'cpu' and 'cuda' "
                                  f"(one GPU: no ':0'), dtypes {', '.join(_DTYPES)}")
             return self._cast(as_dtype(target))
         if target == self.device:
             return self
         if self._ctx is not None:
-            raise RuntimeError(f"to('{target}'): this tensor was computed on {self.device} and gradients do not "
+            raise errors.RuntimeError(f"to('{target}'): this tensor was computed on {self.device} and gradients do not "
                                f"flow across devices in minisora; move the inputs or the model to '{target}' first")
         destination = backends.get(target)
         host = self.backend.to_numpy(self.data)   # from the GPU: already a fresh copy
@@ -198,7 +199,7 @@ class Tensor:
     def register_hook(self, hook):
         """Call hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
         if not self.requires_grad:
-            raise RuntimeError("register_hook: this tensor does not require grad")
+            raise errors.RuntimeError("register_hook: this tensor does not require grad")
         if self._hooks is None:
             self._hooks = {}
         handle = autograd.RemovableHandle(self._hooks)
@@ -236,6 +237,10 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
+            if self.dtype.kind in "ib":   # as PyTorch: ints to an int power stay ints, to a float power float32
+                if isinstance(exponent, (int, np.integer)):
+                    return autograd.call(arithmetic.PowTensor, self, operand(exponent, self))
+                return self._cast(np.float32) ** exponent
             return autograd.call(pointwise.Pow, self, exponent=float(exponent))
         return autograd.call(arithmetic.PowTensor, self, operand(exponent, self))
 
@@ -304,12 +309,39 @@ class Tensor:
         return autograd.call(reductions.Mean, self, dims=dim, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """max over all elements (a tensor), or over `dim` (values, indices) as in PyTorch."""
+        """max over all elements (a tensor; ties share the gradient), or over `dim` (values, indices:
+        the gradient goes to the index), as in PyTorch."""
         dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
-        values, ctx = autograd.call_with_context(reductions.Max, self, dims=dim, keepdim=keepdim)
+        values, ctx = autograd.call_with_context(reductions.Max, self, dims=dim, keepdim=keepdim,
+                                                 split_ties=dim is None)
         if dim is None:
             return values
         return ValuesIndices(values, Tensor._make(ctx.indices, self.device, None))
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """min(x) = -max(-x): the same particle (max), the same rules for ties and indices."""
+        result = (-self).max(dim, keepdim, axis=axis, keepdims=keepdims)
+        if isinstance(result, ValuesIndices):
+            return ValuesIndices(-result.values, result.indices)
+        return -result
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """max over `dim` (all dims by default), ties sharing the gradient equally (PyTorch's amax)."""
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        return autograd.call(reductions.Max, self, dims=dim, keepdim=keepdim, split_ties=True)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return -(-self).amax(dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Where the max is (its first place; over the flattened tensor when dim is None): int64, no gradient."""
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        if dim is None:
+            return self.detach().reshape(-1).max(0).indices
+        return self.detach().max(dim, keepdim).indices
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return (-self.detach()).argmax(dim, keepdim, axis=axis, keepdims=keepdims)
 
     # --- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -339,7 +371,7 @@ class Tensor:
             size = int(split_size_or_sections)
             length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0   # (the particle names a bad dim)
             if size <= 0:
-                raise ValueError(f"split: the piece length must be positive, got {size}")
+                raise errors.ValueError(f"split: the piece length must be positive, got {size}")
             sizes = [size] * (length // size) + ([length % size] if length % size or not length else [])
         else:
             sizes = list(split_size_or_sections)
@@ -349,7 +381,7 @@ class Tensor:
         """`chunks` pieces along dim, of length ceil(n / chunks) (fewer when n is short, as in PyTorch)."""
         dim = dim_or_axis(dim, axis, 0)
         if int(chunks) <= 0:
-            raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+            raise errors.ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
         length = self.shape[dim] if -self.ndim <= dim < self.ndim else 0
         return self.split(max(1, -(-length // int(chunks))), dim)
 
@@ -372,7 +404,7 @@ class Tensor:
 
     def __len__(self):
         if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise errors.TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     def __iter__(self):
@@ -380,7 +412,7 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+            raise errors.RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.item())
 
     def __float__(self):
@@ -420,10 +452,10 @@ def checked_dim(op, dim, ndim):
     """`dim` counted from 0 (a negative dim counts from the end), or an error naming `op`:
     PyTorch's rule, dims in [-ndim, ndim), a 0-d tensor taking 0 and -1."""
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op}: dim must be an integer, got {dim!r}")
+        raise errors.TypeError(f"{op}: dim must be an integer, got {dim!r}")
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
+        raise errors.IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
                          f"(expected a dim in [{-size}, {size - 1}])")
     return int(dim) % size
 
@@ -433,7 +465,7 @@ def dim_or_axis(dim, axis, default):
     if axis is None:
         return dim
     if dim != default:
-        raise TypeError(f"give dim or axis, not both (dim={dim}, axis={axis})")
+        raise errors.TypeError(f"give dim or axis, not both (dim={dim}, axis={axis})")
     return axis
 
 
@@ -453,6 +485,16 @@ def as_tensor(data, dtype=None, device=None):
             and (dtype is None or as_dtype(dtype) == data.dtype):
         return Tensor._make(data, "cpu", None)
     return Tensor(data, dtype=dtype, device=device)
+
+
+def scalar_dtype(*values):
+    """The dtype PyTorch gives Python numbers on their own: bool if all are bools, float32 if any
+    is a float, else int64."""
+    if all(isinstance(v, (bool, np.bool_)) for v in values):
+        return np.dtype(np.bool_)
+    if any(isinstance(v, (float, np.floating)) for v in values):
+        return np.dtype(np.float32)
+    return np.dtype(np.int64)
 
 
 def operand(value, like):

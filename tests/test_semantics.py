@@ -87,3 +87,119 @@ def test_a_parameter_given_twice_to_an_optimizer_is_refused():
     x = ms.ones(2, requires_grad=True)
     with pytest.raises(ValueError, match=r"^SGD: a parameter appears twice in one group"):
         ms.optim.SGD([x, x], lr=0.1)
+
+
+def test_minisora_errors_are_both_the_python_error_and_a_minisora_error():
+    with pytest.raises(ms.Error) as caught:
+        ms.zeros(2, 3) @ ms.zeros(2, 3)
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, RuntimeError)   # PyTorch's class too
+    for call, python_error in [(lambda: ms.zeros(2, 3).reshape(4), RuntimeError),
+                               (lambda: ms.zeros(2, 3) + ms.zeros(4), RuntimeError),
+                               (lambda: ms.zeros(2, 3).transpose(0, 5), IndexError),
+                               (lambda: F.relu(ms.tensor([1, 2])), TypeError),
+                               (lambda: ms.zeros(2).item(), ValueError)]:
+        with pytest.raises(python_error) as caught:
+            call()
+        assert isinstance(caught.value, ms.Error), type(caught.value).__mro__
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ms.cat([]), ValueError, r"^cat: expected at least one tensor, got none"),
+    (lambda: ms.stack([]), ValueError, r"^stack: expected at least one tensor, got none"),
+    (lambda: ms.cat([ms.zeros(2)], dim=0.0), TypeError, r"^cat: dim must be an integer, got 0.0"),
+    (lambda: ms.zeros(2, 3).sum(1.0), TypeError, r"^sum: dim must be an integer or a tuple of integers, got 1.0"),
+    (lambda: ms.zeros(2, 3).max(1.0), TypeError, r"^max: dim must be an integer or a tuple of integers, got 1.0"),
+    (lambda: ms.zeros(2, 3).softmax(1.5), TypeError, r"^softmax: dim must be an integer, got 1.5"),
+])
+def test_empty_lists_and_float_dims_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_full_max_with_ties_splits_the_gradient_as_pytorch(device):
+    x = ms.tensor([1.0, 3.0, 3.0, 2.0, 3.0], dtype="float64", device=device, requires_grad=True)
+    x.max().backward()
+    assert x.grad.tolist() == [0.0, 1 / 3, 1 / 3, 0.0, 1 / 3]
+    x.grad = None
+    x.max(0).values.backward()   # with a dim: the index it returns gets all of it
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
+    m = ms.tensor([[1.0, 5.0], [5.0, 0.0]], dtype="float64", device=device, requires_grad=True)
+    (m.amax(0) * ms.tensor([1.0, 10.0], dtype="float64", device=device)).sum().backward()
+    assert m.grad.tolist() == [[0.0, 10.0], [1.0, 0.0]]
+    n = ms.tensor([2.0, -1.0, -1.0], dtype="float64", device=device, requires_grad=True)
+    n.min().backward()
+    assert n.grad.tolist() == [0.0, 0.5, 0.5] and n.detach().min().item() == -1.0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_argmax_argmin_and_min_with_a_dim(device):
+    x = ms.tensor([[1.0, 7.0, 7.0], [4.0, -2.0, 0.0]], device=device)
+    assert x.argmax().item() == 1 and x.argmin().item() == 4   # over the flat tensor, first place
+    assert x.argmax(1).tolist() == [1, 0] and x.argmin(0).tolist() == [0, 1, 1]
+    assert x.argmax(1, keepdim=True).shape == (2, 1) and x.argmax(1).dtype == np.int64
+    values, indices = x.min(1)
+    assert values.tolist() == [1.0, -2.0] and indices.tolist() == [0, 1]
+    assert ms.tensor([3, 1, 2], device=device).argmin().item() == 1   # integer tensors too
+
+
+def test_index_arrays_beside_an_integer_follow_pytorchs_axis_order():
+    x = ms.zeros(2, 3, 4, 5)
+    assert x[0, :, [0, 1]].shape == (3, 2, 5)   # NumPy: (2, 3, 5)
+    assert x[[0, 1], 0, [0, 1]].shape == (2, 5)
+    assert x[..., 0, [1, 2]].shape == (2, 3, 2)   # NumPy: (2, 2, 3)
+    values = np.arange(120.0).reshape(2, 3, 4, 5)
+    t = ms.tensor(values, dtype="float64", requires_grad=True)
+    y = t[1, :, [0, 3]]
+    np.testing.assert_array_equal(y.numpy(), values[1][:, [0, 3]])
+    (y * ms.tensor(np.arange(30.0).reshape(3, 2, 5), dtype="float64")).sum().backward()
+    expected = np.zeros_like(values)
+    expected[1][:, [0, 3]] = np.arange(30.0).reshape(3, 2, 5)
+    np.testing.assert_array_equal(t.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_0_d_tensors_take_softmax_and_squeeze_as_pytorch(device):
+    x = ms.tensor(2.0, dtype="float64", device=device, requires_grad=True)
+    assert x.softmax(0).item() == 1.0 and x.log_softmax(-1).item() == 0.0
+    x.softmax(-1).backward()
+    assert x.grad.item() == 0.0
+    assert x.squeeze().shape == () and x.squeeze(0).shape == () and x.unsqueeze(0).shape == (1,)
+    with pytest.raises(IndexError, match="^softmax: dim 1 is out of range"):
+        x.softmax(1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_empty_dims_flow_through_every_layer_as_in_pytorch(device):
+    def t(*shape):
+        return ms.randn(*shape, dtype="float64", device=device).requires_grad_()
+    assert np.isnan(t(0, 3).mean().item()) and np.isnan(t(0, 3).mean(0).numpy()).all()
+    assert t(0, 3).mean(1).shape == (0,) and t(0, 3).max(1).values.shape == (0,)
+    with pytest.raises(IndexError, match=r"^max: max over dims \(0,\) of a tensor of shape \(0, 3\) has no element"):
+        t(0, 3).max(0)
+    w, b = t(4, 0), t(4)
+    y = F.linear(t(2, 0), w, b)   # no inputs: the bias alone
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(b.detach().numpy(), (2, 4)))
+    y.sum().backward()
+    assert w.grad.shape == (4, 0) and b.grad.tolist() == [2.0] * 4
+    assert F.linear(t(2, 3), t(0, 3), t(0)).shape == (2, 0)
+    assert F.layer_norm(t(0, 3), 3).shape == (0, 3) and t(0, 3).softmax(0).shape == (0, 3)
+    for q, k in [((2, 0, 4), (2, 0, 4)), ((0, 3, 4), (0, 3, 4)), ((2, 3, 4), (2, 0, 4))]:
+        q, k, v = t(*q), t(*k), t(*k)
+        out = F.scaled_dot_product_attention(q, k, v)
+        assert out.shape == q.shape and not out.numpy().any()   # no key: nothing attended, zeros
+        out.sum().backward()
+        assert q.grad.shape == q.shape and not q.grad.numpy().any()
+    assert F.multi_head_attention(t(2, 0, 12), 2).shape == (2, 0, 4)
+    assert F.positional_encoding(t(2, 0, 4)).shape == (2, 0, 4)
+
+
+def test_integers_and_bools_are_typed_as_pytorch_types_them():
+    ints, bools = ms.tensor([1, 2, 3]), ms.tensor([True, False])
+    assert (ints ** 2).dtype == np.int64 and (ints ** 2).tolist() == [1, 4, 9]
+    assert (ints ** 0.5).dtype == np.float32 and ints.exp().dtype == np.float32 and bools.sqrt().dtype == np.float32
+    assert (-ints).tolist() == [-1, -2, -3] and (ints / 2).dtype == np.float32
+    assert ms.where(bools, 1, 3).dtype == np.int64 and ms.where(bools, 1, 3).tolist() == [1, 3]
+    assert ms.where(bools, 1.0, 3).dtype == np.float32 and ms.where(bools, True, False).dtype == np.bool_
+    assert ms.full((2, 2), 4).dtype == np.int64 and ms.full((2, 2), 4.0).dtype == np.float32
+    assert ms.full((2,), True).dtype == np.bool_ and ms.full((2,), 3, dtype="float64").dtype == np.float64

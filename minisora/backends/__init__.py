@@ -3,6 +3,7 @@
 `get("cpu")` is always there; the GPU backend is imported only when first asked for, so
 `import minisora` never needs CUDA, a driver or numba-cuda.
 """
+from .. import errors
 from . import cpu
 
 _backends = {"cpu": cpu}
@@ -16,12 +17,12 @@ def get(device):
     if device == "cuda":
         available, reason = cuda_status()
         if not available:
-            raise RuntimeError(f"device 'cuda' is not available: {reason}")
+            raise errors.RuntimeError(f"device 'cuda' is not available: {reason}")
         from . import cuda
 
         _backends["cuda"] = cuda
         return cuda
-    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    raise errors.ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
 
 
 def cuda_status():

@@ -9,8 +9,9 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import errors
 from .kernel import kernel, scalar as scalar_helper
-from .layout import broadcast_strides, check_row_sums, joined_shape, merged_loop, side_by_side
+from .layout import broadcast_strides, check_row_sums, joined_shape, merged_leading, merged_loop, side_by_side
 
 name = "cpu"
 array_type = np.ndarray   # what a tensor's memory is here
@@ -166,12 +167,12 @@ def matmul(a, b, bias=None, out=None, row_sums=None):
     [into `out`, any view of the product's shape] [and, for one matrix A, the sums of A's rows
     into `row_sums` (linear's bias gradient, in dW = dy^T x)]."""
     if bias is not None and out is not None:
-        raise ValueError("matmul: a bias and an out array together are not supported")
+        raise errors.ValueError("matmul: a bias and an out array together are not supported")
     if row_sums is not None:
         check_row_sums(a, row_sums)
     product = np.matmul(a, b, out=out)
     if bias is not None:
-        add_bias.cpu()(product.reshape(-1, product.shape[-1]), bias)
+        add_bias.cpu()(product.reshape(merged_leading(product.shape, 1)), bias)
     if row_sums is not None:
         add_rows.cpu()(a, row_sums)
     return product

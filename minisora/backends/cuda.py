@@ -10,6 +10,7 @@ import sys
 import numpy as np
 from numba import config as numba_config, cuda
 
+from .. import errors
 from . import gemm, gpu_runtime
 from .device_array import DeviceArray
 from .gpu import add_arrays_kernel, arange_kernel, fill, launch_elementwise, simulated, strided_copy_kernel
@@ -105,7 +106,7 @@ def from_interface(source):
         strides = None
     else:
         if any(s % dtype.itemsize or s < 0 for s in interface["strides"]):
-            raise ValueError(f"cuda: cannot view memory with strides {interface['strides']} in {dtype} elements")
+            raise errors.ValueError(f"cuda: cannot view memory with strides {interface['strides']} in {dtype} elements")
         strides = tuple(s // dtype.itemsize for s in interface["strides"])
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides or ())) if strides else int(np.prod(shape))
     flat = cuda.from_cuda_array_interface(

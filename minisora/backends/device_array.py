@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import errors
 from .layout import reshaped_strides
 
 
@@ -98,14 +99,14 @@ class DeviceArray:
 
     def __len__(self):
         if not self.shape:
-            raise TypeError("len() of a 0-d array")
+            raise errors.TypeError("len() of a 0-d array")
         return self.shape[0]
 
     def __repr__(self):
         return f"DeviceArray({self.dtype}[{', '.join(map(str, self.shape))}], cuda)"
 
     def __array__(self, *args, **kwargs):
-        raise TypeError(
+        raise errors.TypeError(
             f"{self!r} lives in GPU memory: NumPy cannot read it directly; use tensor.numpy() "
             "or tensor.to('cpu'), which copy it to the host"
         )
@@ -181,12 +182,12 @@ class DeviceArray:
             known = math.prod(n for n in shape if n != -1)
             shape = tuple(self.size // known if n == -1 and known else n for n in shape)
         if math.prod(shape) != self.size:
-            raise ValueError(f"cannot reshape {self!r} ({self.size} elements) to {shape}")
+            raise errors.ShapeError(f"cannot reshape {self!r} ({self.size} elements) to {shape}")
         if self.is_contiguous:
             return self.view_as(shape, None, size=self.size)
         strides = reshaped_strides(self.shape, self.strides, shape)
         if strides is None:
-            raise ValueError(f"{self!r} with strides {self.strides} cannot be seen as {shape}: "
+            raise errors.ValueError(f"{self!r} with strides {self.strides} cannot be seen as {shape}: "
                              "reshape needs a packed copy")
         return self.view_as(shape, strides, size=self.size)
 
@@ -230,11 +231,11 @@ class DeviceArray:
         try:
             picked = probe[index]
         except IndexError as error:
-            raise IndexError(f"{error} (indexing {self!r} with {index!r})") from None
+            raise errors.IndexError(f"{error} (indexing {self!r} with {index!r})") from None
         if not isinstance(picked, np.ndarray):   # all ints: NumPy gave a number; ask for a 0-d view
             picked = probe[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
         if any(s < 0 for s in picked.strides):
-            raise IndexError(f"negative slice steps are not supported on cuda (indexing {self!r} with {index!r})")
+            raise errors.IndexError(f"negative slice steps are not supported on cuda (indexing {self!r} with {index!r})")
         moved = (picked.__array_interface__["data"][0] - probe.__array_interface__["data"][0]) // item
         return self.view_as(picked.shape, tuple(s // item for s in picked.strides), self.offset + moved)
 

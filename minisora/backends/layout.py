@@ -1,5 +1,15 @@
 """Walking broadcast operands by strides: the loop shape both backends hand to their kernels
 (and the one shape check their matrix products share)."""
+import math
+
+from .. import errors
+
+
+def merged_leading(shape, keep):
+    """`shape` with every dim before its last `keep` merged into one: (2, 3, 4, 5), 2 -> (6, 4, 5).
+    The reshape target written out, because -1 cannot be worked out when a size is 0."""
+    shape = tuple(shape)
+    return (math.prod(shape[:len(shape) - keep]),) + shape[len(shape) - keep:]
 
 
 def broadcast_strides(shape, strides, target):
@@ -93,5 +103,5 @@ def check_row_sums(a, row_sums, packed=False):
     """matmul's row_sums (linear's bias gradient): one matrix A and one sum per row of it, in
     packed memory where the backend's kernel needs that."""
     if a.ndim != 2 or row_sums.shape != a.shape[:1] or (packed and not row_sums.is_contiguous):
-        raise ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one {'packed ' if packed else ''}"
+        raise errors.ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one {'packed ' if packed else ''}"
                          f"sum per row, A is {a.shape}")

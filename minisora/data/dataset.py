@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .. import errors
 from ..tensor import Tensor
 
 
@@ -32,11 +33,11 @@ class TensorDataset(Dataset):
 
     def __init__(self, *arrays, classes=None, name="tensors"):
         if not arrays:
-            raise ValueError("TensorDataset: give at least one array")
+            raise errors.ValueError("TensorDataset: give at least one array")
         self.arrays = tuple(a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
         lengths = {len(a) for a in self.arrays}
         if len(lengths) != 1:
-            raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")
+            raise errors.ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in self.arrays]}")
         self.classes, self.name = classes, name
 
     def __len__(self):
@@ -78,7 +79,7 @@ def random_split(dataset, lengths, seed=0):
             counts[i % len(counts)] += 1
         lengths = counts
     if any(n < 0 for n in lengths) or sum(lengths) != total:
-        raise ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the dataset size {total}")
+        raise errors.ValueError(f"random_split: lengths {lengths} must be non-negative and sum to the dataset size {total}")
     order = np.random.default_rng(seed).permutation(total)
     subsets, start = [], 0
     for n in lengths:

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from .. import errors
 from .dataset import TensorDataset
 
 TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -30,18 +31,18 @@ def read_idx(path):
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as error:
-        raise ValueError(f"read_idx: cannot read {path}: {error}") from None
+        raise errors.ValueError(f"read_idx: cannot read {path}: {error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in TYPES:
-        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
+        raise errors.ValueError(f"read_idx: {path} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"read_idx: {path} is truncated inside its header")
+        raise errors.ValueError(f"read_idx: {path} is truncated inside its header")
     shape = tuple(int(n) for n in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise ValueError(f"read_idx: {path} should hold {expected} data bytes for shape {shape}, "
+        raise errors.ValueError(f"read_idx: {path} should hold {expected} data bytes for shape {shape}, "
                          f"it holds {len(raw) - header} (truncated or not an IDX file)")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -59,13 +60,13 @@ def find(folder, name):
 def mnist(folder, split="train", classes=None):
     """Images scaled to [0, 1] as float32 (count, rows, columns) and int64 labels, from `folder`."""
     if split not in FILES:
-        raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
+        raise errors.ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
     if not folder or not os.path.isdir(folder):
         raise FileNotFoundError(f"mnist: data folder {folder!r} does not exist (pass the folder with the IDX files)")
     images_name, labels_name = FILES[split]
     images, labels = read_idx(find(folder, images_name)), read_idx(find(folder, labels_name))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"mnist: images {images.shape} and labels {labels.shape} in {folder} do not match "
+        raise errors.ValueError(f"mnist: images {images.shape} and labels {labels.shape} in {folder} do not match "
                          "(expected (count, rows, columns) and (count,))")
     images = images.astype(np.float32) / 255.0
     names = classes or [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 10)]

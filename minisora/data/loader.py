@@ -8,15 +8,16 @@ import math
 
 import numpy as np
 
+from .. import errors
 from ..tensor import Tensor
 
 
 class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=0):
         if int(batch_size) < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+            raise errors.ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
-            raise ValueError("DataLoader: the dataset is empty")
+            raise errors.ValueError("DataLoader: the dataset is empty")
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.generator = np.random.default_rng(seed)

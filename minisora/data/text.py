@@ -9,6 +9,7 @@ The default corpus is Python's own help text (`pydoc_data.topics`, bundled with 
 """
 import numpy as np
 
+from .. import errors
 from ..tensor import Tensor
 
 
@@ -17,7 +18,7 @@ class CharTokenizer:
 
     def __init__(self, vocabulary):
         if not vocabulary or len(set(vocabulary)) != len(vocabulary):
-            raise ValueError("CharTokenizer: the vocabulary must be a non-empty string of distinct characters")
+            raise errors.ValueError("CharTokenizer: the vocabulary must be a non-empty string of distinct characters")
         self.vocabulary = vocabulary
         self.ids = {character: i for i, character in enumerate(vocabulary)}
 
@@ -33,13 +34,13 @@ class CharTokenizer:
         try:
             return np.array([self.ids[c] for c in text], dtype=np.int64)
         except KeyError as missing:
-            raise ValueError(f"CharTokenizer: character {missing.args[0]!r} is not in the vocabulary "
+            raise errors.ValueError(f"CharTokenizer: character {missing.args[0]!r} is not in the vocabulary "
                              f"of {self.vocab_size} characters this model was trained on") from None
 
     def decode(self, ids):
         ids = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"CharTokenizer: id {int(ids.max())} is out of range [0, {self.vocab_size})")
+            raise errors.ValueError(f"CharTokenizer: id {int(ids.max())} is out of range [0, {self.vocab_size})")
         return "".join(self.vocabulary[i] for i in ids)
 
     def state_dict(self):
@@ -67,9 +68,9 @@ def read_corpus(source):
     except FileNotFoundError:
         raise FileNotFoundError(f"corpus file {source!r} not found (or pass --corpus pydoc)") from None
     except UnicodeDecodeError as error:
-        raise ValueError(f"corpus {source!r} is not UTF-8 text: {error}") from None
+        raise errors.ValueError(f"corpus {source!r} is not UTF-8 text: {error}") from None
     if len(text) < 2:
-        raise ValueError(f"corpus {source!r} has {len(text)} characters; a language model needs more")
+        raise errors.ValueError(f"corpus {source!r} has {len(text)} characters; a language model needs more")
     return text
 
 
@@ -85,7 +86,7 @@ class TextBatches:
     def __init__(self, ids, context, batch_size, seed=0):
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) < context + 1:
-            raise ValueError(f"TextBatches: {len(ids)} tokens cannot fill a window of context {context} plus "
+            raise errors.ValueError(f"TextBatches: {len(ids)} tokens cannot fill a window of context {context} plus "
                              "the next token; use a longer text or a smaller --context")
         self.ids, self.context, self.batch_size = ids, int(context), int(batch_size)
         self.generator = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ Trained with cross-entropy between the logits at position t and the token at t +
 """
 import numpy as np
 
+from .. import errors
 from .. import functional as F
 from .. import nn
 from .. import random as ms_random
@@ -20,7 +21,7 @@ class GPT(nn.Module):
     def __init__(self, vocab_size, context, d_model=128, heads=4, layers=4, dropout=0.0):
         super().__init__()
         if min(vocab_size, context, d_model, heads, layers) < 1:
-            raise ValueError(f"GPT: sizes must be positive, got vocab_size={vocab_size}, context={context}, "
+            raise errors.ValueError(f"GPT: sizes must be positive, got vocab_size={vocab_size}, context={context}, "
                              f"d_model={d_model}, heads={heads}, layers={layers}")
         self.config = {"vocab_size": int(vocab_size), "context": int(context), "d_model": int(d_model),
                        "heads": int(heads), "layers": int(layers), "dropout": float(dropout)}
@@ -35,7 +36,7 @@ class GPT(nn.Module):
     def forward(self, ids):
         """ids (B, T) int64 with T <= context -> logits (B, T, vocab_size)."""
         if ids.ndim != 2 or ids.shape[1] > self.config["context"]:
-            raise ValueError(f"GPT: ids must be (batch, length <= {self.config['context']}), got shape {ids.shape}")
+            raise errors.ValueError(f"GPT: ids must be (batch, length <= {self.config['context']}), got shape {ids.shape}")
         positions = arange(ids.shape[1], device=ids.device)
         x = self.token_embedding(ids) + self.position_embedding(positions)
         x = F.dropout(x, self.dropout, self.training)
@@ -53,9 +54,9 @@ class GPT(nn.Module):
         top_k keeps only the k most likely tokens. Samples come from minisora's seeded generator.
         """
         if not temperature > 0:
-            raise ValueError(f"generate: temperature must be > 0, got {temperature}")
+            raise errors.ValueError(f"generate: temperature must be > 0, got {temperature}")
         if top_k is not None and not 1 <= top_k:
-            raise ValueError(f"generate: top_k must be >= 1, got {top_k}")
+            raise errors.ValueError(f"generate: top_k must be >= 1, got {top_k}")
         was_training = self.training
         self.eval()
         ids = np.array(ids.numpy() if hasattr(ids, "numpy") else ids, dtype=np.int64, ndmin=2)

@@ -4,6 +4,7 @@
 
 Images are flattened to rows first, so (N, 28, 28) MNIST and (N, 64) digits both fit.
 """
+from .. import errors
 from .. import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
@@ -14,9 +15,9 @@ class MLP(nn.Module):
         super().__init__()
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
         if activation not in ACTIVATIONS:
-            raise ValueError(f"MLP: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+            raise errors.ValueError(f"MLP: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if any(h < 1 for h in hidden) or in_features < 1 or classes < 1:
-            raise ValueError(f"MLP: sizes must be positive, got in={in_features}, hidden={hidden}, classes={classes}")
+            raise errors.ValueError(f"MLP: sizes must be positive, got in={in_features}, hidden={hidden}, classes={classes}")
         self.config = {"in_features": int(in_features), "hidden": [int(h) for h in hidden], "classes": int(classes),
                        "activation": activation, "dropout": float(dropout)}
         layers, width = [nn.Flatten()], in_features

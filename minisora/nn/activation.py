@@ -1,4 +1,5 @@
 """Activation layers: each is its particle in a Module, so it can sit in a Sequential."""
+from .. import errors
 from .. import functional as F
 from .module import Module
 
@@ -42,7 +43,7 @@ class GELU(Module):
     def __init__(self, approximate="tanh"):
         super().__init__()
         if approximate != "tanh":
-            raise ValueError(f"GELU: minisora implements the tanh approximation only, got approximate={approximate!r}")
+            raise errors.ValueError(f"GELU: minisora implements the tanh approximation only, got approximate={approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
@@ -58,7 +59,7 @@ class Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+            raise errors.ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
 
     def forward(self, x):

@@ -12,6 +12,7 @@ and backward then gets dx in one product instead of three products and two sums.
 """
 import numpy as np
 
+from .. import errors
 from .. import functional as F
 from .linear import Linear
 from .module import Module
@@ -21,7 +22,7 @@ class MultiHeadAttention(Module):
     def __init__(self, d_model, heads, causal=False, bias=True, dropout=0.0):
         super().__init__()
         if d_model % heads:
-            raise ValueError(f"MultiHeadAttention: d_model {d_model} must be divisible by heads {heads}")
+            raise errors.ValueError(f"MultiHeadAttention: d_model {d_model} must be divisible by heads {heads}")
         self.d_model, self.heads, self.causal, self.dropout = int(d_model), int(heads), bool(causal), float(dropout)
         self.qkv = Linear(d_model, 3 * d_model, bias=bias)   # rows: Wq, then Wk, then Wv
         self.out = Linear(d_model, d_model, bias=bias)
@@ -30,7 +31,7 @@ class MultiHeadAttention(Module):
 
     def forward(self, x, need_weights=False):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
+            raise errors.ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
                              f"{self.d_model}), got shape {x.shape}")
         batch, length, _ = x.shape
         qkv = self.qkv(x)

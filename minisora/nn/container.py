@@ -1,4 +1,5 @@
 """Sequential: modules applied one after another, the output of each the input of the next."""
+from .. import errors
 from .module import Module
 
 
@@ -7,7 +8,7 @@ class Sequential(Module):
         super().__init__()
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
-                raise TypeError(f"Sequential: item {index} is a {type(module).__name__}, not a Module")
+                raise errors.TypeError(f"Sequential: item {index} is a {type(module).__name__}, not a Module")
             setattr(self, str(index), module)
 
     def forward(self, x):

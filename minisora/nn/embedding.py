@@ -1,4 +1,5 @@
 """Embedding tables and positional encodings: how ids and positions become vectors."""
+from .. import errors
 from .. import functional as F
 from ..creation import zeros
 from . import init
@@ -11,7 +12,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, dtype="float32"):
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
-            raise ValueError(f"Embedding: sizes must be positive, got {num_embeddings}, {embedding_dim}")
+            raise errors.ValueError(f"Embedding: sizes must be positive, got {num_embeddings}, {embedding_dim}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.weight = Parameter(zeros(num_embeddings, embedding_dim, dtype=dtype))
         init.normal_(self.weight)
@@ -35,7 +36,7 @@ class PositionalEncoding(Module):
 
     def forward(self, x):
         if x.shape[-1] != self.d_model or x.shape[-2] > self.max_len:
-            raise ValueError(f"PositionalEncoding(d_model={self.d_model}, max_len={self.max_len}): "
+            raise errors.ValueError(f"PositionalEncoding(d_model={self.d_model}, max_len={self.max_len}): "
                              f"input of shape {x.shape} must be (..., length <= {self.max_len}, {self.d_model})")
         return F.positional_encoding(x)
 

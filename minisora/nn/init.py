@@ -6,6 +6,7 @@ and so does minisora's, so a network starts at the same scale in both.
 """
 import math
 
+from .. import errors
 from .. import random as ms_random
 
 
@@ -34,7 +35,7 @@ def ones_(tensor):
 def fan_in(tensor):
     """Inputs feeding each output: the product of every dim after the first (weight is (out, in, ...))."""
     if tensor.ndim < 2:
-        raise ValueError(f"fan_in needs a tensor of 2 or more dims, got shape {tensor.shape}")
+        raise errors.ValueError(f"fan_in needs a tensor of 2 or more dims, got shape {tensor.shape}")
     return math.prod(tensor.shape[1:])
 
 

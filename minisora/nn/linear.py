@@ -1,6 +1,7 @@
 """Linear: the layer of neurons, y = x W^T + b (the `linear` particle with its own W and b)."""
 import math
 
+from .. import errors
 from .. import functional as F
 from ..creation import zeros
 from . import init
@@ -13,7 +14,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype="float32"):
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got {in_features}, {out_features}")
+            raise errors.ValueError(f"Linear: in_features and out_features must be positive, got {in_features}, {out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(zeros(out_features, in_features, dtype=dtype))
         self.bias = Parameter(zeros(out_features, dtype=dtype)) if bias else None

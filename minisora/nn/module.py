@@ -15,6 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .. import errors
 from .. import autograd
 from ..autograd import RemovableHandle
 from ..tensor import Tensor
@@ -79,13 +80,13 @@ class Module:
     def register_buffer(self, name, tensor):
         """Keep a tensor that is saved in state_dict() and moved by to(), but not trained."""
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+            raise errors.TypeError(f"register_buffer: '{name}' must be a Tensor or None, got {type(tensor).__name__}")
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
 
     def register_parameter(self, name, parameter):
         if parameter is not None and not isinstance(parameter, Parameter):
-            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None")
+            raise errors.TypeError(f"register_parameter: '{name}' must be a Parameter or None")
         self.__dict__.pop(name, None)
         self._parameters[name] = parameter
 
@@ -234,7 +235,7 @@ class Module:
         if misshaped:
             problems.append("shape mismatches: " + "; ".join(misshaped))
         if problems:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+            raise errors.ValueError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
         for name, tensor in own.items():
             if name in state_dict:
                 value = state_dict[name]

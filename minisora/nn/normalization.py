@@ -1,4 +1,5 @@
 """LayerNorm: normalize each vector to mean 0 and variance 1, then a learned scale and shift."""
+from .. import errors
 from .. import functional as F
 from ..creation import ones, zeros
 from .module import Module, Parameter
@@ -10,7 +11,7 @@ class LayerNorm(Module):
         size = normalized_shape if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if not isinstance(size, int):
             if len(size) != 1:
-                raise ValueError(f"LayerNorm: minisora normalizes over the last dim only, got {normalized_shape}")
+                raise errors.ValueError(f"LayerNorm: minisora normalizes over the last dim only, got {normalized_shape}")
             size = size[0]
         self.normalized_shape, self.eps = int(size), float(eps)
         self.weight = Parameter(ones(size, dtype=dtype))

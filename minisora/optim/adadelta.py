@@ -8,6 +8,7 @@
 """
 import math
 
+from .. import errors
 from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
@@ -64,7 +65,7 @@ class Adadelta(Optimizer):
     def check(self, hyper):
         super().check(hyper)
         if "rho" in hyper and not 0.0 <= hyper["rho"] <= 1.0:
-            raise ValueError(f"Adadelta: rho must be in [0, 1], got {hyper['rho']!r}")
+            raise errors.ValueError(f"Adadelta: rho must be in [0, 1], got {hyper['rho']!r}")
         self.require_non_negative(hyper, "eps", "weight_decay")
 
     def initial_state(self, parameter, group):

@@ -11,6 +11,7 @@ The divisions by 1 - beta^t undo the bias of m and v towards their zero start.
 """
 import math
 
+from .. import errors
 from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
@@ -75,7 +76,7 @@ class Adam(Optimizer):
         if "betas" in hyper:
             betas = tuple(hyper["betas"])
             if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-                raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {hyper['betas']!r}")
+                raise errors.ValueError(f"{name}: betas must be two numbers in [0, 1), got {hyper['betas']!r}")
         self.require_non_negative(hyper, "eps", "weight_decay")
 
     def initial_state(self, parameter, group):

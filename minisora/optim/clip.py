@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numba import float64
 
+from .. import errors
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel
 from ..tensor import Tensor
@@ -91,7 +92,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         parameters = [parameters]
     norm_type, max_norm = float(norm_type), float(max_norm)
     if not (norm_type > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")
+        raise errors.ValueError(f"clip_grad_norm_: norm_type must be positive, got {norm_type}")
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return Tensor(0.0)
@@ -105,7 +106,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     else:
         total = math.fsum(per_call) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total gradient norm is {total} (NaN or inf in a gradient); "
+        raise errors.RuntimeError(f"clip_grad_norm_: the total gradient norm is {total} (NaN or inf in a gradient); "
                            "pass error_if_nonfinite=False to clip anyway")
     scale = min(1.0, max_norm / (total + 1e-6))
     for call in calls:

@@ -9,6 +9,7 @@ Call `scheduler.step()` once per epoch, after `optimizer.step()`. Each schedule 
 in closed form (PyTorch computes the same values step by step from the previous lr).
 """
 import math
+from .. import errors
 
 
 class LRScheduler:
@@ -42,7 +43,7 @@ class LRScheduler:
 class StepLR(LRScheduler):
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         if int(step_size) < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+            raise errors.ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -62,10 +63,10 @@ class ExponentialLR(LRScheduler):
 class LinearLR(LRScheduler):
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
+            raise errors.ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
                              f"got {start_factor}, {end_factor}")
         if int(total_iters) < 1:
-            raise ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters!r}")
+            raise errors.ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters!r}")
         self.start_factor, self.end_factor, self.total_iters = float(start_factor), float(end_factor), int(total_iters)
         super().__init__(optimizer, last_epoch)
 
@@ -77,7 +78,7 @@ class LinearLR(LRScheduler):
 class CosineAnnealingLR(LRScheduler):
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         if int(T_max) < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+            raise errors.ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
         self.T_max, self.eta_min = int(T_max), float(eta_min)
         super().__init__(optimizer, last_epoch)
 

@@ -18,6 +18,7 @@ import copy
 
 import numpy as np
 
+from .. import errors
 from .. import autograd
 from ..tensor import Tensor
 
@@ -44,11 +45,11 @@ class Optimizer:
     def __init__(self, params, **hyper):
         unknown = set(hyper) - set(self.defaults)
         if unknown:
-            raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
+            raise errors.TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}")
         self.check(hyper)
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise errors.ValueError(f"{type(self).__name__}: got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups, self.state = [], {}
         for group in groups:
@@ -60,23 +61,23 @@ class Optimizer:
         self.check(group)
         for parameter in group["params"]:
             if not isinstance(parameter, Tensor) or not parameter.requires_grad or not parameter.is_leaf:
-                raise TypeError(f"{type(self).__name__}: can only optimize leaf tensors that require grad, "
+                raise errors.TypeError(f"{type(self).__name__}: can only optimize leaf tensors that require grad, "
                                 f"got {type(parameter).__name__}")
             if any(parameter is seen for g in self.param_groups for seen in g["params"]):
-                raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
+                raise errors.ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
         if len({id(p) for p in group["params"]}) != len(group["params"]):   # it would be updated twice a step
-            raise ValueError(f"{type(self).__name__}: a parameter appears twice in one group")
+            raise errors.ValueError(f"{type(self).__name__}: a parameter appears twice in one group")
         self.param_groups.append(group)
 
     def check(self, hyper):
         """Raise ValueError for hyper-parameters outside their range (each optimizer adds its own)."""
         if "lr" in hyper and not hyper["lr"] >= 0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {hyper['lr']!r}")
+            raise errors.ValueError(f"{type(self).__name__}: invalid learning rate {hyper['lr']!r}")
 
     def require_non_negative(self, hyper, *names):
         for name in names:
             if name in hyper and not hyper[name] >= 0:
-                raise ValueError(f"{type(self).__name__}: invalid {name} {hyper[name]!r} (must be >= 0)")
+                raise errors.ValueError(f"{type(self).__name__}: invalid {name} {hyper[name]!r} (must be >= 0)")
 
     @staticmethod
     def zeros(parameter):
@@ -101,10 +102,10 @@ class Optimizer:
                     continue
                 grad = parameter.grad.data
                 if grad.dtype != parameter.dtype or grad.shape != parameter.shape:
-                    raise ValueError(f"{type(self).__name__}: gradient {grad.dtype}{list(grad.shape)} does not match "
+                    raise errors.ValueError(f"{type(self).__name__}: gradient {grad.dtype}{list(grad.shape)} does not match "
                                      f"its parameter {parameter.dtype}{list(parameter.shape)}")
                 if not parameter.backend.is_contiguous(parameter.data):
-                    raise ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} is not "
+                    raise errors.ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} is not "
                                      "contiguous in memory; the update kernels write through a flat view of it")
                 state = self.state.get(parameter)
                 if state is None:
@@ -167,12 +168,12 @@ class Optimizer:
         name = type(self).__name__
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} parameter groups, "
+            raise errors.ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
         parameters = []
         for index, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{name}.load_state_dict: group {index} has {len(saved['params'])} parameters "
+                raise errors.ValueError(f"{name}.load_state_dict: group {index} has {len(saved['params'])} parameters "
                                  f"in the checkpoint, {len(group['params'])} here")
             parameters.extend(zip(saved["params"], group["params"]))
         by_index = dict(parameters)
@@ -180,13 +181,13 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             parameter = by_index.get(int(key))
             if parameter is None:
-                raise ValueError(f"{name}.load_state_dict: state for parameter {key}, which no group has")
+                raise errors.ValueError(f"{name}.load_state_dict: state for parameter {key}, which no group has")
             new_state[parameter] = {}
             for field, value in values.items():
                 if isinstance(value, (np.ndarray, Tensor)):
                     array = value.numpy() if isinstance(value, Tensor) else value
                     if array.shape != tuple(parameter.shape):
-                        raise ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
+                        raise errors.ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
                                          f"{array.shape}, the parameter has {tuple(parameter.shape)}")
                     value = parameter.backend.asarray(array, parameter.dtype)
                 new_state[parameter][field] = value

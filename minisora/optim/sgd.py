@@ -8,6 +8,7 @@
 
 With momentum = 0 it is plain gradient descent: p = p - lr dL/dp.
 """
+from .. import errors
 from ..backends.gpu import cuda, gpu_kernel, launch_over_tensors
 from ..backends.kernel import kernel, scalar
 from .optimizer import Optimizer
@@ -68,7 +69,7 @@ class SGD(Optimizer):
         super().check(hyper)
         self.require_non_negative(hyper, "momentum", "weight_decay")
         if hyper.get("nesterov") and (hyper.get("momentum", 0) <= 0 or hyper.get("dampening", 0) != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise errors.ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
 
     def initial_state(self, parameter, group):
         return {"step": 0, "momentum_buffer": self.zeros(parameter) if group["momentum"] != 0 else None}

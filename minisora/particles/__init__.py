@@ -5,6 +5,7 @@ and benchmark every particle.
 """
 from dataclasses import dataclass
 
+from .. import errors
 from .. import backends
 from . import activations, arithmetic, attention, dropout, embedding, indexing, layer_norm, losses  # noqa: F401
 from . import matmul, multi_head_attention, pointwise, positional, reductions, shape, softmax  # noqa: F401
@@ -46,7 +47,7 @@ def get(name):
     try:
         return registry()[name]
     except KeyError:
-        raise KeyError(f"no particle named {name!r}; see minisora.particles.catalog()") from None
+        raise errors.KeyError(f"no particle named {name!r}; see minisora.particles.catalog()") from None
 
 
 __all__ = ["Context", "Particle", "catalog", "get"]

@@ -176,7 +176,7 @@ def sigmoid_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Sigmoid(Pointwise):
-    name = "sigmoid"
+    name, on_integers = "sigmoid", "promote"
     formula, gradient = "y = 1 / (1 + e^-x)", "dx = dy * y (1 - y)"
     reference, reference_slope = staticmethod(sigmoid_reference), staticmethod(sigmoid_slope_reference)
     kernels = (sigmoid_forward_kernel.on_gpu(sigmoid_forward_gpu),
@@ -259,7 +259,7 @@ def tanh_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Tanh(Pointwise):
-    name = "tanh"
+    name, on_integers = "tanh", "promote"
     formula, gradient = "y = tanh(x)", "dx = dy * (1 - y^2)"
     reference, reference_slope = staticmethod(tanh_reference), staticmethod(tanh_slope_reference)
     kernels = (tanh_forward_kernel.on_gpu(tanh_forward_gpu), tanh_backward_kernel.on_gpu(tanh_backward_gpu))

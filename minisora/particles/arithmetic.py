@@ -15,6 +15,7 @@ dims along which it was repeated (`sum_to_shape`).
 """
 import numpy as np
 
+from .. import errors
 from ..backends.cpu import advance
 from ..backends.gpu import cuda, gpu_kernel, position
 from ..backends.kernel import kernel, scalar
@@ -58,7 +59,7 @@ def broadcast_shape(particle, *arrays):
         return tuple(np.broadcast_shapes(*(a.shape for a in arrays)))
     except ValueError:
         shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
-        particle.fail(f"shapes {shapes} cannot be broadcast together")
+        particle.fail(f"shapes {shapes} cannot be broadcast together", errors.ShapeError)
 
 
 def launch(ctx, kernel_, leading, operands, shape, dtype):

@@ -30,6 +30,7 @@ from numba import float64
 from .. import config
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
 from ..backends.kernel import kernel, scalar
+from ..backends.layout import merged_leading
 from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
 from .particle import Particle, describe
@@ -224,6 +225,12 @@ class ScaledDotProductAttention(Particle):
         additive = cls.additive_mask(backend, mask, q.shape[:-2] + (length, keys), q.dtype)
         scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
         ctx.scale, ctx.causal = scale, bool(causal)
+        ctx.empty = out.size == 0 or keys == 0 or q.shape[-1] == 0
+        if ctx.empty:   # no query, no key or empty vectors: zeros, as PyTorch's products of empty matrices give
+            out[...] = 0
+            ctx.fused = False
+            ctx.save(q, k, v, backend.zeros(q.shape[:-2] + (length, keys), q.dtype))
+            return
         ctx.fused = cls.fused(backend, q, v, additive, need_weights)
         if ctx.fused:   # the kernels read and write any strides: no packed copies
             q4, k4, v4, out4 = (as_batch_of_heads(backend, x) for x in (q, k, v, out))
@@ -240,7 +247,7 @@ class ScaledDotProductAttention(Particle):
         for rows, seen in ctx.rows:
             product(ctx, q[..., rows, :], key_columns[..., :seen], out=weights[..., rows, :seen])
         # in place: scores -> weights, zero where hidden (also where the blocks skipped)
-        ctx.run(attention_softmax_kernel, backend.reshape(weights, (-1, length, keys)), scale, ctx.causal,
+        ctx.run(attention_softmax_kernel, backend.reshape(weights, merged_leading(weights.shape, 2)), scale, ctx.causal,
                 additive if additive is not None else backend.empty((1, 1, 1), q.dtype), additive is not None,
                 q.dtype == np.float32)
         for rows, seen in ctx.rows:
@@ -284,7 +291,7 @@ class ScaledDotProductAttention(Particle):
         elif mask.dtype.kind != "f":
             cls.fail(f"mask must be bool (True = attend) or float (added to the scores), got {describe(mask)}",
                      TypeError)
-        return backend.reshape(backend.asarray(full, dtype), (-1,) + shape[-2:])
+        return backend.reshape(backend.asarray(full, dtype), merged_leading(full.shape, 2))
 
     @classmethod
     def backward(cls, ctx, grad_out):
@@ -297,6 +304,10 @@ class ScaledDotProductAttention(Particle):
     def attend_backward(ctx, grad_out, grad_q, grad_k, grad_v):
         """dq, dk, dv written into grad_q, grad_k, grad_v (any arrays or views of q's, k's, v's shapes)."""
         backend = ctx.backend
+        if ctx.empty:
+            for grad in (grad_q, grad_k, grad_v):
+                grad[...] = 0
+            return
         if ctx.fused:
             q4, k4, v4, out4, logsumexp = ctx.saved
             grad4 = as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype))
@@ -310,7 +321,7 @@ class ScaledDotProductAttention(Particle):
         value_columns = transposed(backend, v)
         for rows, seen in ctx.rows:
             product(ctx, grad[..., rows, :], value_columns[..., :seen], out=grad_scores[..., rows, :seen])
-        by_rows = (-1,) + weights.shape[-2:]
+        by_rows = merged_leading(weights.shape, 2)
         ctx.run(attention_softmax_backward_kernel, backend.reshape(weights, by_rows),
                 backend.reshape(grad_scores, by_rows), ctx.scale, ctx.causal)
         for rows, seen in ctx.rows:

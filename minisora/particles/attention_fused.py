@@ -17,6 +17,7 @@ from numba import float32
 
 from ..backends.gpu import MAX_BLOCKS, cuda, device_function, gpu_kernel, launch, sized
 from ..backends.kernel import kernel
+from ..backends.layout import merged_leading
 
 
 @kernel(reorder_sums=True)
@@ -457,4 +458,4 @@ def as_batch_of_heads(backend, x):
         return x
     if x.ndim < 4:
         return x[(None,) * (4 - x.ndim)]
-    return backend.reshape(x, (-1,) + x.shape[-3:])
+    return backend.reshape(x, merged_leading(x.shape, 3))

@@ -9,6 +9,7 @@ evaluation time, when dropout is the identity. The random numbers come in as `no
 """
 import numpy as np
 
+from .. import errors
 from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel
 from .particle import Particle, describe
@@ -67,7 +68,7 @@ class Dropout(Particle):
         if not 0.0 <= p <= 1.0:
             cls.fail(f"p must be a probability in [0, 1], got {p!r}")
         if noise.shape != x.shape:
-            cls.fail(f"noise {describe(noise)} must match input {describe(x)}")
+            cls.fail(f"noise {describe(noise)} must match input {describe(x)}", errors.ShapeError)
         backend = ctx.backend
         x = backend.contiguous(x)
         y, keep = backend.empty(x.shape, x.dtype), backend.empty(x.shape, np.bool_)

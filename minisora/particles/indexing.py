@@ -3,6 +3,9 @@
     basic index (ints, slices, None, ...):   y is a view of x      dx = 0 with dx[index] = dy
     advanced index (integer or bool arrays): y[i] = x_flat[p[i]]   dx_flat[p[i]] += dy[i]
 
+Axes follow PyTorch where it differs from NumPy: an integer beside index arrays is applied first
+(`take`), so x[0, :, [0, 1]] of a (2, 3, 4, 5) x is (3, 2, 5).
+
 An advanced index may name the same element twice (x[[0, 0]]), so its backward must add,
 not assign: a scatter-add loop. Where each output element comes from (`p`, its position in
 x's flat memory) is worked out once, with every index range-checked, before any kernel runs:
@@ -58,6 +61,30 @@ def is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
 
 
+def take(array, index):
+    """array[index] as PyTorch reads it. The one difference from NumPy: an integer beside index
+    arrays picks its element first, before the arrays are applied, so it never counts as an array.
+    zeros(2, 3, 4, 5)[0, :, [0, 1]] is (3, 2, 5) here and in PyTorch; NumPy moves the broadcast
+    (0, [0, 1]) pair to the front: (2, 3, 5)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    integer = [isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in parts]
+    if is_basic(parts) or not any(integer):
+        return array[index]
+    first, rest = [], []
+    for part, is_integer in zip(parts, integer):
+        if is_integer:
+            first.append(part)
+        elif part is Ellipsis:
+            first.append(part)
+            rest.append(part)
+        elif part is None:
+            rest.append(part)
+        else:   # a slice or an index array: untouched by the first step (a bool array spans its ndim dims)
+            first.extend([slice(None)] * max(np.ndim(part), 1) if np.asarray(part).dtype == np.bool_ else [slice(None)])
+            rest.append(part)
+    return array[tuple(first)][tuple(rest)]
+
+
 class Index(Particle):
     name = "index"
     formula, gradient = "y = x[index]", "dx = 0 with dy added at the indexed places"
@@ -74,7 +101,7 @@ class Index(Particle):
             except IndexError as error:
                 cls.fail(f"{error} (indexing {describe(x)} with {index!r})", IndexError)
         try:
-            positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)[index]
+            positions = take(np.arange(x.size, dtype=np.int64).reshape(x.shape), index)
         except IndexError as error:
             cls.fail(f"{error} (indexing {describe(x)} with {index!r})", IndexError)
         ctx.positions = backend.asarray(positions)
@@ -96,10 +123,10 @@ class Index(Particle):
                 backend.flat(grad_x))
         return (grad_x,)
 
-    reference = staticmethod(lambda x, index=(): x[index])
+    reference = staticmethod(take)
 
     @staticmethod
     def reference_backward(x, grad_y, index=()):
-        grad_x = np.zeros_like(x)
-        np.add.at(grad_x, index, grad_y)
-        return (grad_x,)
+        grad_x = np.zeros(x.size, x.dtype)
+        np.add.at(grad_x, take(np.arange(x.size).reshape(x.shape), index), grad_y)
+        return (grad_x.reshape(x.shape),)

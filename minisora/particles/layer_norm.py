@@ -19,6 +19,7 @@ from numba import float64, int32
 from ..backends.gpu import (MAX_BLOCKS, SCRATCH, arrival_counters, block_sum, cuda, device_function, fill, gpu_kernel,
                             launch, launch_rows, sized, threads_for)
 from ..backends.kernel import kernel
+from ..backends.layout import merged_leading
 from .particle import Particle, describe
 
 
@@ -39,7 +40,7 @@ def layer_norm_backward_reference(x, weight, _bias, grad_y, eps=1e-5):
     xhat = (x - mean) * rstd
     g = grad_y * weight
     grad_x = rstd * (g - g.sum(-1, keepdims=True) / n - xhat * (g * xhat).sum(-1, keepdims=True) / n)
-    rows = (-1, n)
+    rows = merged_leading(x.shape, 1)
     grads = grad_x, (grad_y * xhat).reshape(rows).sum(0), grad_y.reshape(rows).sum(0)
     return tuple(g.astype(dtype) for g in grads)
 
@@ -221,7 +222,7 @@ class LayerNorm(Particle):
         if not eps > 0:
             cls.fail(f"eps must be positive, got {eps!r}")
         backend = ctx.backend
-        rows = backend.reshape(backend.contiguous(x), (-1, n))
+        rows = backend.reshape(backend.contiguous(x), merged_leading(x.shape, 1))
         y = backend.empty(rows.shape, x.dtype)
         mean, rstd = backend.empty((rows.shape[0],), np.float64), backend.empty((rows.shape[0],), np.float64)
         ctx.run(layer_norm_kernel, rows, backend.contiguous(weight), backend.contiguous(bias), float(eps), y, mean, rstd)

@@ -22,9 +22,10 @@ import math
 import numpy as np
 from numba import float64
 
-from .. import config
+from .. import config, errors
 from ..backends.gpu import cuda, gpu_kernel, launch, sized
 from ..backends.kernel import kernel
+from ..backends.layout import merged_leading
 from .arithmetic import reference_sum_to
 from .particle import Particle, describe
 from .reductions import sum_over, sum_to_shape
@@ -95,7 +96,7 @@ def product(ctx, a, b, bias=None, out=None, row_sums=None):
         return backend.matmul(a, b, bias, out, row_sums)
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     n, m = a.shape[-2], b.shape[-1]
-    stacks = [backend.reshape(backend.contiguous(backend.broadcast_to(x, batch + x.shape[-2:])), (-1,) + x.shape[-2:])
+    stacks = [backend.reshape(backend.contiguous(backend.broadcast_to(x, batch + x.shape[-2:])), merged_leading(batch + x.shape[-2:], 2))
               for x in (a, b)]
     y = backend.empty((math.prod(batch), n, m), a.dtype)
     ctx.run(matmul_loop_kernel, *stacks, bias if bias is not None else backend.empty((1,), a.dtype), bias is not None, y)
@@ -125,11 +126,11 @@ class Matmul(Particle):
         a2 = backend.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
         b2 = backend.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
         if a2.shape[-1] != b2.shape[-2]:
-            cls.fail(f"inner sizes differ: {describe(a)} @ {describe(b)} ({a2.shape[-1]} != {b2.shape[-2]})")
+            cls.fail(f"inner sizes differ: {describe(a)} @ {describe(b)} ({a2.shape[-1]} != {b2.shape[-2]})", errors.ShapeError)
         try:
             batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         except ValueError:
-            cls.fail(f"batch dims of {describe(a)} and {describe(b)} cannot be broadcast together")
+            cls.fail(f"batch dims of {describe(a)} and {describe(b)} cannot be broadcast together", errors.ShapeError)
         y = product(ctx, a2, b2)
         ctx.save(a2, b2)
         ctx.shapes, ctx.product_shape = (a.shape, b.shape), tuple(batch) + (a2.shape[-2], b2.shape[-1])
@@ -191,7 +192,7 @@ class Linear(Particle):
         if len({x.dtype, weight.dtype} | ({bias.dtype} if bias is not None else set())) > 1:
             cls.fail(f"inputs must share a dtype: {describe(x)}, {describe(weight)}, {describe(bias)}", TypeError)
         backend = ctx.backend
-        rows = backend.reshape(backend.contiguous(x), (-1, x.shape[-1]))
+        rows = backend.reshape(backend.contiguous(x), merged_leading(x.shape, 1))
         y = product(ctx, rows, backend.permute(weight, (1, 0)), bias)   # the bias added as y is written
         ctx.save(rows, weight)
         ctx.shape = x.shape
@@ -201,7 +202,7 @@ class Linear(Particle):
     def backward(ctx, grad_y):
         rows, weight = ctx.saved
         backend = ctx.backend
-        grad = backend.contiguous(backend.reshape(backend.astype(grad_y, rows.dtype), (-1, weight.shape[0])))
+        grad = backend.contiguous(backend.reshape(backend.astype(grad_y, rows.dtype), merged_leading(grad_y.shape, 1)))
         needs = ctx.needs_input_grad
         grad_x = backend.reshape(product(ctx, grad, weight), ctx.shape) if needs[0] else None
         needs_bias = len(needs) == 3 and needs[2]
@@ -220,7 +221,7 @@ class Linear(Particle):
     @staticmethod
     def reference_backward(x, weight, *bias_and_grad):
         grad_y = bias_and_grad[-1]
-        rows = x.reshape(-1, x.shape[-1])
-        grad = grad_y.reshape(-1, weight.shape[0])
+        rows = x.reshape(merged_leading(x.shape, 1))
+        grad = grad_y.reshape(merged_leading(grad_y.shape, 1))
         grads = ((grad @ weight).reshape(x.shape), grad.T @ rows)
         return grads + ((grad.sum(0),) if len(bias_and_grad) == 2 else ())

@@ -16,6 +16,7 @@ Particles are device-agnostic: they allocate through `ctx.backend` and compute t
 `ctx.run(kernel, ...)`, so adding a backend adds kernels, never edits a particle.
 """
 import numpy as np
+from .. import errors
 
 _registry = {}
 
@@ -46,7 +47,7 @@ class Context:
         except Exception as error:
             if type(error).__module__.startswith("numba"):
                 described = ", ".join(describe(a) for a in arguments)
-                raise TypeError(
+                raise errors.TypeError(
                     f"{self.particle.name}: kernel {kernel.name} cannot run on ({described}): "
                     f"{str(error).splitlines()[0]}"
                 ) from None
@@ -94,8 +95,9 @@ class Particle:
 
     @classmethod
     def fail(cls, message, error=ValueError):
-        """Raise `error` with a message that starts with this particle's name."""
-        raise error(f"{cls.name}: {message}")
+        """Raise `error` (minisora's twin of it: also a minisora.Error) with a message that starts
+        with this particle's name."""
+        raise errors.of(error)(f"{cls.name}: {message}")
 
     @classmethod
     def require_float(cls, *arrays):

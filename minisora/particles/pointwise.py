@@ -28,11 +28,15 @@ class Pointwise(Particle):
     and `kernels = (forward, backward)`: CPU loops `forward(*parameters, x, y)` and
     `backward(*parameters, x, y, grad_y, grad_x)` over flat arrays, each with its GPU twin
     attached by `Kernel.on_gpu`. `parameters` names the numbers the math takes (pow's exponent);
-    `float32_kernels`, where given, compute float32 input in float32 math (faster, as exact as float32).
+    `float32_kernels`, where given, compute float32 input in float32 math (faster, as exact as float32);
+`on_integers` says what integer input gets (no gradient flows to integers).
     """
 
     parameters = ()
     float32_kernels = None
+    # What integer (and bool) input gets, as in PyTorch: "refuse" (an error naming the particle),
+    # "keep" (int64 in, int64 out: neg, abs, sign) or "promote" (computed as float32: exp, log, ...)
+    on_integers = "refuse"
 
     @classmethod
     def every_kernel(cls):
@@ -46,7 +50,10 @@ class Pointwise(Particle):
 
     @classmethod
     def forward(cls, ctx, x, **params):
-        cls.require_float(x)
+        if cls.on_integers == "promote" and x.dtype.kind in "ib":
+            x = ctx.backend.astype(x, np.float32)
+        elif not (cls.on_integers == "keep" and x.dtype == np.int64):
+            cls.require_float(x)
         numbers = [float(params[name]) for name in cls.parameters] if cls.parameters else ()
         backend = ctx.backend
         x = backend.contiguous(x)
@@ -116,7 +123,7 @@ def neg_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Neg(Pointwise):
-    name = "neg"
+    name, on_integers = "neg", "keep"
     formula, gradient = "y = -x", "dx = -dy"
     reference, reference_slope = staticmethod(neg_reference), staticmethod(neg_slope_reference)
     kernels = (neg_forward_kernel.on_gpu(neg_forward_gpu), neg_backward_kernel.on_gpu(neg_backward_gpu))
@@ -166,7 +173,7 @@ def exp_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Exp(Pointwise):
-    name = "exp"
+    name, on_integers = "exp", "promote"
     formula, gradient = "y = e^x", "dx = dy * y"
     reference, reference_slope = staticmethod(exp_reference), staticmethod(exp_slope_reference)
     kernels = (exp_forward_kernel.on_gpu(exp_forward_gpu), exp_backward_kernel.on_gpu(exp_backward_gpu))
@@ -216,7 +223,7 @@ def log_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Log(Pointwise):
-    name = "log"
+    name, on_integers = "log", "promote"
     formula, gradient = "y = ln(x)", "dx = dy / x"
     reference, reference_slope = staticmethod(log_reference), staticmethod(log_slope_reference)
     kernels = (log_forward_kernel.on_gpu(log_forward_gpu), log_backward_kernel.on_gpu(log_backward_gpu))
@@ -266,7 +273,7 @@ def sqrt_backward_gpu(x, y, grad_y, grad_x):
 
 
 class Sqrt(Pointwise):
-    name = "sqrt"
+    name, on_integers = "sqrt", "promote"
     formula, gradient = "y = sqrt(x)", "dx = dy / (2 y)"
     reference, reference_slope = staticmethod(sqrt_reference), staticmethod(sqrt_slope_reference)
     kernels = (sqrt_forward_kernel.on_gpu(sqrt_forward_gpu), sqrt_backward_kernel.on_gpu(sqrt_backward_gpu))

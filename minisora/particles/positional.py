@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends.gpu import cuda, gpu_kernel, launch_elementwise
 from ..backends.kernel import kernel, scalar
+from ..backends.layout import merged_leading
 from .particle import Particle, describe
 
 
@@ -70,7 +71,7 @@ class PositionalEncoding(Particle):
         if x.ndim < 2:
             cls.fail(f"input must be (..., length, dim), got {describe(x)}")
         backend = ctx.backend
-        blocks = backend.reshape(backend.contiguous(x), (-1,) + x.shape[-2:])
+        blocks = backend.reshape(backend.contiguous(x), merged_leading(x.shape, 2))
         y = backend.empty(blocks.shape, x.dtype)
         ctx.run(add_positional_kernel, blocks, y)
         return backend.reshape(y, x.shape)

@@ -88,6 +88,34 @@ def max_kernel(x, out, argmax):
             out[o, i], argmax[o, i] = column_max(x, o, i)
 
 
+@scalar
+def holds_max(value, best):
+    """Whether `value` is the max `best` (a NaN max is held by the NaNs)."""
+    if value != value:
+        return best != best
+    return value == best
+
+
+@scalar
+def ties_of(x, o, i, best):
+    ties = 0
+    for r in range(x.shape[1]):
+        if holds_max(x[o, r, i], best):
+            ties += 1
+    return ties
+
+
+@kernel
+def max_split_backward_kernel(x, y, grad_y, grad_x):
+    """dy shared equally by every position holding the max (PyTorch's rule for max() and amax)."""
+    outer, rows, inner = x.shape
+    for o in range(outer):
+        for i in range(inner):
+            share = grad_y[o, i] / ties_of(x, o, i, y[o, i])
+            for r in range(rows):
+                grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
+
+
 @kernel
 def max_backward_kernel(grad_y, argmax, grad_x):
     outer, rows, inner = grad_x.shape
@@ -139,6 +167,17 @@ def max_backward_gpu(grad_y, argmax, grad_x):
         grad_x[o, r, i] = grad_y[o, i] if argmax[o, i] == r else 0
 
 
+@gpu_kernel
+def max_split_backward_gpu(x, y, grad_y, grad_x):
+    outer, rows, inner = x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, outer * inner, step):
+        o, i = e // inner, e % inner
+        share = grad_y[o, i] / ties_of(x, o, i, y[o, i])
+        for r in range(rows):
+            grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
+
+
 @sum_kernel.gpu
 def launch_sum(x, scale, out):
     launch_rows(sum_gpu, out.size, x.shape[1], x, scale, out)
@@ -154,6 +193,11 @@ def launch_max(x, out, argmax):
     launch_elementwise(max_gpu, out.size, x, out, argmax)
 
 
+@max_split_backward_kernel.gpu
+def launch_max_split_backward(x, y, grad_y, grad_x):
+    launch_elementwise(max_split_backward_gpu, y.size, x, y, grad_y, grad_x)
+
+
 @max_backward_kernel.gpu
 def launch_max_backward(grad_y, argmax, grad_x):
     launch_elementwise(max_backward_gpu, grad_x.size, grad_y, argmax, grad_x)
@@ -167,6 +211,8 @@ def normalize_dims(particle, shape, dims):
         return tuple(range(ndim))
     if isinstance(dims, (int, np.integer)):
         dims = (dims,)
+    if not isinstance(dims, (tuple, list)):
+        particle.fail(f"dim must be an integer or a tuple of integers, got {dims!r}", TypeError)
     normalized = []
     for d in dims:
         if not isinstance(d, (int, np.integer)) or not -max(ndim, 1) <= d < max(ndim, 1):
@@ -219,9 +265,10 @@ def sum_over(ctx, x, dims, scale=1.0):
     outer, _, inner = layout.block
     # made in its final shape (the kernel writes through an (outer, inner) view): a gradient that
     # is not a view of another array needs no defensive copy when autograd stores it
-    out = backend.zeros(layout.reduced_shape, x.dtype) if x.size == 0 else backend.empty(layout.reduced_shape, x.dtype)
-    if x.size:
-        ctx.run(sum_kernel, layout.blocks(backend, x), scale, backend.reshape(out, (outer, inner)))
+    if x.size == 0:   # the sum of nothing is 0; scaled, as mean's 1/0, it is NaN (PyTorch's mean of an empty dim)
+        return backend.full(layout.reduced_shape, 0.0 * scale, x.dtype)
+    out = backend.empty(layout.reduced_shape, x.dtype)
+    ctx.run(sum_kernel, layout.blocks(backend, x), scale, backend.reshape(out, (outer, inner)))
     return out
 
 
@@ -289,33 +336,39 @@ class Mean(Sum):
     @classmethod
     def validate(cls, x):
         cls.require_float(x)
-        if x.size == 0:
-            cls.fail(f"mean of an empty tensor of shape {x.shape} is undefined")
 
     @staticmethod
     def scale(layout):
-        return 1.0 / layout.block[1]
+        rows = layout.block[1]
+        return 1.0 / rows if rows else math.nan   # the mean of nothing is NaN, as in PyTorch
 
 
 class Max(Particle):
+    """y = max over dims of x. Its gradient goes to the first position holding the max (what
+    x.max(dim) returns as indices), or with `split_ties` is shared equally by every position
+    holding it (x.max() and amax, as in PyTorch)."""
     name, has_kinks = "max", True
     formula = "y = max over dims of x"
-    gradient = "dx = dy at the (first) position of the max, 0 elsewhere"
-    kernels = (max_kernel, max_backward_kernel)
+    gradient = "dx = dy at the (first) position of the max, 0 elsewhere; split_ties: dy / ties at each"
+    kernels = (max_kernel, max_backward_kernel, max_split_backward_kernel)
     reference = staticmethod(max_reference)
 
     @classmethod
-    def forward(cls, ctx, x, dims=None, keepdim=False):
+    def forward(cls, ctx, x, dims=None, keepdim=False, split_ties=False):
         dims = normalize_dims(cls, x.shape, dims)
         layout = layout_of(tuple(x.shape), dims)
-        if x.size == 0:
-            cls.fail(f"max of an empty tensor of shape {x.shape} is undefined")
+        outer, rows, inner = layout.block
+        if rows == 0:
+            cls.fail(f"max over dims {dims} of a tensor of shape {x.shape} has no element to take", IndexError)
         backend = ctx.backend
-        outer, _, inner = layout.block
         y = backend.empty((outer, inner), x.dtype)
         argmax = backend.empty((outer, inner), np.int64)
-        ctx.run(max_kernel, layout.blocks(backend, x), y, argmax)
-        ctx.layout, ctx.argmax, ctx.dtype = layout, argmax, x.dtype
+        blocks = layout.blocks(backend, x)
+        if y.size:
+            ctx.run(max_kernel, blocks, y, argmax)
+        ctx.layout, ctx.argmax, ctx.dtype, ctx.split_ties = layout, argmax, x.dtype, bool(split_ties)
+        if ctx.split_ties:
+            ctx.save(blocks, y)
         shape = layout.kept_shape if keepdim else layout.reduced_shape
         ctx.indices = backend.reshape(argmax, shape)
         return backend.reshape(y, shape)
@@ -324,18 +377,25 @@ class Max(Particle):
     def backward(ctx, grad_y):
         backend, layout = ctx.backend, ctx.layout
         outer, _, inner = layout.block
-        grad_y = backend.contiguous(backend.astype(grad_y, ctx.dtype))
+        grad_y = backend.reshape(backend.contiguous(backend.astype(grad_y, ctx.dtype)), (outer, inner))
         grad_x = backend.empty(layout.block, ctx.dtype)
-        ctx.run(max_backward_kernel, backend.reshape(grad_y, (outer, inner)), ctx.argmax, grad_x)
+        if grad_x.size and ctx.split_ties:
+            ctx.run(max_split_backward_kernel, *ctx.saved, grad_y, grad_x)
+        elif grad_x.size:
+            ctx.run(max_backward_kernel, grad_y, ctx.argmax, grad_x)
         return (layout.unblock(backend, grad_x),)
 
     @classmethod
-    def reference_backward(cls, x, grad_y, dims=None, keepdim=False):
+    def reference_backward(cls, x, grad_y, dims=None, keepdim=False, split_ties=False):
         dims = list(normalize_dims(cls, x.shape, dims))
         kept = [d for d in range(x.ndim) if d not in dims]
         moved = np.transpose(x, kept + dims)
-        rows = moved.reshape(moved.shape[: len(kept)] + (-1,))
-        first = np.argmax(rows, axis=-1)
-        one_hot = np.arange(rows.shape[-1]) == first[..., None]
-        grad = one_hot * np.reshape(grad_y, first.shape)[..., None]
+        rows = moved.reshape(moved.shape[: len(kept)] + (math.prod(x.shape[d] for d in dims),))
+        if split_ties:
+            best = np.max(rows, axis=-1, keepdims=True)
+            holds = (rows == best) | (np.isnan(rows) & np.isnan(best))
+            share = holds / holds.sum(-1, keepdims=True)
+        else:
+            share = np.arange(rows.shape[-1]) == np.argmax(rows, axis=-1)[..., None]
+        grad = share * np.reshape(grad_y, rows.shape[:-1])[..., None]
         return (grad.reshape(moved.shape).transpose(np.argsort(kept + dims)).astype(x.dtype),)

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import errors
 from .particle import Particle, describe
 
 
@@ -44,10 +45,10 @@ def resolve_shape(particle, x, shape):
     known = math.prod(n for n in shape if n != -1)
     if unknown:
         if known == 0 or x.size % known:
-            particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
+            particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}", errors.ShapeError)
         shape = tuple(x.size // known if n == -1 else n for n in shape)
     if math.prod(shape) != x.size:
-        particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}")
+        particle.fail(f"cannot reshape {describe(x)} ({x.size} elements) to {shape}", errors.ShapeError)
     return shape
 
 
@@ -77,10 +78,10 @@ class Permute(Particle):
 
 
 def check_same_kind(particle, arrays, dim, new_dim):
-    if not arrays:
-        particle.fail("needs at least one tensor")
     first = arrays[0]
     ndim = first.ndim + (1 if new_dim else 0)
+    if not isinstance(dim, (int, np.integer)):
+        particle.fail(f"dim must be an integer, got {dim!r}", TypeError)
     if not -ndim <= dim < ndim or ndim == 0:
         particle.fail(f"dim {dim} is out of range for tensors of {first.ndim} dims", IndexError)
     dim %= ndim
@@ -92,7 +93,7 @@ def check_same_kind(particle, arrays, dim, new_dim):
         )
         if not same:
             rule = "the same shape" if new_dim else f"the same shape except along dim {dim}"
-            particle.fail(f"tensors must have {rule}, got {describe(first)} and {describe(a)}")
+            particle.fail(f"tensors must have {rule}, got {describe(first)} and {describe(a)}", errors.ShapeError)
     return dim
 
 

@@ -150,10 +150,13 @@ class Softmax(Particle):
     @classmethod
     def forward(cls, ctx, x, dim=-1):
         cls.require_float(x)
-        if x.ndim == 0 or not -x.ndim <= dim < x.ndim:
+        if not isinstance(dim, (int, np.integer)):
+            cls.fail(f"dim must be an integer, got {dim!r}", TypeError)
+        ndim = max(x.ndim, 1)   # a 0-d tensor is one row of one number (dim 0 or -1), as in PyTorch
+        if not -ndim <= dim < ndim:
             cls.fail(f"dim {dim} is out of range for {describe(x)}", IndexError)
         backend = ctx.backend
-        ctx.dim = dim % x.ndim
+        ctx.dim = dim % ndim
         rows = to_rows(backend, x, ctx.dim)
         y = backend.empty(rows.shape, x.dtype)
         if y.size:
@@ -193,13 +196,18 @@ def last_dim_order(ndim, dim):
 
 
 def to_rows(backend, x, dim):
-    """x as a contiguous (rows, n) matrix whose rows run along `dim`."""
+    """x as a contiguous (rows, n) matrix whose rows run along `dim` (a 0-d x: one row of one)."""
+    if x.ndim == 0:
+        return backend.reshape(x, (1, 1))
     if dim != x.ndim - 1:
         x = backend.permute(x, last_dim_order(x.ndim, dim))
-    return backend.reshape(backend.contiguous(x), (-1, x.shape[-1]))
+    # the row count spelled out: -1 is ambiguous when a dim is 0
+    return backend.reshape(backend.contiguous(x), (math.prod(x.shape[:-1]), x.shape[-1]))
 
 
 def from_rows(backend, rows, shape, dim):
+    if not shape:
+        return backend.reshape(rows, ())
     order = last_dim_order(len(shape), dim)
     y = backend.reshape(rows, tuple(shape[d] for d in order))
     return y if dim == len(shape) - 1 else backend.permute(y, tuple(np.argsort(order)))

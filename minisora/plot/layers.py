@@ -2,6 +2,7 @@
 attention weights, and the decision boundary of a 2-D classifier."""
 import numpy as np
 
+from .. import errors
 from .figure import finish, new_figure
 
 
@@ -9,7 +10,7 @@ def histograms(values_by_name, path=None, title=None, bins=40):
     """One histogram per entry of {name: array or tensor} (activations or gradients per layer)."""
     names = list(values_by_name)
     if not names:
-        raise ValueError("histograms: nothing to draw (an empty mapping)")
+        raise errors.ValueError("histograms: nothing to draw (an empty mapping)")
     columns = min(len(names), 4)
     rows = -(-len(names) // columns)
     figure = new_figure(3.2 * columns, 2.6 * rows)
@@ -31,7 +32,7 @@ def gradient_histograms(model, path=None, title="gradients"):
     """Histograms of every parameter's .grad (after a backward)."""
     grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
     if not grads:
-        raise ValueError("gradient_histograms: no parameter has a gradient yet; call backward() first")
+        raise errors.ValueError("gradient_histograms: no parameter has a gradient yet; call backward() first")
     return histograms(grads, path, title)
 
 
@@ -39,7 +40,7 @@ def gradient_flow(model, path=None, title="gradient flow"):
     """Mean and max |gradient| of each weight, first layer to last: vanishing gradients show as a slope."""
     rows = [(name, np.abs(p.grad.numpy())) for name, p in model.named_parameters() if p.grad is not None and p.ndim > 1]
     if not rows:
-        raise ValueError("gradient_flow: no weight has a gradient yet; call backward() first")
+        raise errors.ValueError("gradient_flow: no weight has a gradient yet; call backward() first")
     figure = new_figure(max(5.0, 0.6 * len(rows) + 2), 4)
     axes = figure.subplots()
     positions = np.arange(len(rows))
@@ -59,7 +60,7 @@ def attention_heatmap(weights, tokens=None, path=None, title="attention"):
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3:
-        raise ValueError(f"attention_heatmap: weights must be (T, S) or (heads, T, S), got shape {array.shape}")
+        raise errors.ValueError(f"attention_heatmap: weights must be (T, S) or (heads, T, S), got shape {array.shape}")
     heads = len(array)
     figure = new_figure(3.2 * heads + 0.8, 3.4)
     for head, axes in enumerate(figure.subplots(1, heads, squeeze=False)[0]):
@@ -78,7 +79,7 @@ def decision_boundary(predict, points, labels, path=None, title="decision bounda
     """Colour the plane by predict(grid of (N, 2) points) -> class ids, and scatter the data on top."""
     points, labels = np.asarray(points), np.asarray(labels)
     if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"decision_boundary: points must be (N, 2), got shape {points.shape}")
+        raise errors.ValueError(f"decision_boundary: points must be (N, 2), got shape {points.shape}")
     low, high = points.min(0), points.max(0)
     margin = 0.1 * (high - low + 1e-9)
     xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)

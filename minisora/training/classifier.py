@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .. import errors
 from .. import functional as F
 from .. import optim, random as ms_random
 from ..autograd import no_grad
@@ -46,7 +47,7 @@ def make_optimizer(config, parameters):
         return optim.RMSprop(parameters, lr=lr, momentum=config["momentum"], weight_decay=decay)
     if name == "adadelta":
         return optim.Adadelta(parameters, lr=lr, weight_decay=decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw, rmsprop or adadelta")
+    raise errors.ValueError(f"unknown optimizer {name!r}; choose sgd, adam, adamw, rmsprop or adadelta")
 
 
 def make_scheduler(config, optimizer):
@@ -57,12 +58,12 @@ def make_scheduler(config, optimizer):
         return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
     if name == "step":
         return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config["epochs"] // 3), gamma=0.1)
-    raise ValueError(f"unknown scheduler {name!r}; choose none, cosine or step")
+    raise errors.ValueError(f"unknown scheduler {name!r}; choose none, cosine or step")
 
 
 def make_model(config, features, classes):
     if config["model"] != "mlp":
-        raise ValueError(f"unknown classifier model {config['model']!r}")
+        raise errors.ValueError(f"unknown classifier model {config['model']!r}")
     return MLP(features, config["hidden"], classes, activation=config["activation"], dropout=config["dropout"])
 
 
@@ -189,7 +190,7 @@ class ClassifierRun:
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("epochs", "device"))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
-            raise ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
+            raise errors.ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
                              "epochs; keep --epochs, or train with --scheduler none to extend a run")
         config.update(overrides)
         run = cls(config, out, log)

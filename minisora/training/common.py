@@ -3,6 +3,7 @@ import contextlib
 import json
 import os
 import signal
+from .. import errors
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
 
@@ -49,7 +50,7 @@ def check_overrides(saved, overrides, changeable):
     """--resume keeps the saved configuration: only the options in `changeable` may differ."""
     for key, value in overrides.items():
         if key not in changeable and value != saved.get(key):
-            raise ValueError(f"--resume: {key} was {saved.get(key)!r} in the saved run, got {value!r}; "
+            raise errors.ValueError(f"--resume: {key} was {saved.get(key)!r} in the saved run, got {value!r}; "
                              f"only {', '.join('--' + c.replace('_', '-') for c in changeable)} can change when resuming")
 
 

@@ -4,6 +4,7 @@ The split depends only on (dataset, val_split, split_seed), not on the training 
 different seeds are scored on the same held-out samples, and `minisora eval` rebuilds exactly
 the validation set a checkpoint was scored on.
 """
+from .. import errors
 from .. import data
 
 TWO_D = {"moons": data.moons, "circles": data.circles, "spiral": data.spiral}
@@ -19,11 +20,11 @@ def load_dataset(config, split="train"):
         return TWO_D[name](count=1000, seed=config["seed"])
     if name in ("mnist", "fashion-mnist"):
         if not config.get("data_dir"):
-            raise ValueError(f"dataset {name} is read from IDX files: pass --data-dir FOLDER "
+            raise errors.ValueError(f"dataset {name} is read from IDX files: pass --data-dir FOLDER "
                              "(the folder with train-images-idx3-ubyte etc.)")
         classes = data.idx.FASHION_CLASSES if name == "fashion-mnist" else None
         return data.mnist(config["data_dir"], split=split, classes=classes)
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    raise errors.ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
 def train_val_split(config):
@@ -31,7 +32,7 @@ def train_val_split(config):
     full = load_dataset(config)
     fraction = float(config["val_split"])
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"--val-split must be between 0 and 1 (exclusive), got {fraction}")
+        raise errors.ValueError(f"--val-split must be between 0 and 1 (exclusive), got {fraction}")
     held_out = max(1, round(len(full) * fraction))
     train, validation = data.random_split(full, [len(full) - held_out, held_out], seed=config["split_seed"])
     return train, validation
@@ -40,7 +41,7 @@ def train_val_split(config):
 def test_set(config):
     """The separate test files of MNIST-style datasets (the others have only train and validation)."""
     if config["dataset"] not in ("mnist", "fashion-mnist"):
-        raise ValueError(f"dataset {config['dataset']} has no separate test set; use --split val")
+        raise errors.ValueError(f"dataset {config['dataset']} has no separate test set; use --split val")
     return load_dataset(config, "test")
 
 

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .. import errors
 from .. import optim, random as ms_random
 from ..autograd import no_grad
 from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
@@ -144,7 +145,7 @@ class LanguageModelRun:
         self.model.load_state_dict(state["model"])
         renamed = sorted(set(state["model"]) - set(self.model.state_dict()))
         if renamed:   # the weights loaded once renamed (Module.upgrade_state_dict); the optimizer's are by position
-            raise ValueError(f"--resume: the checkpoint names its parameters as an earlier minisora did ({renamed[0]}, "
+            raise errors.ValueError(f"--resume: the checkpoint names its parameters as an earlier minisora did ({renamed[0]}, "
                              "...): its weights still load (minisora generate works), but its optimizer state "
                              "does not fit this version's parameters, so the run cannot continue; start a new one")
         self.optimizer.load_state_dict(state["optimizer"])
@@ -157,7 +158,7 @@ def load_for_generation(path):
     """(model, tokenizer) from a GPT checkpoint, ready to generate."""
     state = load(checkpoint_path(path))
     if state.get("kind") != "gpt":
-        raise ValueError(f"{path} holds a {state.get('kind', 'unknown')} run, not a GPT: generate needs a GPT checkpoint")
+        raise errors.ValueError(f"{path} holds a {state.get('kind', 'unknown')} run, not a GPT: generate needs a GPT checkpoint")
     config = state["config"]
     tokenizer = CharTokenizer.from_state_dict(state["tokenizer"])
     model = GPT(tokenizer.vocab_size, config["context"], config["d_model"], config["heads"], config["layers"])
