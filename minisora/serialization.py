@@ -7,7 +7,12 @@ tensor named by its path ("model/layers.0.weight"); everything else (dicts, list
 strings, None) goes into the file's metadata as JSON, with a placeholder where each array was.
 Nothing is pickled, so loading a file never runs code. Saving writes a temporary file in the
 same folder and renames it over the target: a crash mid-save leaves the old checkpoint whole.
+
+The metadata also holds a SHA-256 digest of the structure and of every array (name, dtype, shape,
+bytes): a flipped bit anywhere is caught at load. Whatever a damaged file breaks, the only error
+that leaves `load` is CheckpointError (a ValueError), saying which file.
 """
+import hashlib
 import json
 import os
 import struct
@@ -72,9 +77,9 @@ def save(obj, path):
     from safetensors.numpy import save as safetensors_bytes
 
     arrays = {}
-    structure = _encode(obj, "", arrays)
-    body = safetensors_bytes(arrays, metadata={"format": FORMAT, "version": str(VERSION),
-                                               "structure": json.dumps(structure)})
+    structure = json.dumps(_encode(obj, "", arrays))
+    body = safetensors_bytes(arrays, metadata={"format": FORMAT, "version": str(VERSION), "structure": structure,
+                                               "sha256": _digest(structure, arrays)})
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
@@ -90,6 +95,16 @@ def save(obj, path):
             os.remove(temporary)
         raise
     return path
+
+
+def _digest(structure, arrays):
+    """SHA-256 of the structure's JSON and of every array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256(structure.encode())
+    for name in sorted(arrays):
+        array = arrays[name]
+        digest.update(f"\n{name}:{array.dtype.str}:{array.shape}\n".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def _umask():
@@ -119,22 +134,29 @@ def _header(raw, path):
 
 def load(path):
     """Read a checkpoint written by `save`; never unpickles. Arrays saved as Tensors come back as Tensors."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as safetensors_arrays
-
     if os.path.isdir(path):
         raise IsADirectoryError(f"load: {path} is a folder; pass the checkpoint file inside it")
     with open(path, "rb") as handle:
         raw = handle.read()
+    try:
+        return _parse(raw, path)
+    except CheckpointError:
+        raise
+    except Exception as error:   # whatever a damaged header breaks in the parsing (a missing key, a wrong type, nesting)
+        raise CheckpointError(f"load: {path} is corrupt ({type(error).__name__}: {error})") from None
+
+
+def _parse(raw, path):
+    from safetensors.numpy import load as safetensors_arrays
+
     metadata = _header(raw, path).get("__metadata__") or {}
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"load: {path} is a safetensors file but not a minisora checkpoint "
                               "(no minisora structure in its metadata)")
     if int(metadata.get("version", 0)) > VERSION:
         raise CheckpointError(f"load: {path} was written by a newer minisora (format {metadata['version']})")
-    try:
-        arrays = safetensors_arrays(raw)
-        structure = json.loads(metadata["structure"])
-    except (SafetensorError, ValueError, KeyError) as error:
-        raise CheckpointError(f"load: {path} is corrupt: {error}") from None
-    return _decode(structure, arrays)
+    arrays = safetensors_arrays(raw)
+    structure = metadata["structure"]
+    if "sha256" in metadata and _digest(structure, arrays) != metadata["sha256"]:   # (older files have none)
+        raise CheckpointError(f"load: {path} is corrupt: its contents do not match the checksum saved with them")
+    return _decode(json.loads(structure), arrays)

@@ -1,5 +1,6 @@
 """Optimizers, clipping and schedules against hand-computed values, their NumPy references and
 PyTorch's trajectories (golden/optimizers.npz, made by golden/make_optimizers.py)."""
+import copy
 import math
 import os
 
@@ -181,6 +182,49 @@ def test_load_state_dict_reports_mismatches():
         ms.optim.Adam([w, v]).load_state_dict(source.state_dict())
     with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(1,\), the parameter has \(2,\)"):
         ms.optim.Adam([v]).load_state_dict(source.state_dict())
+
+
+def test_load_state_dict_refuses_nonsense_before_changing_anything():
+    w = parameter([1.0, 2.0])
+    adam = ms.optim.Adam([w], lr=0.01)
+    w.grad = ms.tensor([1.0, 1.0], dtype="float64")
+    adam.step()
+    good = adam.state_dict()
+
+    def edited(change):
+        state = copy.deepcopy(good)
+        change(state)
+        return state
+    cases = [
+        (lambda s: s["param_groups"][0].update(lr=-1.0), ValueError, "Adam: invalid learning rate -1.0"),
+        (lambda s: s["param_groups"][0].update(lr="0.1"), TypeError, "Adam: lr must be a number, got '0.1'"),
+        (lambda s: s["param_groups"][0].update(betas=(0.9,)), TypeError, "Adam: betas must be a tuple of 2 numbers"),
+        (lambda s: s["state"][0].update(step=-3), ValueError, "step of parameter 0 must be a count >= 0, got -3"),
+        (lambda s: s["state"][0].pop("exp_avg_sq"), ValueError, r"state of parameter 0 holds \['exp_avg', 'step'\]"),
+        (lambda s: s.pop("state"), ValueError, "expected a dict with 'state' and 'param_groups'"),
+    ]
+    for change, error, message in cases:
+        fresh = ms.optim.Adam([w], lr=0.5)
+        with pytest.raises(error, match=message):
+            fresh.load_state_dict(edited(change))
+        assert fresh.param_groups[0]["lr"] == 0.5 and not fresh.state   # nothing changed
+    sgd = ms.optim.SGD([w], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: group 0 holds the settings \['betas', 'eps', 'lr', "
+                                         r"'weight_decay'\], a SGD has .* \(is this another optimizer's state\?\)"):
+        sgd.load_state_dict(good)
+    scheduled = ms.optim.Adam([w], lr=0.5)
+    ms.optim.lr_scheduler.StepLR(adam, step_size=1)   # adds initial_lr to the groups, as PyTorch's schedulers do
+    scheduled.load_state_dict(adam.state_dict())
+    assert scheduled.param_groups[0]["lr"] == 0.01
+
+
+def test_a_read_only_parameter_is_refused_by_name_at_step():
+    frozen = np.ones(3)
+    frozen.flags.writeable = False
+    w = ms.as_tensor(frozen).requires_grad_()
+    (w * w).sum().backward()
+    with pytest.raises(ValueError, match=r"^SGD: parameter float64\[3\] is a read-only NumPy array"):
+        ms.optim.SGD([w], lr=0.1).step()
 
 
 # --- bad input ----------------------------------------------------------------------------

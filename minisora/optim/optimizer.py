@@ -39,6 +39,29 @@ def in_calls(items, key):
             for start in range(0, len(group), backend.tensors_per_call)]
 
 
+SCHEDULER_KEYS = {"initial_lr"}   # what a learning-rate scheduler adds to a group, as PyTorch's do
+
+
+def same_kind(value, default):
+    """Whether a hyper-parameter has its default's kind: a real number, a flag, a tuple of numbers."""
+    if isinstance(default, bool):
+        return isinstance(value, (bool, np.bool_))
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if isinstance(default, tuple):
+        return (isinstance(value, (tuple, list)) and len(value) == len(default)
+                and all(same_kind(v, d) for v, d in zip(value, default)))
+    return True
+
+
+def kind_of(default):
+    if isinstance(default, bool):
+        return "True or False"
+    if isinstance(default, tuple):
+        return f"a tuple of {len(default)} numbers"
+    return "a number"
+
+
 class Optimizer:
     defaults = {}
 
@@ -70,7 +93,11 @@ class Optimizer:
         self.param_groups.append(group)
 
     def check(self, hyper):
-        """Raise ValueError for hyper-parameters outside their range (each optimizer adds its own)."""
+        """Raise TypeError for a hyper-parameter of the wrong kind (a string lr) and ValueError for
+        one outside its range (each optimizer adds its own ranges)."""
+        for name, default in self.defaults.items():
+            if name in hyper and not same_kind(hyper[name], default):
+                raise errors.TypeError(f"{type(self).__name__}: {name} must be {kind_of(default)}, got {hyper[name]!r}")
         if "lr" in hyper and not hyper["lr"] >= 0:
             raise errors.ValueError(f"{type(self).__name__}: invalid learning rate {hyper['lr']!r}")
 
@@ -107,6 +134,10 @@ class Optimizer:
                 if not parameter.backend.is_contiguous(parameter.data):
                     raise errors.ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} is not "
                                      "contiguous in memory; the update kernels write through a flat view of it")
+                if not getattr(getattr(parameter.data, "flags", None), "writeable", True):
+                    raise errors.ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} "
+                                            "is a read-only NumPy array (ms.as_tensor shares an array's memory, "
+                                            "flags and all); make a writable copy with ms.tensor(array)")
                 state = self.state.get(parameter)
                 if state is None:
                     state = self.state[parameter] = self.initial_state(parameter, group)
@@ -164,9 +195,22 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore state saved by state_dict() into an optimizer over the same parameters."""
+        """Restore state saved by state_dict() into an optimizer over the same parameters. Everything
+        is checked before anything changes: the groups and their hyper-parameters (names, kinds,
+        ranges: another optimizer's state is refused), and each parameter's state (its names, its
+        step, its arrays' shapes)."""
         name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise errors.ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' (what "
+                                    f"state_dict() returns), got {type(state_dict).__name__}"
+                                    + (f" with keys {sorted(map(str, state_dict))}" if isinstance(state_dict, dict) else ""))
         saved_groups = state_dict["param_groups"]
+        for index, saved in enumerate(saved_groups):
+            hyper = {k: v for k, v in saved.items() if k != "params"}
+            if set(self.defaults) - set(hyper) or set(hyper) - set(self.defaults) - SCHEDULER_KEYS:
+                raise errors.ValueError(f"{name}.load_state_dict: group {index} holds the settings {sorted(hyper)}, a "
+                                        f"{name} has {sorted(self.defaults)} (is this another optimizer's state?)")
+            self.check(hyper)
         if len(saved_groups) != len(self.param_groups):
             raise errors.ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
@@ -175,13 +219,20 @@ class Optimizer:
             if len(saved["params"]) != len(group["params"]):
                 raise errors.ValueError(f"{name}.load_state_dict: group {index} has {len(saved['params'])} parameters "
                                  f"in the checkpoint, {len(group['params'])} here")
-            parameters.extend(zip(saved["params"], group["params"]))
+            parameters.extend((index, (parameter, saved)) for index, parameter in zip(saved["params"], group["params"]))
         by_index = dict(parameters)
         new_state = {}
         for key, values in state_dict["state"].items():
-            parameter = by_index.get(int(key))
-            if parameter is None:
+            if int(key) not in by_index:
                 raise errors.ValueError(f"{name}.load_state_dict: state for parameter {key}, which no group has")
+            parameter, saved_group = by_index[int(key)]
+            expected = set(self.initial_state(parameter, saved_group))   # (which state a setting keeps: momentum's)
+            if set(values) != expected:
+                raise errors.ValueError(f"{name}.load_state_dict: state of parameter {key} holds {sorted(values)}, a "
+                                        f"{name} keeps {sorted(expected)}")
+            if not isinstance(values["step"], (int, np.integer)) or values["step"] < 0:
+                raise errors.ValueError(f"{name}.load_state_dict: step of parameter {key} must be a count >= 0, "
+                                        f"got {values['step']!r}")
             new_state[parameter] = {}
             for field, value in values.items():
                 if isinstance(value, (np.ndarray, Tensor)):
