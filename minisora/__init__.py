@@ -25,10 +25,13 @@ F = functional
 cat, stack, split, chunk = functional.cat, functional.stack, functional.split, functional.chunk
 where, matmul = functional.where, functional.matmul
 exp, log, sqrt = functional.exp, functional.log, functional.sqrt
+abs, sign, sin, cos, clamp = functional.abs, functional.sign, functional.sin, functional.cos, functional.clamp
+maximum, minimum = functional.maximum, functional.minimum
 float32, float64, int64 = "float32", "float64", "int64"
 
 __all__ = [
     "Tensor", "Error", "errors", "config", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
     "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "split", "chunk", "where", "matmul", "exp", "log", "sqrt",
+    "abs", "sign", "sin", "cos", "clamp", "maximum", "minimum",
 ]

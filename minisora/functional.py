@@ -42,6 +42,9 @@ def method_as_function(method):
 
 
 exp, log, sqrt = method_as_function(Tensor.exp), method_as_function(Tensor.log), method_as_function(Tensor.sqrt)
+abs, sign, sin, cos = (method_as_function(m) for m in (Tensor.abs, Tensor.sign, Tensor.sin, Tensor.cos))
+clamp = clip = method_as_function(Tensor.clamp)
+maximum, minimum = method_as_function(Tensor.maximum), method_as_function(Tensor.minimum)
 relu, sigmoid, tanh = method_as_function(Tensor.relu), method_as_function(Tensor.sigmoid), method_as_function(Tensor.tanh)
 softmax, log_softmax = method_as_function(Tensor.softmax), method_as_function(Tensor.log_softmax)
 
@@ -50,11 +53,31 @@ def leaky_relu(x, negative_slope=0.01):
     return autograd.call(activations.LeakyReLU, as_tensor(x), negative_slope=float(negative_slope))
 
 
-def gelu(x, approximate="tanh"):
-    """GELU in its tanh form (GPT-2's). PyTorch's default is the erf form: pass approximate='tanh' there."""
-    if approximate != "tanh":
-        raise errors.ValueError(f"gelu: minisora implements the tanh approximation only, got approximate={approximate!r}")
-    return autograd.call(activations.GELU, as_tensor(x))
+def gelu(x, approximate="none"):
+    """GELU as PyTorch's: the exact x Phi(x) (erf) by default, GPT-2's tanh form with approximate='tanh'."""
+    if approximate not in GELU_FORMS:
+        raise errors.ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return autograd.call(GELU_FORMS[approximate], as_tensor(x))
+
+
+GELU_FORMS = {"none": activations.GELU, "tanh": activations.GELUTanh}
+
+
+def silu(x):
+    """x sigmoid(x) (also called swish)."""
+    return autograd.call(activations.SiLU, as_tensor(x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """ln(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's signature)."""
+    if not beta > 0:
+        raise errors.ValueError(f"softplus: beta must be positive, got {beta!r}")
+    return autograd.call(activations.Softplus, as_tensor(x), beta=float(beta), threshold=float(threshold))
+
+
+def elu(x, alpha=1.0):
+    """x above 0, alpha (e^x - 1) below."""
+    return autograd.call(activations.ELU, as_tensor(x), alpha=float(alpha))
 
 
 def cross_entropy(logits, targets, reduction="mean"):

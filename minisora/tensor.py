@@ -5,6 +5,8 @@ Context pointing back at its inputs, and `backward()` walks those links in rever
 """
 from collections import namedtuple
 
+import math
+
 import numpy as np
 
 from . import errors
@@ -281,6 +283,39 @@ class Tensor:
 
     def sqrt(self):
         return autograd.call(pointwise.Sqrt, self)
+
+    def abs(self):
+        return autograd.call(pointwise.Abs, self)
+
+    def sign(self):
+        return autograd.call(pointwise.Sign, self)
+
+    def sin(self):
+        return autograd.call(pointwise.Sin, self)
+
+    def cos(self):
+        return autograd.call(pointwise.Cos, self)
+
+    def clamp(self, min=None, max=None):
+        """min(max(x, min), max); either bound may be left out (not both). The gradient passes where
+        min <= x <= max, as in PyTorch. A float bound on an integer tensor gives a float32 result."""
+        if min is None and max is None:
+            raise errors.ValueError("clamp: give min, max or both")
+        if self.dtype.kind in "ib" and any(isinstance(b, (float, np.floating)) for b in (min, max)):
+            return self._cast(np.dtype(np.float32)).clamp(min, max)
+        source = self._cast(np.dtype(np.int64)) if self.dtype == np.bool_ else self
+        return autograd.call(pointwise.Clamp, source, lo=-math.inf if min is None else min,
+                             hi=math.inf if max is None else max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        """The larger of self and other, element by element (broadcast); ties share the gradient."""
+        return autograd.call(arithmetic.Maximum, self, operand(other, self))
+
+    def minimum(self, other):
+        """min(a, b) = -max(-a, -b): the maximum particle, its tie rule and NaNs included."""
+        return -(-self).maximum(-operand(other, self))
 
     def relu(self):
         return autograd.call(activations.ReLU, self)

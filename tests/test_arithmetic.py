@@ -22,6 +22,7 @@ OPS = [
     ("mul", lambda a, b: a * b, (-2, 2)),
     ("div", lambda a, b: a / b, (0.5, 2)),
     ("pow_tensor", lambda a, b: a**b, (0.5, 2)),
+    ("maximum", ms.maximum, (-2, 2)),   # random draws tie with probability 0: no kink met
 ]
 
 
@@ -85,3 +86,19 @@ def test_where_gradcheck_and_bad_condition():
     check_gradcheck(lambda a, b: ms.where(ms.tensor(condition), a, b), [values(0, (2, 3)), values(1, (3,))])
     with pytest.raises(TypeError, match=r"^where: condition must be a bool tensor, got float32\[3\]"):
         ms.where(ms.ones(3), ms.ones(3), ms.zeros(3))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_maximum_and_minimum_share_ties_and_keep_nans_as_pytorch(device):
+    a = ms.tensor([1.0, 2.0, 3.0, np.nan], dtype="float64", device=device, requires_grad=True)
+    b = ms.tensor([2.0, 2.0, 1.0, 0.0], dtype="float64", device=device, requires_grad=True)
+    y = ms.maximum(a, b)
+    y.sum().backward()
+    assert y.tolist()[:3] == [2.0, 2.0, 3.0] and np.isnan(y.tolist()[3])
+    assert a.grad.tolist() == [0.0, 0.5, 1.0, 1.0] and b.grad.tolist() == [1.0, 0.5, 0.0, 1.0]
+    a.grad = b.grad = None
+    ms.minimum(a, b).sum().backward()
+    assert a.grad.tolist() == [1.0, 0.5, 0.0, 1.0] and b.grad.tolist() == [0.0, 0.5, 1.0, 1.0]
+    assert ms.maximum(ms.tensor([1, 5], device=device), 3).tolist() == [3, 5]   # ints stay ints
+    with pytest.raises(ValueError, match=r"^maximum: shapes \(2,\) and \(3,\) cannot be broadcast together"):
+        ms.maximum(ms.zeros(2, device=device), ms.zeros(3, device=device))

@@ -14,6 +14,11 @@ CASES = [
     ("log", ms.log, {}, (0.2, 3)),
     ("sqrt", ms.sqrt, {}, (0.2, 3)),
     ("pow", lambda x: x**3, {"exponent": 3.0}, (-2, 2)),
+    ("abs", ms.abs, {}, (-2, 2)),
+    ("sign", ms.sign, {}, (-2, 2)),
+    ("sin", ms.sin, {}, (-4, 4)),
+    ("cos", ms.cos, {}, (-4, 4)),
+    ("clamp", lambda x: x.clamp(-0.5, 1.0), {"lo": -0.5, "hi": 1.0}, (-2, 2)),
 ]
 IDS = [c[0] for c in CASES]
 

@@ -18,7 +18,7 @@ EXPRESSIONS = {
     "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
     "sigmoid": F.sigmoid,
     "tanh": F.tanh,
-    "gelu_tanh": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "softmax": lambda x: F.softmax(x, -1),
     "log_softmax": lambda x: F.log_softmax(x, -1),
     "cross_entropy": lambda x: F.cross_entropy(x, ms.tensor(TARGETS)),

@@ -1,6 +1,6 @@
 """minisora.nn: layers built from particles, and the Module that holds their parameters."""
 from . import init
-from .activation import GELU, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activation import ELU, GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh
 from .attention import MultiHeadAttention
 from .container import Sequential
 from .embedding import Embedding, PositionalEncoding
@@ -11,6 +11,6 @@ from .transformer import FeedForward, TransformerBlock
 
 __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "GELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
+    "GELU", "SiLU", "Softplus", "ELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
     "FeedForward", "TransformerBlock",
 ]

@@ -38,12 +38,13 @@ class Tanh(Module):
 
 
 class GELU(Module):
-    """x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh form GPT-2 uses."""
+    """x Phi(x) = x/2 (1 + erf(x / sqrt 2)); approximate='tanh': x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+    the form GPT-2 uses (PyTorch's defaults and names)."""
 
-    def __init__(self, approximate="tanh"):
+    def __init__(self, approximate="none"):
         super().__init__()
-        if approximate != "tanh":
-            raise errors.ValueError(f"GELU: minisora implements the tanh approximation only, got approximate={approximate!r}")
+        if approximate not in F.GELU_FORMS:
+            raise errors.ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
@@ -51,6 +52,41 @@ class GELU(Module):
 
     def extra_repr(self):
         return f"approximate='{self.approximate}'"
+
+
+class SiLU(Module):
+    """x sigmoid(x)"""
+
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Softplus(Module):
+    """ln(1 + e^(beta x)) / beta (x where beta x > threshold)"""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x if x > 0 else alpha (e^x - 1)"""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
 
 
 class Dropout(Module):

@@ -13,12 +13,12 @@ from .normalization import LayerNorm
 
 
 class FeedForward(Module):
-    """d -> hidden -> d with GELU between (hidden = 4 d by default)."""
+    """d -> hidden -> d with GELU between (GPT-2's tanh form; hidden = 4 d by default)."""
 
     def __init__(self, d_model, hidden=None, dropout=0.0):
         super().__init__()
         hidden = 4 * d_model if hidden is None else hidden
-        self.up, self.act, self.down = Linear(d_model, hidden), GELU(), Linear(hidden, d_model)
+        self.up, self.act, self.down = Linear(d_model, hidden), GELU(approximate="tanh"), Linear(hidden, d_model)
         self.dropout = float(dropout)
 
     def forward(self, x):

@@ -5,6 +5,7 @@
     mul   y = a * b        da = dy * b           db = dy * a
     div   y = a / b        da = dy / b           db = -dy * y / b
     pow   y = a ^ b        da = dy * b a^(b-1)   db = dy * y ln(a)    (0 where a = 0)
+    maximum  y = max(a, b) da = dy if a > b      db = dy if b > a     (dy/2 each at a tie)
     where y = a if c else b    da = dy if c else 0   db = dy if not c else 0
     gt, lt, ge, le, eq, ne     boolean results, no gradient
 
@@ -350,6 +351,69 @@ class PowTensor(Binary):
         slope_a = elementwise(ctx, pow_base_slope_kernel, a, b)
         slope_b = elementwise(ctx, pow_exponent_slope_kernel, a, y)
         return elementwise(ctx, mul_kernel, grad_y, slope_a), elementwise(ctx, mul_kernel, grad_y, slope_b)
+
+
+# maximum: each side's share of dy is a slope of its own loop, as pow's ------------------------
+@scalar
+def maximum_value(a, b):
+    """The larger of a and b; a NaN on either side wins, as in PyTorch."""
+    if a != a or a > b:
+        return a
+    return b
+
+
+@scalar
+def maximum_share(a, b):
+    """d max(a, b)/da: 1 where a is larger, 1/2 at a tie (PyTorch splits it), 0 where b is
+    larger; 1 where either is NaN (the NaN then reaches the gradient)."""
+    if a > b:
+        return 1.0
+    if a == b:
+        return 0.5
+    if a < b:
+        return 0.0
+    return 1.0
+
+
+@kernel
+def maximum_kernel(a, b, strides, shape, out):
+    broadcast_walk(maximum_value, a, b, strides, shape, out)
+
+
+@kernel
+def maximum_share_kernel(a, b, strides, shape, out):
+    broadcast_walk(maximum_share, a, b, strides, shape, out)
+
+
+@gpu_kernel
+def maximum_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = maximum_value(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+@gpu_kernel
+def maximum_share_gpu(a, b, strides, shape, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = maximum_share(a[position(i, shape, strides, 0)], b[position(i, shape, strides, 1)])
+
+
+def maximum_share_reference(a, b):
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, np.where(a < b, 0.0, 1.0)))
+
+
+class Maximum(Binary):
+    name, has_kinks = "maximum", True
+    formula, gradient = "y = max(a, b) elementwise", "da = dy where a > b, dy/2 at ties; db likewise"
+    kernels = (maximum_kernel.on_gpu(maximum_gpu), maximum_share_kernel.on_gpu(maximum_share_gpu))
+    reference = staticmethod(lambda a, b: np.where(np.isnan(a) | (a > b), a, b))
+    reference_gradients = staticmethod(lambda a, b, y, g: (g * maximum_share_reference(a, b),
+                                                           g * maximum_share_reference(b, a)))
+
+    @staticmethod
+    def full_gradients(ctx, a, b, y, grad_y):
+        share_a = elementwise(ctx, maximum_share_kernel, a, b)
+        share_b = elementwise(ctx, maximum_share_kernel, b, a)
+        return elementwise(ctx, mul_kernel, grad_y, share_a), elementwise(ctx, mul_kernel, grad_y, share_b)
 
 
 # comparisons: a boolean result, no gradient; one kernel each, the same walk ------------------

@@ -5,6 +5,11 @@
     log         y = ln x                                dy/dx = 1 / x
     sqrt        y = sqrt(x)                             dy/dx = 1 / (2 y)
     pow         y = x^p   (p a number)                  dy/dx = p x^(p-1)
+    abs         y = |x|                                 dy/dx = sign(x)   (0 at 0)
+    sign        y = sign(x)                             dy/dx = 0
+    sin         y = sin(x)                              dy/dx = cos(x)
+    cos         y = cos(x)                              dy/dx = -sin(x)
+    clamp       y = min(max(x, lo), hi)                 dy/dx = 1 if lo <= x <= hi else 0
 
 Backward of every one is the chain rule elementwise: dL/dx = dL/dy * dy/dx.
 
@@ -329,3 +334,259 @@ class Pow(Pointwise):
     formula, gradient = "y = x^p (p a number)", "dx = dy * p x^(p-1)"
     reference, reference_slope = staticmethod(pow_reference), staticmethod(pow_slope_reference)
     kernels = (pow_forward_kernel.on_gpu(pow_forward_gpu), pow_backward_kernel.on_gpu(pow_backward_gpu))
+
+
+# abs ----------------------------------------------------------------------------------------
+@scalar
+def abs_value(x):
+    return abs(x)
+
+
+@scalar
+def abs_slope(x, y):
+    return np.sign(x)   # -1, 0 at the kink x = 0 (as PyTorch), 1; NaN stays NaN
+
+
+def abs_reference(x):
+    return np.abs(x)
+
+
+def abs_slope_reference(x, y):
+    return np.sign(x)
+
+
+@kernel
+def abs_forward_kernel(x, y):
+    for i in range(x.size):
+        y[i] = abs_value(x[i])
+
+
+@kernel
+def abs_backward_kernel(x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * abs_slope(x[i], y[i])
+
+
+@gpu_kernel
+def abs_forward_gpu(x, y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        y[i] = abs_value(x[i])
+
+
+@gpu_kernel
+def abs_backward_gpu(x, y, grad_y, grad_x):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        grad_x[i] = grad_y[i] * abs_slope(x[i], y[i])
+
+
+class Abs(Pointwise):
+    name, has_kinks, on_integers = "abs", True, "keep"
+    formula, gradient = "y = |x|", "dx = dy * sign(x)"
+    reference, reference_slope = staticmethod(abs_reference), staticmethod(abs_slope_reference)
+    kernels = (abs_forward_kernel.on_gpu(abs_forward_gpu), abs_backward_kernel.on_gpu(abs_backward_gpu))
+
+
+# sign ---------------------------------------------------------------------------------------
+@scalar
+def sign_value(x):
+    return np.sign(x)   # -1, 0 or 1; NaN stays NaN
+
+
+@scalar
+def sign_slope(x, y):
+    return 0.0   # flat on both sides of 0, and taken as 0 at the jump (as PyTorch)
+
+
+def sign_reference(x):
+    return np.sign(x)
+
+
+def sign_slope_reference(x, y):
+    return np.zeros_like(x)
+
+
+@kernel
+def sign_forward_kernel(x, y):
+    for i in range(x.size):
+        y[i] = sign_value(x[i])
+
+
+@kernel
+def sign_backward_kernel(x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * sign_slope(x[i], y[i])
+
+
+@gpu_kernel
+def sign_forward_gpu(x, y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        y[i] = sign_value(x[i])
+
+
+@gpu_kernel
+def sign_backward_gpu(x, y, grad_y, grad_x):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        grad_x[i] = grad_y[i] * sign_slope(x[i], y[i])
+
+
+class Sign(Pointwise):
+    name, has_kinks, on_integers = "sign", True, "keep"
+    formula, gradient = "y = sign(x) (-1, 0 or 1)", "dx = 0"
+    reference, reference_slope = staticmethod(sign_reference), staticmethod(sign_slope_reference)
+    kernels = (sign_forward_kernel.on_gpu(sign_forward_gpu), sign_backward_kernel.on_gpu(sign_backward_gpu))
+
+
+# sin ----------------------------------------------------------------------------------------
+@scalar
+def sin_value(x):
+    return np.sin(x)
+
+
+@scalar
+def sin_slope(x, y):
+    return np.cos(x)
+
+
+def sin_reference(x):
+    return np.sin(x)
+
+
+def sin_slope_reference(x, y):
+    return np.cos(x)
+
+
+@kernel
+def sin_forward_kernel(x, y):
+    for i in range(x.size):
+        y[i] = sin_value(x[i])
+
+
+@kernel
+def sin_backward_kernel(x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * sin_slope(x[i], y[i])
+
+
+@gpu_kernel
+def sin_forward_gpu(x, y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        y[i] = sin_value(x[i])
+
+
+@gpu_kernel
+def sin_backward_gpu(x, y, grad_y, grad_x):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        grad_x[i] = grad_y[i] * sin_slope(x[i], y[i])
+
+
+class Sin(Pointwise):
+    name, on_integers = "sin", "promote"
+    formula, gradient = "y = sin(x)", "dx = dy * cos(x)"
+    reference, reference_slope = staticmethod(sin_reference), staticmethod(sin_slope_reference)
+    kernels = (sin_forward_kernel.on_gpu(sin_forward_gpu), sin_backward_kernel.on_gpu(sin_backward_gpu))
+
+
+# cos ----------------------------------------------------------------------------------------
+@scalar
+def cos_value(x):
+    return np.cos(x)
+
+
+@scalar
+def cos_slope(x, y):
+    return -np.sin(x)
+
+
+def cos_reference(x):
+    return np.cos(x)
+
+
+def cos_slope_reference(x, y):
+    return -np.sin(x)
+
+
+@kernel
+def cos_forward_kernel(x, y):
+    for i in range(x.size):
+        y[i] = cos_value(x[i])
+
+
+@kernel
+def cos_backward_kernel(x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * cos_slope(x[i], y[i])
+
+
+@gpu_kernel
+def cos_forward_gpu(x, y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        y[i] = cos_value(x[i])
+
+
+@gpu_kernel
+def cos_backward_gpu(x, y, grad_y, grad_x):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        grad_x[i] = grad_y[i] * cos_slope(x[i], y[i])
+
+
+class Cos(Pointwise):
+    name, on_integers = "cos", "promote"
+    formula, gradient = "y = cos(x)", "dx = -dy * sin(x)"
+    reference, reference_slope = staticmethod(cos_reference), staticmethod(cos_slope_reference)
+    kernels = (cos_forward_kernel.on_gpu(cos_forward_gpu), cos_backward_kernel.on_gpu(cos_backward_gpu))
+
+
+# clamp: the bounds lo and hi are parameters (-inf and inf where not given) --------------------
+@scalar
+def clamp_value(lo, hi, x):
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x   # NaN too: no comparison holds for it
+
+
+@scalar
+def clamp_slope(lo, hi, x, y):
+    if x >= lo and x <= hi:
+        return 1.0   # inside, and on the bounds themselves, as PyTorch
+    return 0.0   # outside; and at a NaN, as PyTorch (no comparison holds for it)
+
+
+def clamp_reference(x, lo, hi):
+    return np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(x.dtype)
+
+
+def clamp_slope_reference(x, y, lo, hi):
+    return ((x >= lo) & (x <= hi)).astype(x.dtype)
+
+
+@kernel
+def clamp_forward_kernel(lo, hi, x, y):
+    for i in range(x.size):
+        y[i] = clamp_value(lo, hi, x[i])
+
+
+@kernel
+def clamp_backward_kernel(lo, hi, x, y, grad_y, grad_x):
+    for i in range(x.size):
+        grad_x[i] = grad_y[i] * clamp_slope(lo, hi, x[i], y[i])
+
+
+@gpu_kernel
+def clamp_forward_gpu(lo, hi, x, y):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        y[i] = clamp_value(lo, hi, x[i])
+
+
+@gpu_kernel
+def clamp_backward_gpu(lo, hi, x, y, grad_y, grad_x):
+    for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
+        grad_x[i] = grad_y[i] * clamp_slope(lo, hi, x[i], y[i])
+
+
+class Clamp(Pointwise):
+    name, has_kinks, parameters, on_integers = "clamp", True, ("lo", "hi"), "keep"
+    formula, gradient = "y = min(max(x, lo), hi)", "dx = dy where lo <= x <= hi, else 0"
+    reference, reference_slope = staticmethod(clamp_reference), staticmethod(clamp_slope_reference)
+    kernels = (clamp_forward_kernel.on_gpu(clamp_forward_gpu), clamp_backward_kernel.on_gpu(clamp_backward_gpu))
