@@ -4,6 +4,7 @@ An op that is also a Tensor method (exp, relu, softmax, ...) is wired once, as t
 F.softmax(x, dim) is x.softmax(dim), with the same signature, aliases and checks.
 """
 import functools
+import math
 
 import numpy as np
 
@@ -80,10 +81,99 @@ def elu(x, alpha=1.0):
     return autograd.call(activations.ELU, as_tensor(x), alpha=float(alpha))
 
 
-def cross_entropy(logits, targets, reduction="mean"):
-    """Mean of -log softmax(logits)[target] over rows; targets are integer class ids."""
+def cross_entropy(logits, targets, reduction="mean", ignore_index=-100, label_smoothing=0.0):
+    """-log softmax(logits)[target], per row, then averaged (PyTorch's signature and rules).
+
+    logits: (N, C), (C,) or (N, C, d1, ...) with the classes in dim 1. targets: class ids
+    (N,), () or (N, d1, ...), where ignore_index marks rows that count for nothing (also not in
+    the mean's count); or class probabilities shaped as logits. label_smoothing e mixes the
+    target with the uniform distribution: (1 - e) target + e / C.
+
+    The common case (class ids, no row ignored, no smoothing) is one fused particle,
+    cross_entropy; the rest are log_softmax and nll_loss composed."""
     logits = as_tensor(logits)
-    return autograd.call(losses.CrossEntropy, logits, as_tensor(targets, logits), reduction=reduction)
+    targets = as_tensor(targets, logits)
+    losses.check_reduction(losses.CrossEntropy, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise errors.ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if logits.ndim == 1:   # one sample, unbatched
+        loss = cross_entropy(logits.unsqueeze(0), targets.unsqueeze(0), reduction, ignore_index, label_smoothing)
+        return loss.reshape(()) if reduction == "none" else loss
+    if logits.ndim > 2:   # (N, C, d...): the classes moved last, every position one row
+        rows = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, logits.shape[1])
+        flat = targets.permute(0, *range(2, targets.ndim), 1) if targets.dtype.kind == "f" else targets
+        loss = cross_entropy(rows, flat.reshape(rows.shape if targets.dtype.kind == "f" else (-1,)), reduction,
+                             ignore_index, label_smoothing)
+        return loss.reshape((logits.shape[0],) + logits.shape[2:]) if reduction == "none" else loss
+    if targets.dtype.kind == "f":
+        return soft_cross_entropy(logits, targets, reduction, label_smoothing)
+    if label_smoothing == 0.0 and not holds(targets, ignore_index):
+        return autograd.call(losses.CrossEntropy, logits, targets, reduction=reduction)
+    log_probs = logits.log_softmax(1)
+    picked = nll_loss(log_probs, targets, reduction="none", ignore_index=ignore_index)
+    counted = targets != ignore_index
+    if label_smoothing:   # (1 - e) nll + e * the mean over classes of -log p, rows ignored as nll ignores them
+        uniform = -log_probs.mean(1) * counted
+        picked = picked * (1.0 - label_smoothing) + uniform * label_smoothing
+    return reduce_rows(picked, counted, reduction)
+
+
+def soft_cross_entropy(logits, probabilities, reduction, label_smoothing):
+    """-sum_j p_j log softmax(x)_j per row, for probability targets (a mean over rows, all counted)."""
+    if probabilities.shape != logits.shape:
+        raise errors.ShapeError(f"cross_entropy: probability targets {probabilities.shape} must have the shape of "
+                                f"logits {logits.shape}")
+    if label_smoothing:
+        probabilities = probabilities * (1.0 - label_smoothing) + label_smoothing / logits.shape[1]
+    picked = -(probabilities * logits.log_softmax(1)).sum(1)
+    return {"none": picked, "sum": picked.sum(), "mean": picked.mean()}[reduction] if picked.shape[0] or \
+        reduction == "none" else picked.sum() * math.nan
+
+
+def nll_loss(log_probs, targets, reduction="mean", ignore_index=-100):
+    """-log_probs[row, target] per row (after log_softmax, this is cross-entropy), averaged over the
+    rows whose target is not ignore_index. log_probs (N, C) or (N, C, d...), targets (N) or (N, d...)."""
+    log_probs, targets = as_tensor(log_probs), as_tensor(targets)
+    losses.check_reduction(losses.CrossEntropy, reduction)
+    if targets.dtype != np.int64:
+        raise errors.TypeError(f"nll_loss: targets must be int64 class ids, got {targets.dtype}")
+    if log_probs.ndim > 2:
+        rows = log_probs.permute(0, *range(2, log_probs.ndim), 1).reshape(-1, log_probs.shape[1])
+        loss = nll_loss(rows, targets.reshape(-1), reduction, ignore_index)
+        return loss.reshape((log_probs.shape[0],) + log_probs.shape[2:]) if reduction == "none" else loss
+    if log_probs.ndim != 2 or targets.shape != log_probs.shape[:1]:
+        raise errors.ShapeError(f"nll_loss: expected log_probs (N, C) and targets (N,), got {log_probs.shape} and "
+                                f"{targets.shape}")
+    ids = targets.numpy()   # the places are found on the host, every id checked first
+    counted = ids != ignore_index
+    classes = log_probs.shape[1]
+    if ids[counted].size and (ids[counted].min() < 0 or ids[counted].max() >= classes):
+        bad = ids[counted][(ids[counted] < 0) | (ids[counted] >= classes)][0]
+        raise errors.IndexError(f"nll_loss: target class id {int(bad)} is out of range [0, {classes}) "
+                                f"(ignore_index is {ignore_index})")
+    picked = -log_probs[np.arange(len(ids)), np.where(counted, ids, 0)]
+    mask = Tensor(counted, device=log_probs.device)
+    return reduce_rows(picked * mask, mask, reduction)
+
+
+def reduce_rows(per_row, counted, reduction):
+    """A loss per row (0 where not counted) reduced: "mean" divides by how many rows count (NaN if
+    none does, as in PyTorch)."""
+    if reduction == "none":
+        return per_row
+    total = per_row.sum()
+    if reduction == "sum":
+        return total
+    count = counted.sum().item()
+    return total / count if count else total * math.nan
+
+
+def holds(ids, value):
+    """Whether the tensor of ids holds `value` (its known range answers without a copy from the GPU)."""
+    known = getattr(ids.data, "known_range", None)
+    if known is not None and not known[0] <= value <= known[1]:
+        return False
+    return bool((ids.numpy() == value).any())
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -175,6 +265,27 @@ def stack(tensors, dim=0, *, axis=None):
 
 
 split, chunk = method_as_function(Tensor.split), method_as_function(Tensor.chunk)
+var, std, logsumexp, cumsum = (method_as_function(m) for m in (Tensor.var, Tensor.std, Tensor.logsumexp, Tensor.cumsum))
+flatten, flip, tril, triu = (method_as_function(m) for m in (Tensor.flatten, Tensor.flip, Tensor.tril, Tensor.triu))
+masked_fill, gather, amax, amin = (method_as_function(m) for m in (Tensor.masked_fill, Tensor.gather, Tensor.amax,
+                                                                   Tensor.amin))
+argmax, argmin = method_as_function(Tensor.argmax), method_as_function(Tensor.argmin)
+
+
+def one_hot(tensor, num_classes=-1):
+    """(..., num_classes) int64: 1 at each id's place, 0 elsewhere; num_classes=-1 takes the largest id + 1."""
+    ids = as_tensor(tensor)
+    if ids.dtype != np.int64:
+        raise errors.TypeError(f"one_hot: expected an int64 tensor of class ids, got {ids.dtype}")
+    host = ids.numpy()
+    if num_classes == -1:
+        if not host.size:
+            raise errors.ValueError("one_hot: cannot infer num_classes from an empty tensor; pass it")
+        num_classes = int(host.max()) + 1
+    if host.size and (host.min() < 0 or host.max() >= num_classes):
+        bad = host[(host < 0) | (host >= num_classes)][0]
+        raise errors.IndexError(f"one_hot: class id {int(bad)} is out of range [0, {num_classes})")
+    return Tensor(np.arange(num_classes) == host[..., None], dtype="int64", device=ids.device)
 
 
 def where(condition, a, b):

@@ -284,6 +284,25 @@ class Tensor:
     def sqrt(self):
         return autograd.call(pointwise.Sqrt, self)
 
+    # PyTorch's method names for the operators
+    def add(self, other, *, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, *, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def matmul(self, other):
+        return self @ other
+
+    def pow(self, exponent):
+        return self ** exponent
+
     def abs(self):
         return autograd.call(pointwise.Abs, self)
 
@@ -378,6 +397,35 @@ class Tensor:
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return (-self.detach()).argmax(dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def cumsum(self, dim, *, axis=None):
+        """The running sum along dim: y[r] = x[0] + ... + x[r] (ints and bools sum as int64)."""
+        return autograd.call(reductions.Cumsum, self, dim=dim_or_axis(dim, axis, None))
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None):
+        """sum((x - mean)^2) / (N - correction) over dim: the sample variance by default (correction=1,
+        Bessel's), the population variance with correction=0 (PyTorch's unbiased=False)."""
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        deviation = self - self.mean(dim, keepdim=True)
+        dims = range(self.ndim) if dim is None else [dim] if isinstance(dim, (int, np.integer)) else dim
+        count = math.prod(self.shape[checked_dim("var", d, self.ndim)] for d in dims) if self.ndim else 1
+        return (deviation * deviation).sum(dim, keepdim) / max(count - correction, 0.0)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None, axis=None, keepdims=None):
+        """sqrt(var(...)), with var's arguments."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, axis=axis, keepdims=keepdims).sqrt()
+
+    def logsumexp(self, dim, keepdim=False, *, axis=None, keepdims=None):
+        """ln sum e^x over dim, as m + ln sum e^(x - m) with m the (constant) max: no overflow. Where m
+        is infinite (every x -inf, or one +inf) it is taken as 0, so the answer is -inf or inf, not NaN."""
+        dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
+        top = self.detach().amax(dim, keepdim=True)
+        top = Tensor.__getitem__(top, ()) if top.ndim == 0 else top
+        shift = autograd.call(arithmetic.Where, top.abs() < math.inf, top, operand(0.0, top))
+        total = (self - shift).exp().sum(dim, keepdim=True).log() + shift
+        return total if keepdim else total.reshape(self.mean(dim).shape)
+
     # --- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -385,8 +433,78 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self):
-        return self.reshape(-1)
+    def flatten(self, start_dim=0, end_dim=-1):
+        """The dims start_dim..end_dim merged into one (all of them by default; a 0-d tensor becomes (1,))."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = checked_dim("flatten", start_dim, self.ndim), checked_dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise errors.IndexError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        return self.reshape(self.shape[:start] + (math.prod(self.shape[start:end + 1]),) + self.shape[end + 1:])
+
+    def expand(self, *sizes):
+        """A view repeated along size-1 dims and new leading dims (-1 keeps a size), without copying."""
+        sizes = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        return autograd.call(shape_module.Expand, self, shape=tuple(sizes))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def flip(self, dims):
+        """The order of the elements along `dims` reversed: an index array per dim (reversed along
+        `dims`, in order elsewhere), shaped to broadcast into an open grid, so every dim keeps its place."""
+        dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+        flipped = {checked_dim("flip", d, self.ndim) for d in dims}
+        if len(flipped) != len(dims):
+            raise errors.ValueError(f"flip: dims {dims} repeat a dim")
+        places = tuple((np.arange(n)[::-1] if d in flipped else np.arange(n)).reshape(
+            [-1 if k == d else 1 for k in range(self.ndim)]) for d, n in enumerate(self.shape))
+        return autograd.call(indexing.Index, self, index=places) if flipped else self
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dims (j <= i + diagonal) kept, the rest 0."""
+        return self._triangle("tril", np.tril, diagonal)
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dims (j >= i + diagonal) kept, the rest 0."""
+        return self._triangle("triu", np.triu, diagonal)
+
+    def _triangle(self, op, numpy_triangle, diagonal):
+        if self.ndim < 2:
+            raise errors.ValueError(f"{op}: needs a tensor of at least 2 dims, got shape {self.shape}")
+        keep = Tensor(numpy_triangle(np.ones(self.shape[-2:], bool), int(diagonal)), device=self.device)
+        zero = Tensor._make(self.backend.zeros((), self.dtype), self.device, None)
+        return autograd.call(arithmetic.Where, keep, self, zero)
+
+    def masked_fill(self, mask, value):
+        """`value` where mask is True, x elsewhere (mask broadcasts; a 0-d tensor value gets its gradient)."""
+        mask = mask if isinstance(mask, Tensor) else Tensor(mask, device=self.device)
+        if mask.dtype != np.bool_:
+            raise errors.TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+        if isinstance(value, Tensor) and value.ndim:
+            raise errors.ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        fill = value._cast(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype, device=self.device)
+        return autograd.call(arithmetic.Where, mask, fill, self)
+
+    def gather(self, dim, index):
+        """y[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on): one index element per output
+        element, as PyTorch's gather; the gradient adds dy back at the gathered places."""
+        index = index if isinstance(index, Tensor) else Tensor(index, device=self.device)
+        dim = checked_dim("gather", dim, max(self.ndim, 1))
+        if index.dtype != np.int64 or index.ndim != self.ndim:
+            raise errors.TypeError(f"gather: index must be an int64 tensor with as many dims as the input "
+                                   f"{self.shape}, got {index.dtype}{list(index.shape)}")
+        if any(n > self.shape[d] for d, n in enumerate(index.shape) if d != dim):
+            raise errors.ShapeError(f"gather: index shape {index.shape} is larger than input {self.shape} "
+                                    f"outside dim {dim}")
+        ids = index.numpy()   # (the places are worked out on the host: a range check first)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.shape[dim]):
+            bad = ids[(ids < 0) | (ids >= self.shape[dim])][0]
+            raise errors.IndexError(f"gather: index {int(bad)} is out of range [0, {self.shape[dim]}) along dim "
+                                    f"{dim} of input {self.shape}")
+        places = tuple(ids if d == dim else np.arange(n).reshape([-1 if k == d else 1 for k in range(ids.ndim)])
+                       for d, n in enumerate(index.shape))
+        return autograd.call(indexing.Index, self, index=places)
 
     def unsqueeze(self, dim):
         dim = checked_dim("unsqueeze", dim, self.ndim + 1)

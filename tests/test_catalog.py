@@ -45,6 +45,8 @@ SAMPLES = {
     "tanh": (F.tanh, [normal(2, 3)], {}),
     "gelu": (F.gelu, [normal(2, 3)], {}),
     "sum": (lambda x: x.sum(1), [normal(2, 3)], {"dims": (1,)}),
+    "cumsum": (lambda x: x.cumsum(1), [normal(2, 3)], {"dim": 1}),
+    "expand": (lambda x: x.expand(4, 2, 3), [normal(2, 1)], {"shape": (4, 2, 3)}),
     "mean": (lambda x: x.mean(0, keepdim=True), [normal(2, 3)], {"dims": (0,), "keepdim": True}),
     "max": (lambda x: x.max(1).values, [normal(2, 3)], {"dims": (1,)}),
     "softmax": (lambda x: F.softmax(x, -1), [normal(2, 3)], {"dim": -1}),

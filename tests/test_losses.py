@@ -61,8 +61,8 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(logits, ms.tensor([0, 3]))
     with pytest.raises(IndexError, match=r"^cross_entropy: target class id -1"):
         F.cross_entropy(logits, ms.tensor([-1, 0]))
-    with pytest.raises(TypeError, match=r"^cross_entropy: targets must be integer class ids, got float32\[2\]"):
-        F.cross_entropy(logits, ms.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: probability targets \(2,\) must have the shape of logits"):
+        F.cross_entropy(logits, ms.tensor([0.0, 1.0]))   # float targets are class probabilities, as in PyTorch
     with pytest.raises(ValueError, match=r"^cross_entropy: targets int64\[3\] must have shape \(2,\)"):
         F.cross_entropy(logits, ms.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match=r"^cross_entropy: reduction must be one of"):
@@ -104,3 +104,64 @@ def test_binary_cross_entropy_refuses_non_probabilities_and_clamps_logs():
     with pytest.raises(ValueError, match=r"^binary_cross_entropy: input float32\[2\] must hold probabilities"):
         F.binary_cross_entropy(ms.tensor([0.5, 1.5]), ms.tensor([0.0, 1.0]))
     assert F.binary_cross_entropy(ms.tensor([0.0]), ms.tensor([1.0])).item() == pytest.approx(100.0)
+
+
+def _cross_entropy_oracle(x, t, ignore_index=-100, smoothing=0.0, reduction="mean"):
+    """PyTorch's formula, in NumPy: (1 - e) nll + e mean_j(-log p_j), rows with ignore_index dropped."""
+    log_p = x - x.max(1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+    keep = t != ignore_index
+    loss = (-(1 - smoothing) * log_p[np.arange(len(t)), np.where(keep, t, 0)] - smoothing * log_p.mean(1)) * keep
+    return {"mean": loss.sum() / keep.sum(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_ignore_index_and_label_smoothing_match_the_formula(device, reduction, smoothing):
+    x = np.random.default_rng(5).standard_normal((5, 4))
+    t = np.array([0, 3, -100, 1, 2])
+    logits = ms.tensor(x, dtype="float64", device=device, requires_grad=True)
+    loss = F.cross_entropy(logits, ms.tensor(t, device=device), reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(loss.numpy(), _cross_entropy_oracle(x, t, smoothing=smoothing, reduction=reduction),
+                               rtol=1e-12)
+    loss.sum().backward()
+    assert not logits.grad.numpy()[2].any()   # the ignored row gets no gradient
+    check_gradcheck(lambda z: F.cross_entropy(z, ms.tensor(t), reduction=reduction, label_smoothing=smoothing), [x])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cross_entropy_takes_spatial_logits_probabilities_and_one_sample(device):
+    rng = np.random.default_rng(6)
+    x, t = rng.standard_normal((2, 3, 4)), rng.integers(0, 3, (2, 4))
+    got = F.cross_entropy(ms.tensor(x, dtype="float64", device=device), ms.tensor(t, device=device), reduction="none")
+    rows = np.moveaxis(x, 1, -1).reshape(-1, 3)
+    np.testing.assert_allclose(got.numpy(), _cross_entropy_oracle(rows, t.reshape(-1), reduction="none").reshape(2, 4),
+                               rtol=1e-12)
+    p = rng.dirichlet(np.ones(3), 2)
+    soft = F.cross_entropy(ms.tensor(x[:, :, 0], dtype="float64", device=device), ms.tensor(p, dtype="float64",
+                                                                                           device=device))
+    log_p = x[:, :, 0] - np.log(np.exp(x[:, :, 0]).sum(1, keepdims=True))
+    assert soft.item() == pytest.approx(-(p * log_p).sum(1).mean(), rel=1e-12)
+    hard = F.cross_entropy(ms.tensor(x[:, :, 0], dtype="float64", device=device), ms.tensor(np.eye(3)[[1, 2]],
+                                                                                           dtype="float64", device=device))
+    assert hard.item() == pytest.approx(F.cross_entropy(ms.tensor(x[:, :, 0], dtype="float64"), ms.tensor([1, 2])).item())
+    one = F.cross_entropy(ms.tensor(x[0, :, 0], dtype="float64", device=device), ms.tensor(2, device=device))
+    assert one.shape == () and one.item() == pytest.approx(-log_p[0, 2])
+    assert np.isnan(F.cross_entropy(ms.tensor(x[:, :, 0], device=device), ms.tensor([-100, -100], device=device)).item())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_nll_loss_after_log_softmax_is_cross_entropy(device):
+    x = np.random.default_rng(7).standard_normal((4, 5))
+    t = np.array([4, 0, 2, 2])
+    logits = ms.tensor(x, dtype="float64", device=device)
+    assert F.nll_loss(logits.log_softmax(1), ms.tensor(t, device=device)).item() == pytest.approx(
+        F.cross_entropy(logits, ms.tensor(t, device=device)).item(), rel=1e-12)
+    check_gradcheck(lambda z: F.nll_loss(z, ms.tensor(t), ignore_index=2), [x])
+    with pytest.raises(IndexError, match=r"^nll_loss: target class id 5 is out of range \[0, 5\)"):
+        F.nll_loss(logits, ms.tensor([5, 0, 0, 0], device=device))
+    with pytest.raises(TypeError, match="^nll_loss: targets must be int64 class ids"):
+        F.nll_loss(logits, ms.tensor([0.0, 1.0, 1.0, 1.0], device=device))
+    with pytest.raises(ValueError, match=r"^cross_entropy: label_smoothing must be in \[0, 1\], got 1.5"):
+        F.cross_entropy(logits, ms.tensor(t, device=device), label_smoothing=1.5)

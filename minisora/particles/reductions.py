@@ -1,8 +1,9 @@
-"""Reductions: sum, mean and max over chosen dims.
+"""Reductions: sum, mean and max over chosen dims, and the running sum along one.
 
-    sum   y = sum_r x[r]                  dx[r] = dy
-    mean  y = (1/R) sum_r x[r]            dx[r] = dy / R
-    max   y = max_r x[r],  a = argmax     dx[r] = dy if r == a else 0
+    sum     y = sum_r x[r]                  dx[r] = dy
+    mean    y = (1/R) sum_r x[r]            dx[r] = dy / R
+    max     y = max_r x[r],  a = argmax     dx[r] = dy if r == a else 0
+    cumsum  y[r] = sum_{s <= r} x[s]        dx[r] = sum_{s >= r} dy[s]   (the running sum from the end)
 
 Every reduction is computed on an (outer, R, inner) view of the input: the reduced dims are
 the middle block R. Reduced dims that are not side by side are first moved next to each other.
@@ -125,6 +126,19 @@ def max_backward_kernel(grad_y, argmax, grad_x):
             grad_x[o, argmax[o, i], i] = grad_y[o, i]
 
 
+@kernel
+def cumsum_kernel(x, reverse, out):
+    """out[:, r, :] = x[:, 0, :] + ... + x[:, r, :] (from the end when reverse), accumulated in the
+    output's dtype, as PyTorch does; the inner loop runs along memory."""
+    outer, rows, inner = x.shape
+    for o in range(outer):
+        for step in range(rows):
+            r = rows - 1 - step if reverse else step
+            previous = r + 1 if reverse else r - 1
+            for i in range(inner):
+                out[o, r, i] = x[o, r, i] if step == 0 else out[o, previous, i] + x[o, r, i]
+
+
 # 2b. GPU twins: a block per output sums its R numbers (shuffles + shared memory) ---------
 @gpu_kernel
 def sum_gpu(x, scale, out):
@@ -176,6 +190,23 @@ def max_split_backward_gpu(x, y, grad_y, grad_x):
         share = grad_y[o, i] / ties_of(x, o, i, y[o, i])
         for r in range(rows):
             grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
+
+
+@gpu_kernel
+def cumsum_gpu(x, reverse, out):
+    outer, rows, inner = x.shape
+    start, step = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, outer * inner, step):   # a thread per (outer, inner) column runs its sum
+        o, i = e // inner, e % inner
+        for s in range(rows):
+            r = rows - 1 - s if reverse else s
+            previous = r + 1 if reverse else r - 1
+            out[o, r, i] = x[o, r, i] if s == 0 else out[o, previous, i] + x[o, r, i]
+
+
+@cumsum_kernel.gpu
+def launch_cumsum(x, reverse, out):
+    launch_elementwise(cumsum_gpu, x.shape[0] * x.shape[2], x, reverse, out)
 
 
 @sum_kernel.gpu
@@ -399,3 +430,41 @@ class Max(Particle):
             share = np.arange(rows.shape[-1]) == np.argmax(rows, axis=-1)[..., None]
         grad = share * np.reshape(grad_y, rows.shape[:-1])[..., None]
         return (grad.reshape(moved.shape).transpose(np.argsort(kept + dims)).astype(x.dtype),)
+
+
+class Cumsum(Particle):
+    name = "cumsum"
+    formula, gradient = "y[r] = x[0] + ... + x[r] along dim", "dx[r] = dy[r] + ... + dy[last] (cumsum from the end)"
+    kernels = (cumsum_kernel,)
+
+    @classmethod
+    def forward(cls, ctx, x, dim=0):
+        if not isinstance(dim, (int, np.integer)):
+            cls.fail(f"dim must be an integer, got {dim!r}", TypeError)
+        (d,) = normalize_dims(cls, x.shape, dim) or (0,)   # a 0-d tensor: its one number
+        backend = ctx.backend
+        if x.dtype.kind in "bi":   # sums of ints and bools are int64, as PyTorch's
+            x = backend.astype(x, np.int64)
+        layout = layout_of(tuple(x.shape), (d,) if x.ndim else ())
+        y = backend.empty(layout.block, x.dtype)
+        if y.size:
+            ctx.run(cumsum_kernel, layout.blocks(backend, x), False, y)
+        ctx.layout = layout
+        return backend.reshape(y, x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        backend, layout = ctx.backend, ctx.layout
+        grad_x = backend.empty(layout.block, grad_y.dtype)
+        if grad_x.size:
+            ctx.run(cumsum_kernel, layout.blocks(backend, grad_y), True, grad_x)
+        return (backend.reshape(grad_x, layout.moved_shape),)
+
+    @staticmethod
+    def reference(x, dim=0):
+        return np.cumsum(x, axis=dim if x.ndim else None).reshape(x.shape)
+
+    @staticmethod
+    def reference_backward(x, grad_y, dim=0):
+        flipped = np.flip(grad_y, axis=dim) if x.ndim else grad_y
+        return (np.flip(np.cumsum(flipped, axis=dim), axis=dim) if x.ndim else grad_y,)

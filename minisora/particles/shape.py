@@ -5,16 +5,20 @@
     cat       y = [x_1; x_2; ...] along dim       dx_k = the slice of dy that x_k filled
     split     y_1, y_2, ... = slices of x        dx = [dy_1; dy_2; ...] (cat's mirror: several results)
     stack     y[k] = x_k along a new dim          dx_k = dy[k]
+    expand    y = x repeated along size-1 or new leading dims (a view)   dx = dy summed over them
 
 No arithmetic happens, so no loop kernel is needed: the backend makes a view (reshape,
-permute, split) or copies blocks of memory (cat, stack), on whatever device the data lives.
+permute, split, expand) or copies blocks of memory (cat, stack), on whatever device the data
+lives. Only expand's backward adds: the sum kernel of reductions.py.
 """
 import math
 
 import numpy as np
 
 from .. import errors
+from .arithmetic import reference_sum_to
 from .particle import Particle, describe
+from .reductions import sum_kernel, sum_to_shape
 
 
 class Reshape(Particle):
@@ -75,6 +79,37 @@ class Permute(Particle):
 
     reference = staticmethod(lambda x, dims: np.transpose(x, dims))
     reference_backward = staticmethod(lambda x, grad_y, dims: (np.transpose(grad_y, np.argsort(dims)),))
+
+
+class Expand(Particle):
+    name = "expand"
+    formula, gradient = "y = x repeated along its size-1 dims and new leading dims (stride 0)", \
+        "dx = dy summed over the repeated dims"
+    kernels = (sum_kernel,)
+
+    @classmethod
+    def forward(cls, ctx, x, shape):
+        shape = tuple(int(n) for n in shape)
+        lead = len(shape) - x.ndim
+        if lead < 0:
+            cls.fail(f"cannot expand {describe(x)} to {shape}: fewer dims than the tensor has", errors.ShapeError)
+        # -1 keeps a dim's size (not allowed for the new leading dims, as in PyTorch)
+        full = tuple(x.shape[d - lead] if n == -1 and d >= lead else n for d, n in enumerate(shape))
+        for d, n in enumerate(full):
+            have = x.shape[d - lead] if d >= lead else 1
+            if n < 0 or (have != n and have != 1):
+                cls.fail(f"cannot expand {describe(x)} to {shape}: dim {d} has size {have}, which only "
+                         f"expands from 1", errors.ShapeError)
+        ctx.shape = x.shape
+        return ctx.backend.broadcast_to(x, full)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        return (sum_to_shape(ctx, grad_y, ctx.shape),)
+
+    reference = staticmethod(lambda x, shape: np.broadcast_to(x, tuple(
+        x.shape[d - (len(shape) - x.ndim)] if n == -1 else n for d, n in enumerate(shape))))
+    reference_backward = staticmethod(lambda x, grad_y, shape: (reference_sum_to(grad_y, x.shape),))
 
 
 def check_same_kind(particle, arrays, dim, new_dim):
