@@ -239,6 +239,9 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
                          "refuses them; fold the causal mask into attn_mask, or pass causal=True (minisora's "
                          "name) to apply both")
     causal = bool(is_causal) if is_causal is not None else bool(causal)
+    if isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
+        return attention_with_learned_mask(as_tensor(q), as_tensor(k), as_tensor(v), attn_mask, causal, scale,
+                                           need_weights)
     # the mask is small and shaped once per call on the host, whatever device q is on
     mask = None if attn_mask is None else attn_mask.numpy() if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
     output, ctx = autograd.call_with_context(attention.ScaledDotProductAttention, as_tensor(q), as_tensor(k),
@@ -247,6 +250,22 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     if not need_weights:
         return output
     return output, Tensor._make(ctx.saved[-1], output.device, None)
+
+
+def attention_with_learned_mask(q, k, v, mask, causal, scale, need_weights):
+    """Attention whose float mask is learned (requires grad): the particles matmul, add, softmax,
+    matmul composed, so the mask's gradient, dS summed over its broadcast dims, flows by add's
+    backward. (The attention particle takes a mask as a constant.)"""
+    if mask.dtype.kind != "f":
+        raise errors.TypeError(f"scaled_dot_product_attention: a mask that requires grad must be float, got {mask.dtype}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = (q @ k.transpose(-2, -1)) * scale + mask
+    if causal:   # position t sees keys s <= t
+        hidden = np.triu(np.full(scores.shape[-2:], -np.inf), 1)
+        scores = scores + Tensor(hidden, dtype=scores.dtype, device=scores.device)
+    weights = scores.softmax(-1)
+    output = weights @ v
+    return (output, weights) if need_weights else output
 
 
 def multi_head_attention(qkv, heads, causal=False):

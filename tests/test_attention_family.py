@@ -296,3 +296,19 @@ def test_a_nan_weight_makes_the_gpt_loss_nan_and_anomaly_detection_names_a_parti
     with pytest.raises(FloatingPointError, match=r"produced \d+ NaN"):
         with ms.inspect.detect_anomaly():
             model.loss(ids, ids)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_float_attn_mask_that_requires_grad_gets_its_gradient(device, causal):
+    rng = np.random.default_rng(11)
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 2))
+    bias = rng.standard_normal((3, 3))   # a learned additive bias, broadcast over the batch
+
+    def attention(q, k, v, bias):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, causal=causal)
+    check_gradcheck(attention, [q, k, v, bias])
+    tensors = [ms.tensor(a, dtype="float64", device=device) for a in (q, k, v)]
+    learned = attention(*tensors, ms.tensor(bias, dtype="float64", device=device, requires_grad=True))
+    constant = attention(*tensors, ms.tensor(bias, dtype="float64", device=device))   # the particle's path
+    np.testing.assert_allclose(learned.numpy(), constant.numpy(), rtol=1e-12)
