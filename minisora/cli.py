@@ -8,6 +8,38 @@ import time
 from . import errors
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (`minisora train: argument --clip: ...`), exit code 2,
+    like every other refusal of the command; --help still shows the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def number(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: a `kind` (int or float) within [low, high] (an open end where asked), finite."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high or value != value or abs(value) == float("inf"):
+            bounds = (f"{'(' if low_open else '['}{low if low is not None else '-inf'}, "
+                      f"{high if high is not None else 'inf'}{')' if high_open or high is None else ']'}")
+            raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
+        return value
+    parse.__name__ = kind.__name__   # what argparse names in its messages
+    return parse
+
+
+COUNT = number(int, 1)                          # steps, epochs, sizes: at least 1
+NON_NEGATIVE = number(float, 0.0)               # learning rate, weight decay
+POSITIVE = number(float, 0.0, low_open=True)    # clip norm, temperature
+SEED = number(int, 0)
+
+
 def command_demo(args):
     from . import demo
     from .backends.memory import keep_freed_memory
@@ -28,7 +60,7 @@ MODEL_OPTIONS = {
 def command_train(args):
     from .backends.memory import keep_freed_memory
     from .training import ClassifierRun, LanguageModelRun
-    from .training.common import CHECKPOINT, say
+    from .training.common import prepare_run_folder, say
 
     keep_freed_memory()   # a step's arrays reuse the last step's memory (backends/memory.py)
 
@@ -42,13 +74,12 @@ def command_train(args):
     default_out = f"runs/mlp-{given.get('dataset', 'digits')}" if args.model == "mlp" else \
         f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
     out = args.out or default_out
+    prepare_run_folder(out, resume=args.resume, force=args.force)
     if args.resume:
         run = run_class.resume(out, overrides=given)
         say(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if args.model == "mlp"
                                         else f"step {run.step}"))
     else:
-        if os.path.exists(os.path.join(out, CHECKPOINT)):
-            say(f"note: {out} already holds a run; starting over (use --resume to continue it)")
         run = run_class({"model": args.model, **given}, out)
         say(describe_run(run))
     start = time.perf_counter()
@@ -59,7 +90,7 @@ def command_train(args):
                   if args.model == "mlp" else f"final val loss {last['val_loss']:.4f}")
         print(f"done in {time.perf_counter() - start:.1f} s: {result}; wrote {out}/checkpoint.safetensors, "
               "metrics.jsonl, curves.png")
-    return 130 if run.stop_requested else 0
+    return 128 + run.stop_signal if run.stop_requested else 0   # 130 after Ctrl-C, 143 after SIGTERM, as shells report
 
 
 def describe_run(run):
@@ -78,10 +109,11 @@ def describe_run(run):
 def command_generate(args):
     from . import random as ms_random
     from .training import load_for_generation
+    from .training.language_model import default_prompt
 
     model, tokenizer = load_for_generation(args.checkpoint)
     ms_random.manual_seed(args.seed)
-    ids = tokenizer.encode(args.prompt)[None, :]
+    ids = tokenizer.encode(default_prompt(tokenizer) if args.prompt is None else args.prompt)[None, :]
     if ids.size == 0:
         raise errors.ValueError("--prompt must hold at least one character")
     out = model.generate(ids, args.tokens, temperature=args.temperature, top_k=args.top_k)
@@ -213,10 +245,10 @@ def command_cache(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="minisora", description=__doc__)
+    parser = Parser(prog="minisora", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train a tiny net on two spirals, then trace one step")
-    demo.add_argument("--steps", type=int, default=600)
+    demo.add_argument("--steps", type=COUNT, default=600)
     demo.set_defaults(run=command_demo)
     commands.add_parser("doctor", help="versions, threads, JIT, CUDA, kernel cache").set_defaults(run=command_doctor)
     commands.add_parser("warmup", help="compile every kernel now (before a class)").set_defaults(run=command_warmup)
@@ -234,22 +266,23 @@ def main(argv=None):
     lessons.add_argument("--export", metavar="DIR", help="write every lesson as a Jupyter notebook (.ipynb) into DIR")
     lessons.set_defaults(run=command_lessons)
     lesson = commands.add_parser("lesson", help="run one lesson top to bottom (MINISORA_FAST=1: quick)")
-    lesson.add_argument("number", type=int)
+    lesson.add_argument("number", type=COUNT)
     lesson.set_defaults(run=command_lesson)
     grade = commands.add_parser("check", help="grade a particle you wrote: gradcheck, comparison, bad input")
     grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass")
     grade.set_defaults(run=command_check)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:   # --help, or a refused argument (one line already printed): its exit code
+        return done.code
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError, IsADirectoryError) as error:
+    except (errors.Error, ValueError, FileNotFoundError, IsADirectoryError) as error:   # refused, with a reason
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:
-        if "device 'cuda' is not available" not in str(error):
-            raise
-        print(f"minisora {args.command}: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:   # a second Ctrl-C: the run saved what it had at its last checkpoint
+        print(f"minisora {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def add_train_parser(commands):
@@ -259,32 +292,33 @@ def add_train_parser(commands):
     mlp.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
                      help="default digits (scikit-learn's 8x8 digits, bundled)")
     mlp.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
-    mlp.add_argument("--hidden", type=int, nargs="+", help="hidden layer sizes (default 64)")
+    mlp.add_argument("--hidden", type=COUNT, nargs="+", help="hidden layer sizes (default 64)")
     mlp.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
     mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
-    mlp.add_argument("--momentum", type=float, help="for sgd and rmsprop (default 0.9)")
+    mlp.add_argument("--momentum", type=number(float, 0.0, 1.0, high_open=True), help="for sgd and rmsprop (default 0.9)")
     mlp.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
-    mlp.add_argument("--clip", type=float, help="clip the gradient norm to this value")
-    mlp.add_argument("--epochs", type=int, help="default 30")
-    mlp.add_argument("--val-split", type=float, help="fraction held out for validation (default 0.2)")
-    mlp.add_argument("--split-seed", type=int, help="which samples are held out (default 0; fixed across seeds)")
+    mlp.add_argument("--clip", type=POSITIVE, help="clip the gradient norm to this value")
+    mlp.add_argument("--epochs", type=COUNT, help="default 30")
+    mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True), help="fraction held out for validation (default 0.2)")
+    mlp.add_argument("--split-seed", type=SEED, help="which samples are held out (default 0; fixed across seeds)")
     gpt = train.add_argument_group("gpt")
     gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
-    gpt.add_argument("--layers", type=int, help="transformer blocks (default 4)")
-    gpt.add_argument("--d-model", type=int, help="vector size (default 128)")
-    gpt.add_argument("--heads", type=int, help="attention heads (default 4)")
-    gpt.add_argument("--context", type=int, help="tokens the model sees at once (default 64)")
-    gpt.add_argument("--steps", type=int, help="training steps (default 3000)")
-    gpt.add_argument("--eval-every", type=int, help="steps between validation losses and samples (default 250)")
+    gpt.add_argument("--layers", type=COUNT, help="transformer blocks (default 4)")
+    gpt.add_argument("--d-model", type=COUNT, help="vector size (default 128)")
+    gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4)")
+    gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
+    gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000)")
+    gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250)")
     both = train.add_argument_group("both")
-    both.add_argument("--lr", type=float, help="learning rate (default 0.1 for mlp, 1e-3 for gpt)")
-    both.add_argument("--batch-size", type=int, help="default 128 for mlp, 32 for gpt")
-    both.add_argument("--weight-decay", type=float, help="default 0 for mlp, 0.1 for gpt (AdamW)")
-    both.add_argument("--dropout", type=float, help="default 0")
-    both.add_argument("--seed", type=int, help="initial weights, data order and dropout (default 0)")
+    both.add_argument("--lr", type=NON_NEGATIVE, help="learning rate (default 0.1 for mlp, 1e-3 for gpt)")
+    both.add_argument("--batch-size", type=COUNT, help="default 128 for mlp, 32 for gpt")
+    both.add_argument("--weight-decay", type=NON_NEGATIVE, help="default 0 for mlp, 0.1 for gpt (AdamW)")
+    both.add_argument("--dropout", type=number(float, 0.0, 1.0, high_open=True), help="default 0")
+    both.add_argument("--seed", type=SEED, help="initial weights, data order and dropout (default 0)")
     both.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu; cuda needs a GPU)")
     both.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
     both.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    both.add_argument("--force", action="store_true", help="start over in an --out folder that holds a run")
     both.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=command_train)
 
@@ -292,11 +326,11 @@ def add_train_parser(commands):
 def add_generate_parser(commands):
     generate = commands.add_parser("generate", help="write text with a trained GPT")
     generate.add_argument("--checkpoint", required=True, help="run folder or checkpoint file")
-    generate.add_argument("--prompt", default="\n", help="text to continue (default a newline)")
-    generate.add_argument("--tokens", type=int, default=300, help="characters to generate")
-    generate.add_argument("--temperature", type=float, default=0.8, help="< 1 safer, > 1 wilder (default 0.8)")
-    generate.add_argument("--top-k", type=int, help="sample only among the k most likely characters")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--prompt", help="text to continue (default a newline, if the text had one)")
+    generate.add_argument("--tokens", type=number(int, 0), default=300, help="characters to generate")
+    generate.add_argument("--temperature", type=POSITIVE, default=0.8, help="< 1 safer, > 1 wilder (default 0.8)")
+    generate.add_argument("--top-k", type=COUNT, help="sample only among the k most likely characters")
+    generate.add_argument("--seed", type=SEED, default=0)
     generate.set_defaults(run=command_generate)
 
 

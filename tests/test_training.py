@@ -63,7 +63,74 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path / "nothing")]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
     assert main(["train", "mlp", "--val-split", "1.5", "--out", str(tmp_path / "y"), "--no-progress"]) == 2
-    assert "--val-split must be between 0 and 1" in capsys.readouterr().err
+    assert capsys.readouterr().err == "minisora train: argument --val-split: must be in (0.0, 1.0), got 1.5\n"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "mlp", "--clip", "0"], "argument --clip: must be in (0.0, inf), got 0"),
+    (["train", "mlp", "--batch-size", "0"], "argument --batch-size: must be in [1, inf), got 0"),
+    (["train", "gpt", "--steps", "-5"], "argument --steps: must be in [1, inf), got -5"),
+    (["train", "mlp", "--epochs", "-1"], "argument --epochs: must be in [1, inf), got -1"),
+    (["train", "gpt", "--eval-every", "0"], "argument --eval-every: must be in [1, inf), got 0"),
+    (["train", "mlp", "--lr", "nan"], "argument --lr: must be in [0.0, inf), got nan"),
+    (["train", "mlp", "--dropout", "1"], "argument --dropout: must be in [0.0, 1.0), got 1"),
+    (["generate", "--checkpoint", "x", "--tokens", "-3"], "argument --tokens: must be in [0, inf), got -3"),
+    (["generate", "--checkpoint", "x", "--temperature", "0"], "argument --temperature: must be in (0.0, inf), got 0"),
+    (["train", "mlp", "--val-split", "0.9999"], "--val-split 0.9999 holds out all 1797 samples: none is left"),
+])
+def test_every_argument_is_checked_before_any_work_in_one_line(tmp_path, capsys, arguments, message):
+    out = tmp_path / "run"
+    with_out = arguments + (["--out", str(out)] if arguments[0] == "train" else [])
+    assert main(with_out) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"minisora {arguments[0]}: ") and message in error and error.count("\n") == 1
+    assert not (out / "checkpoint.safetensors").exists()
+
+
+def test_the_run_folder_is_checked_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    quick = ["train", "mlp", "--dataset", "moons", "--epochs", "1", "--hidden", "4", "--no-progress"]
+    assert main(quick + ["--out", str(out)]) == 0
+    capsys.readouterr()
+    saved = (out / "checkpoint.safetensors").read_bytes()
+    assert main(quick + ["--out", str(out)]) == 2   # a run is there: neither --resume nor --force
+    assert "already holds a run; pass --resume to continue it or --force" in capsys.readouterr().err
+    assert (out / "checkpoint.safetensors").read_bytes() == saved
+    (out / ".tmp-killed.safetensors").write_bytes(b"half a checkpoint")   # what a killed save leaves
+    assert main(quick + ["--out", str(out), "--force"]) == 0
+    assert not (out / ".tmp-killed.safetensors").exists()
+    assert main(["train", "gpt", "--resume", "--out", str(out), "--no-progress"]) == 2
+    assert "holds a classifier run, not a gpt run" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    assert main(quick + ["--out", str(tmp_path / "a-file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(quick + ["--out", str(tmp_path / "a-file" / "below")]) == 2
+    assert "--out: cannot write in" in capsys.readouterr().err
+    assert main(quick + ["--out", str(tmp_path / "new"), "--resume"]) == 2
+    assert "holds no run to continue" in capsys.readouterr().err
+
+
+def test_a_corpus_without_newlines_trains_samples_and_generates(tmp_path, capsys):
+    corpus = tmp_path / "one-line.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog " * 40)
+    out = tmp_path / "run"
+    assert main(["train", "gpt", "--corpus", str(corpus), "--steps", "2", "--eval-every", "1", "--layers", "1",
+                 "--d-model", "16", "--heads", "2", "--context", "8", "--batch-size", "4", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert "sample:" in capsys.readouterr().out and (out / "checkpoint.safetensors").exists()
+    assert main(["generate", "--checkpoint", str(out), "--tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith(" ")   # the first character of the vocabulary: a space
+
+
+def test_ctrl_c_while_the_curves_are_drawn_costs_only_the_picture(tmp_path, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ClassifierRun, "draw_curves", interrupted)
+    messages = []
+    run = ClassifierRun({**QUICK, "epochs": 1}, str(tmp_path / "run"), log=messages.append)
+    run.fit(progress=False)
+    assert any("curves.png not drawn" in m for m in messages)
+    assert load(str(tmp_path / "run" / "checkpoint.safetensors"))["position"]["epoch"] == 1
 
 
 def test_extending_a_finished_run_is_bit_for_bit(tmp_path):
@@ -143,7 +210,8 @@ def test_mnist_from_idx_files_trains_and_evaluates_on_its_test_set(tmp_path, cap
 
 
 @pytest.mark.slow
-def test_ctrl_c_on_the_command_line(tmp_path):
+@pytest.mark.parametrize("stop, code, name", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_ctrl_c_or_sigterm_on_the_command_line(tmp_path, stop, code, name):
     import subprocess
     import sys
     import time
@@ -160,10 +228,10 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     deadline = time.time() + 120
     while not os.path.exists(metrics) and time.time() < deadline and process.poll() is None:
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     printed, _ = process.communicate(timeout=60)
-    assert process.returncode == 130, printed
-    assert "saving a checkpoint" in printed and "--resume" in printed
+    assert process.returncode == code, printed
+    assert f"{name}: finishing this step, then saving a checkpoint" in printed and "--resume" in printed
     epoch = load(os.path.join(out, "checkpoint.safetensors"))["position"]["epoch"]
     assert epoch >= 1
     resumed = subprocess.run(command[:6] + [str(epoch + 1)] + command[7:] + ["--resume"], capture_output=True,

@@ -24,8 +24,9 @@ from ..autograd import no_grad
 from ..data import DataLoader
 from ..models import MLP
 from ..plot import training_curves
-from ..serialization import load, save
-from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, say, stop_on_ctrl_c, write_metrics
+from ..serialization import save
+from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, say, stop_on_signals,
+                     write_metrics)
 from .data_setup import shape_of, train_val_split
 
 DEFAULTS = {
@@ -84,7 +85,7 @@ class ClassifierRun:
         self.running = {"loss": 0.0, "correct": 0, "seen": 0}
         self.epoch_start_order = self.loader.state_dict()
         self.history = []
-        self.stop_requested = False
+        self.stop_requested, self.stop_signal = False, None
 
     # --- one step and one evaluation --------------------------------------------------------
     def train_step(self, x, y):
@@ -119,11 +120,11 @@ class ClassifierRun:
         """Train until config["epochs"]; returns the history (one dict per epoch)."""
         from tqdm import tqdm
 
-        with stop_on_ctrl_c(self):
+        with stop_on_signals(self):
             while self.epoch < self.config["epochs"] and not self.stop_requested:
                 self._run_epoch(tqdm, progress)
-        self.save_checkpoint()
-        self.draw_curves()
+            self.save_checkpoint()
+        draw_curves_or_skip(self)
         if self.stop_requested:
             self.log(f"stopped: saved epoch {self.epoch + 1}, step {self.batch} to {self.out}; "
                      f"continue with --resume --out {self.out}")
@@ -186,7 +187,7 @@ class ClassifierRun:
     @classmethod
     def resume(cls, out, overrides=None, log=say):
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
-        state = load(checkpoint_path(out))
+        state = load_run(out, "classifier")
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("epochs", "device"))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:

@@ -1,8 +1,10 @@
-"""What every training run shares: its files, stopping cleanly on Ctrl-C, resuming."""
+"""What every training run shares: its folder and files, stopping cleanly on Ctrl-C or SIGTERM, resuming."""
 import contextlib
 import json
 import os
 import signal
+import tempfile
+
 from .. import errors
 
 CHECKPOINT, METRICS, CURVES = "checkpoint.safetensors", "metrics.jsonl", "curves.png"
@@ -13,28 +15,72 @@ def say(message):
     print(message, flush=True)
 
 
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}   # SIGTERM: what a scheduler or `kill` sends
+
+
 @contextlib.contextmanager
-def stop_on_ctrl_c(run):
-    """First Ctrl-C sets run.stop_requested (the loop finishes its step, saves and stops);
-    a second one raises KeyboardInterrupt as usual."""
+def stop_on_signals(run):
+    """The first Ctrl-C or SIGTERM sets run.stop_requested (the loop finishes its step, saves and
+    stops; run.stop_signal says which signal); a second one raises KeyboardInterrupt as usual."""
     def request_stop(signum, frame):
         if run.stop_requested:
             raise KeyboardInterrupt
-        run.stop_requested = True
-        run.log("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to abort)")
+        run.stop_requested, run.stop_signal = True, signum
+        run.log(f"\n{STOP_SIGNALS[signum]}: finishing this step, then saving a checkpoint (Ctrl-C again to abort)")
 
-    try:
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:   # started with Ctrl-C ignored (nohup, &): keep it so
-            previous = None
-        else:
-            previous = signal.signal(signal.SIGINT, request_stop)
-    except ValueError:   # not the main thread: Ctrl-C is not ours to catch
-        previous = None
+    previous = {}
+    for signum in STOP_SIGNALS:
+        try:
+            if signal.getsignal(signum) is signal.SIG_IGN:   # started with it ignored (nohup, &): keep it so
+                continue
+            previous[signum] = signal.signal(signum, request_stop)
+        except ValueError:   # not the main thread: signals are not ours to catch
+            break
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def draw_curves_or_skip(run):
+    """run.draw_curves(), where a Ctrl-C costs only the picture: the checkpoint is already saved."""
+    try:
+        run.draw_curves()
+    except KeyboardInterrupt:
+        run.log(f"Ctrl-C: {CURVES} not drawn; the checkpoint in {run.out} is saved")
+
+
+def load_run(out, kind):
+    """The saved state of the run in `out`, which must be a run of `kind` ("classifier" or "gpt")."""
+    from ..serialization import load
+
+    state = load(checkpoint_path(out))
+    if state.get("kind") != kind:
+        raise errors.ValueError(f"--resume: {out} holds a {state.get('kind', 'unknown')} run, not a {kind} run")
+    return state
+
+
+def prepare_run_folder(out, resume=False, force=False):
+    """Check the run folder before any work: a folder (made if missing) that can be written, not
+    holding another run unless resumed or forced; then clear what a killed save left (.tmp-* files)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise errors.ValueError(f"--out: {out} is a file, not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise errors.ValueError(f"--out: cannot write in {out} ({error.strerror})") from None
+    holds_run = os.path.exists(os.path.join(out, CHECKPOINT))
+    if resume and not holds_run:
+        raise errors.ValueError(f"--resume: {out} holds no run to continue (no {CHECKPOINT})")
+    if holds_run and not (resume or force):
+        raise errors.ValueError(f"--out: {out} already holds a run; pass --resume to continue it or --force to "
+                                "start over in its place")
+    for name in os.listdir(out):
+        if name.startswith(".tmp-") or name == METRICS + ".tmp":   # only a save killed mid-write leaves these
+            os.remove(os.path.join(out, name))
 
 
 def write_metrics(out, history):

@@ -34,6 +34,8 @@ def train_val_split(config):
     if not 0.0 < fraction < 1.0:
         raise errors.ValueError(f"--val-split must be between 0 and 1 (exclusive), got {fraction}")
     held_out = max(1, round(len(full) * fraction))
+    if held_out >= len(full):
+        raise errors.ValueError(f"--val-split {fraction} holds out all {len(full)} samples: none is left to train on")
     train, validation = data.random_split(full, [len(full) - held_out, held_out], seed=config["split_seed"])
     return train, validation
 

@@ -20,7 +20,8 @@ from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
 from ..models import GPT
 from ..plot import training_curves
 from ..serialization import load, save
-from .common import CHECKPOINT, CURVES, check_overrides, checkpoint_path, say, stop_on_ctrl_c, write_metrics
+from .common import (CHECKPOINT, CURVES, check_overrides, checkpoint_path, draw_curves_or_skip, load_run, say,
+                     stop_on_signals, write_metrics)
 
 DEFAULTS = {
     "model": "gpt", "corpus": "pydoc", "layers": 4, "d_model": 128, "heads": 4, "context": 64, "dropout": 0.0,
@@ -56,7 +57,8 @@ class LanguageModelRun:
         self.model = GPT(self.tokenizer.vocab_size, config["context"], config["d_model"], config["heads"],
                          config["layers"], config["dropout"]).to(device)
         self.optimizer = make_optimizer(config, self.model)
-        self.step, self.history, self.stop_requested = 0, [], False
+        self.step, self.history = 0, []
+        self.stop_requested, self.stop_signal = False, None
         self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
 
     def train_step(self):
@@ -74,8 +76,8 @@ class LanguageModelRun:
         with no_grad():
             return float(np.mean([self.model.loss(x, y).item() for x, y in self.val_batches]))
 
-    def sample(self, prompt="\n", tokens=None, temperature=1.0, top_k=None):
-        ids = self.tokenizer.encode(prompt)[None, :]
+    def sample(self, prompt=None, tokens=None, temperature=1.0, top_k=None):
+        ids = self.tokenizer.encode(default_prompt(self.tokenizer) if prompt is None else prompt)[None, :]
         out = self.model.generate(ids, tokens or self.config["sample_tokens"], temperature, top_k)
         return self.tokenizer.decode(out.numpy()[0])
 
@@ -84,7 +86,7 @@ class LanguageModelRun:
 
         steps = self.config["steps"]
         bar = tqdm(total=steps, initial=self.step, desc="training", unit="step", disable=None if progress else True)
-        with stop_on_ctrl_c(self):
+        with stop_on_signals(self):
             while self.step < steps and not self.stop_requested:
                 started = time.perf_counter()
                 loss = self.train_step()
@@ -96,9 +98,9 @@ class LanguageModelRun:
                 bar.set_postfix(loss=f"{loss:.3f}")
                 if self.step % self.config["eval_every"] == 0 or self.step == steps:
                     self.evaluate(bar)
-        bar.close()
-        self.save_checkpoint()
-        self.draw_curves()
+            bar.close()
+            self.save_checkpoint()
+        draw_curves_or_skip(self)
         if self.stop_requested:
             self.log(f"stopped: saved step {self.step} to {self.out}; continue with --resume --out {self.out}")
         return self.history
@@ -134,7 +136,7 @@ class LanguageModelRun:
 
     @classmethod
     def resume(cls, out, overrides=None, log=say):
-        state = load(checkpoint_path(out))
+        state = load_run(out, "gpt")
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("steps", "eval_every", "device"))
         run = cls({**config, **overrides}, out, log, CharTokenizer.from_state_dict(state["tokenizer"]))
@@ -152,6 +154,11 @@ class LanguageModelRun:
         self.step, self.running, self.history = state["step"], state["running"], state["history"]
         self.batches.load_state_dict(state["batches"])
         ms_random.generator().bit_generator.state = state["random"]
+
+
+def default_prompt(tokenizer):
+    """A newline (a fresh paragraph), or the first character of the vocabulary when the text had no newline."""
+    return "\n" if "\n" in tokenizer.ids else tokenizer.vocabulary[0]
 
 
 def load_for_generation(path):
