@@ -37,13 +37,24 @@ def test_an_unfinished_exercise_fails(tmp_path, capsys):
     assert "NotImplementedError: write the backward of sigmoid" in capsys.readouterr().out
 
 
-def test_a_particle_minisora_does_not_have_is_still_gradchecked(tmp_path, capsys):
-    source = SIGMOID.replace('"sigmoid"', '"softplus"').replace("1 / (1 + np.exp(-x))", "np.log1p(np.exp(x))")
+def softplus_source(name):
+    source = SIGMOID.replace('"sigmoid"', f'"{name}"').replace("1 / (1 + np.exp(-x))", "np.log1p(np.exp(x))")
     source = source.replace("ctx.save(y)", "ctx.save(x)").replace("(y,) = ctx.saved", "(x,) = ctx.saved")
-    path = tmp_path / "softplus.py"
-    path.write_text(source.replace("BACKWARD", "grad_y / (1 + np.exp(-x))"))
+    return source.replace("BACKWARD", "grad_y / (1 + np.exp(-x))")
+
+
+def test_a_particle_minisora_does_not_have_is_still_gradchecked(tmp_path, capsys):
+    path = tmp_path / "smooth_relu.py"
+    path.write_text(softplus_source("smooth_relu"))
     assert main(["check", str(path)]) == 0
     assert "matches minisora" not in capsys.readouterr().out
+
+
+def test_a_particle_without_parameters_is_compared_with_minisoras_at_its_defaults(tmp_path, capsys):
+    path = tmp_path / "softplus.py"   # minisora's softplus has beta=1 and threshold=20 by default, as PyTorch's
+    path.write_text(softplus_source("softplus"))
+    assert main(["check", str(path)]) == 0
+    assert "matches minisora's own softplus, forward and backward" in capsys.readouterr().out
 
 
 def test_bad_targets(tmp_path, capsys):

@@ -128,6 +128,7 @@ def leaky_relu_backward_gpu(negative_slope, x, y, grad_y, grad_x):
 
 class LeakyReLU(Pointwise):
     name, has_kinks, parameters = "leaky_relu", True, ("negative_slope",)
+    defaults = {"negative_slope": 0.01}
     formula, gradient = "y = x if x > 0 else a x", "dx = dy if x > 0 else a dy"
     reference, reference_slope = staticmethod(leaky_relu_reference), staticmethod(leaky_relu_slope_reference)
     kernels = (leaky_relu_forward_kernel.on_gpu(leaky_relu_forward_gpu),
@@ -556,6 +557,7 @@ def softplus_backward_gpu(beta, threshold, x, y, grad_y, grad_x):
 
 class Softplus(Pointwise):
     name, parameters = "softplus", ("beta", "threshold")
+    defaults = {"beta": 1.0, "threshold": 20.0}
     formula = "y = ln(1 + e^(beta x)) / beta  (y = x where beta x > threshold)"
     gradient = "dx = dy * sigmoid(beta x)  (dy where beta x > threshold)"
     reference, reference_slope = staticmethod(softplus_reference), staticmethod(softplus_slope_reference)
@@ -612,6 +614,7 @@ def elu_backward_gpu(alpha, x, y, grad_y, grad_x):
 
 class ELU(Pointwise):
     name, has_kinks, parameters = "elu", True, ("alpha",)
+    defaults = {"alpha": 1.0}
     formula, gradient = "y = x if x > 0 else alpha (e^x - 1)", "dx = dy if x > 0 else dy (y + alpha)"
     reference, reference_slope = staticmethod(elu_reference), staticmethod(elu_slope_reference)
     kernels = (elu_forward_kernel.on_gpu(elu_forward_gpu), elu_backward_kernel.on_gpu(elu_backward_gpu))

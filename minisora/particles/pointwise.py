@@ -38,6 +38,7 @@ class Pointwise(Particle):
     """
 
     parameters = ()
+    defaults = {}   # the parameters' values when a call leaves them out (PyTorch's defaults)
     float32_kernels = None
     # What integer (and bool) input gets, as in PyTorch: "refuse" (an error naming the particle),
     # "keep" (int64 in, int64 out: neg, abs, sign) or "promote" (computed as float32: exp, log, ...)
@@ -59,7 +60,10 @@ class Pointwise(Particle):
             x = ctx.backend.astype(x, np.float32)
         elif not (cls.on_integers == "keep" and x.dtype == np.int64):
             cls.require_float(x)
-        numbers = [float(params[name]) for name in cls.parameters] if cls.parameters else ()
+        missing = [name for name in cls.parameters if name not in params and name not in cls.defaults]
+        if missing:
+            cls.fail(f"needs the parameter(s) {', '.join(missing)}", TypeError)
+        numbers = [float(params.get(name, cls.defaults.get(name))) for name in cls.parameters] if cls.parameters else ()
         backend = ctx.backend
         x = backend.contiguous(x)
         y = backend.empty(x.shape, x.dtype)
@@ -587,6 +591,7 @@ def clamp_backward_gpu(lo, hi, x, y, grad_y, grad_x):
 
 class Clamp(Pointwise):
     name, has_kinks, parameters, on_integers = "clamp", True, ("lo", "hi"), "keep"
+    defaults = {"lo": -np.inf, "hi": np.inf}
     formula, gradient = "y = min(max(x, lo), hi)", "dx = dy where lo <= x <= hi, else 0"
     reference, reference_slope = staticmethod(clamp_reference), staticmethod(clamp_slope_reference)
     kernels = (clamp_forward_kernel.on_gpu(clamp_forward_gpu), clamp_backward_kernel.on_gpu(clamp_backward_gpu))
