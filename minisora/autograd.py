@@ -198,8 +198,8 @@ def check_unchanged(ctx):
                 saved is not None and ctx.backend.shares_memory(saved, tensor.data) for saved in ctx.saved):
             raise errors.RuntimeError(
                 f"{ctx.particle.name}: backward needs its input {describe(tensor.data)}, which was changed in place "
-                f"after the forward (it is at version {tensor._version} now: an optimizer step or "
-                "load_state_dict); run the forward again after changing it, or change it after backward")
+                f"after the forward (it is at version {tensor._version} now: an optimizer step, "
+                "load_state_dict or x[...] = ...); run the forward again after changing it, or change it after backward")
 
 
 def _run_hooks(tensor, grad_array):

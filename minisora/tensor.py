@@ -555,6 +555,37 @@ class Tensor:
     def __getitem__(self, index):
         return autograd.call(indexing.Index, self, index=plain_index(index))
 
+    def __setitem__(self, index, value):
+        """x[index] = value, in place (value a number or a tensor that broadcasts to x[index]).
+
+        As in PyTorch, a leaf that requires grad is changed only under ms.no_grad() (an optimizer's
+        way). Its version goes up by 1: a graph that saved x for backward refuses to use the new
+        numbers. A tensor computed in a graph is not changed in place: minisora records no
+        in-place particle, so use ms.where or masked_fill instead."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            what = "a leaf that requires grad" if self.is_leaf else "a tensor computed in a graph"
+            raise errors.RuntimeError(f"setitem: {what} cannot be changed in place"
+                                      + (" outside ms.no_grad()" if self.is_leaf else "; use ms.where or masked_fill"))
+        index = plain_index(index)
+        values = value.data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor) and value.device != self.device:
+            raise errors.RuntimeError(f"setitem: the values are on {value.device}, the tensor on {self.device}")
+        try:
+            if indexing.is_basic(index):
+                parts = index if isinstance(index, tuple) else (index,)
+                # with a trailing ..., x[0] of a 1-d array is a 0-d view to write through, not a number
+                self.backend.copy_into(self.data[parts if Ellipsis in parts else parts + (Ellipsis,)], values)
+            else:   # index arrays pick copies, not views: the write goes through the host
+                host = self.backend.to_numpy(self.data).copy()
+                host[indexing.take_place(host, index)] = self.backend.to_numpy(values) if isinstance(
+                    value, Tensor) else values
+                self.backend.copy_into(self.data, host)
+        except (IndexError, ValueError) as error:
+            raise errors.IndexError(f"setitem: {error} (tensor of shape {self.shape}, index {index!r})") from None
+        if getattr(self.data, "known_range", None) is not None:   # GPU ids: their range must be checked again
+            self.data.known_range = None
+        autograd.changed_in_place(self)
+
     def __len__(self):
         if self.ndim == 0:
             raise errors.TypeError("len() of a 0-d tensor")

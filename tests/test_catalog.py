@@ -147,3 +147,23 @@ def test_nan_and_inf_propagate_as_in_the_reference(name, device, value):
         got = fn(*tensors).numpy()
     assert np.array_equal(np.isnan(got), np.isnan(expected)), f"{name}: NaN at {np.isnan(got)}, reference {np.isnan(expected)}"
     assert np.array_equal(np.isposinf(got), np.isposinf(expected)) and np.array_equal(np.isneginf(got), np.isneginf(expected))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_particle_takes_an_empty_batch_or_names_why_not(name, device):
+    """Each input's first dim set to 0 (an empty batch): the particle answers as PyTorch does, or
+    raises an error of its own (a minisora.Error naming it), never a raw NumPy or Numba error."""
+    fn, arrays, params = SAMPLES[name]
+    empty = [np.asarray(a)[:0] if np.ndim(a) else np.asarray(a) for a in arrays]
+    tensors = [ms.tensor(a, dtype="float64" if a.dtype.kind == "f" else None, device=device,
+                         requires_grad=a.dtype.kind == "f") for a in empty]
+    try:
+        with np.errstate(all="ignore"):
+            out = fn(*tensors)
+            out.sum().backward()
+    except ms.Error as error:
+        assert str(error).startswith(f"{name}: ") or name in str(error), f"{name}: {error}"
+        return
+    for t in tensors:
+        assert t.grad is None or t.grad.shape == t.shape, f"{name}: gradient of shape {t.grad.shape} for {t.shape}"

@@ -206,3 +206,32 @@ def test_integers_and_bools_are_typed_as_pytorch_types_them():
     assert ms.where(bools, 1.0, 3).dtype == np.float32 and ms.where(bools, True, False).dtype == np.bool_
     assert ms.full((2, 2), 4).dtype == np.int64 and ms.full((2, 2), 4.0).dtype == np.float32
     assert ms.full((2,), True).dtype == np.bool_ and ms.full((2,), 3, dtype="float64").dtype == np.float64
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_setitem_writes_in_place_in_pytorchs_axis_order_and_guards_the_graph(device):
+    x = ms.zeros(2, 3, 4, device=device)
+    x[0, :, [0, 1]] = ms.ones(3, 2, device=device)   # the (3, 2) block PyTorch's order names
+    x[1] = 7.0
+    x[x > 5] = 2.0
+    expected = np.zeros((2, 3, 4), np.float32)
+    expected[0][:, [0, 1]] = 1.0
+    expected[1] = 2.0
+    np.testing.assert_array_equal(x.numpy(), expected)
+    ids = ms.tensor([0, 1, 2], device=device)
+    ids[2] = 9   # an id written in place is range-checked again before a kernel reads with it
+    with pytest.raises(IndexError, match="embedding: id 9 is out of range"):
+        F.embedding(ids, ms.zeros(3, 2, device=device))
+    w = ms.ones(3, requires_grad=True, device=device)
+    y = (w * w).sum()
+    with pytest.raises(RuntimeError, match="^setitem: a leaf that requires grad cannot be changed in place outside"):
+        w[0] = 3.0
+    with ms.no_grad():
+        w[0] = 3.0
+    assert w.tolist() == [3.0, 1.0, 1.0] and w._version == 1
+    with pytest.raises(RuntimeError, match=r"^mul: backward needs its input float32\[3\], which was changed in place"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="^setitem: a tensor computed in a graph cannot be changed in place"):
+        (w * 2)[0] = 1.0
+    with pytest.raises(IndexError, match="^setitem: index 5 is out of bounds"):
+        x[5] = 1.0

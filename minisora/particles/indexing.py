@@ -61,6 +61,12 @@ def is_basic(index):
     return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
 
 
+def take_place(array, index):
+    """The index into array's flat memory that `take(array, index)` reads: what a write through the
+    same index (x[index] = v) must write, in PyTorch's axis order."""
+    return np.unravel_index(take(np.arange(array.size).reshape(array.shape), index), array.shape)
+
+
 def take(array, index):
     """array[index] as PyTorch reads it. The one difference from NumPy: an integer beside index
     arrays picks its element first, before the arrays are applied, so it never counts as an array.
