@@ -10,12 +10,18 @@
 # | leaky ReLU | x if x > 0 else 0.01 x | 1 if x > 0 else 0.01 |
 # | sigmoid | 1 / (1 + e^-x) | y (1 - y) |
 # | tanh | tanh x | 1 - y^2 |
-# | GELU (tanh form) | x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) | see `minisora/particles/activations.py` |
+# | GELU | x Phi(x) = x/2 (1 + erf(x / sqrt 2)) | Phi(x) + x e^(-x^2/2) / sqrt(2 pi) |
+# | GELU, tanh form (GPT-2's) | x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) | see `minisora/particles/activations.py` |
+#
+# Phi is the normal distribution's CDF: GELU weighs x by how likely a standard normal number is
+# below it. The tanh form is a cheaper curve within 0.0005 of it.
 #
 # Below, the slopes come from each particle's own backward (x.grad after y.sum().backward()),
 # and are checked against the formula in the table.
 
 # %%
+import math
+
 import numpy as np
 
 import minisora as ms
@@ -23,7 +29,8 @@ from minisora import F
 from lesson_setup import FAST, figure_path
 
 xs = np.linspace(-4, 4, 33 if FAST else 401)
-activations = {"relu": F.relu, "leaky_relu": F.leaky_relu, "sigmoid": F.sigmoid, "tanh": F.tanh, "gelu": F.gelu}
+activations = {"relu": F.relu, "leaky_relu": F.leaky_relu, "sigmoid": F.sigmoid, "tanh": F.tanh, "gelu": F.gelu,
+               "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
 curves = {}
 for name, f in activations.items():
     x = ms.tensor(xs, requires_grad=True)           # float64: xs is a float64 NumPy array
@@ -35,7 +42,11 @@ sigmoid = 1 / (1 + np.exp(-xs))
 np.testing.assert_allclose(curves["sigmoid"][1], sigmoid * (1 - sigmoid), rtol=1e-12)
 np.testing.assert_allclose(curves["tanh"][1], 1 - np.tanh(xs) ** 2, rtol=1e-12)
 np.testing.assert_allclose(curves["relu"][1], (xs > 0).astype(float))
-print("the backward of every activation agrees with its formula")
+cdf = np.array([0.5 * (1 + math.erf(x / math.sqrt(2))) for x in xs])
+np.testing.assert_allclose(curves["gelu"][1], cdf + xs * np.exp(-xs**2 / 2) / math.sqrt(2 * math.pi), rtol=1e-12)
+gap = np.abs(curves["gelu"][0] - curves["gelu_tanh"][0]).max()
+assert gap < 5e-4, gap   # the claim in the table above
+print(f"the backward of every activation agrees with its formula; the two GELUs differ by at most {gap:.1e}")
 
 # %% [markdown]
 # The slopes tell the story of training: sigmoid's is at most 0.25 and vanishes for large |x|

@@ -79,6 +79,19 @@ def check_against_reference(particle, fn, arrays, params=None, dtype="float64", 
     return out
 
 
+def check_integer_input_rule(particle, params):
+    """A pointwise particle on int64 input does what its `on_integers` says, as PyTorch's op does:
+    refuses it by name, keeps it int64 (neg, abs, ...), or computes it as float32 (exp, sin, ...)."""
+    name, integers = particle.name, ms.tensor([1, 2])
+    if particle.on_integers == "refuse":
+        with pytest.raises(TypeError, match=rf"^{name}: expected float32 or float64 input, got int64\[2\]"):
+            ms.autograd.call(particle, integers, **params)
+        return
+    got = ms.autograd.call(particle, integers, **params)
+    assert got.dtype == (np.int64 if particle.on_integers == "keep" else np.float32), name
+    np.testing.assert_allclose(got.numpy(), particle.reference(np.array([1.0, 2.0]), **params), rtol=1e-6)
+
+
 def check_gradcheck(fn, arrays, differentiable=None):
     """float64 finite differences agree with backward() for every element."""
     differentiable = differentiable or [np.asarray(a).dtype.kind == "f" for a in arrays]

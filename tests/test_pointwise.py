@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 import minisora as ms
-from minisora import autograd
 from minisora.particles import get
-from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, shapes, values
+from helpers import (DEVICES, LAYOUTS, check_against_reference, check_gradcheck, check_integer_input_rule, shapes,
+                     values)
 
 # name, public call, params of the reference, value range (log/sqrt need positive inputs)
 CASES = [
@@ -39,15 +39,7 @@ def test_gradcheck_float64(name, fn, params, domain, shape, seed):
 
 @pytest.mark.parametrize("name, fn, params, domain", CASES, ids=IDS)
 def test_integer_input_is_refused_kept_or_promoted_as_in_pytorch(name, fn, params, domain):
-    particle, integers = get(name), ms.tensor([1, 2])
-    if particle.on_integers == "refuse":
-        with pytest.raises(TypeError, match=rf"^{name}: expected float32 or float64 input, got int64\[2\]"):
-            autograd.call(particle, integers, **params)
-        return
-    kept = particle.on_integers == "keep"
-    got = autograd.call(particle, integers, **params)
-    assert got.dtype == (np.int64 if kept else np.float32), name
-    np.testing.assert_allclose(got.numpy(), particle.reference(np.array([1.0, 2.0]), **params), rtol=1e-6)
+    check_integer_input_rule(get(name), params)
 
 
 def test_log_of_negative_is_nan_not_an_exception():
