@@ -227,7 +227,7 @@ def checked_gradient(tensor, grad, source, error=RuntimeError):
     if grad.dtype != tensor.dtype:
         if grad.dtype.kind != "f":
             raise errors.TypeError(f"{source}: gave a gradient of dtype {grad.dtype} for a {tensor.dtype} tensor; "
-                            "gradients are float32 or float64")
+                                   "gradients are float32 or float64")
         grad = backend.astype(grad, tensor.dtype)
     return grad
 

@@ -295,11 +295,13 @@ def add_train_parser(commands):
     mlp.add_argument("--hidden", type=COUNT, nargs="+", help="hidden layer sizes (default 64)")
     mlp.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
     mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
-    mlp.add_argument("--momentum", type=number(float, 0.0, 1.0, high_open=True), help="for sgd and rmsprop (default 0.9)")
+    mlp.add_argument("--momentum", type=number(float, 0.0, 1.0, high_open=True),
+                     help="for sgd and rmsprop (default 0.9)")
     mlp.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
     mlp.add_argument("--clip", type=POSITIVE, help="clip the gradient norm to this value")
     mlp.add_argument("--epochs", type=COUNT, help="default 30")
-    mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True), help="fraction held out for validation (default 0.2)")
+    mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
+                     help="fraction held out for validation (default 0.2)")
     mlp.add_argument("--split-seed", type=SEED, help="which samples are held out (default 0; fixed across seeds)")
     gpt = train.add_argument_group("gpt")
     gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")

@@ -219,7 +219,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     size = normalized_shape if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if size not in (x.shape[-1:], x.shape[-1]) and size != (x.shape[-1],):
         raise errors.ValueError(f"layer_norm: minisora normalizes the last dim only; normalized_shape {normalized_shape} "
-                         f"does not match input shape {x.shape}")
+                                f"does not match input shape {x.shape}")
     n = x.shape[-1]
     weight = Tensor(np.ones(n), dtype=x.dtype, device=x.device) if weight is None else as_tensor(weight)
     bias = Tensor(np.zeros(n), dtype=x.dtype, device=x.device) if bias is None else as_tensor(bias)
@@ -236,8 +236,8 @@ def scaled_dot_product_attention(q, k, v, causal=False, attn_mask=None, scale=No
     """
     if is_causal and attn_mask is not None:
         raise errors.ValueError("scaled_dot_product_attention: is_causal=True and an attn_mask together, as PyTorch "
-                         "refuses them; fold the causal mask into attn_mask, or pass causal=True (minisora's "
-                         "name) to apply both")
+                                "refuses them; fold the causal mask into attn_mask, or pass causal=True (minisora's "
+                                "name) to apply both")
     causal = bool(is_causal) if is_causal is not None else bool(causal)
     if isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
         return attention_with_learned_mask(as_tensor(q), as_tensor(k), as_tensor(v), attn_mask, causal, scale,

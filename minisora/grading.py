@@ -57,8 +57,8 @@ def load(path, name=None):
     updates = [value for key, value in vars(module).items() if key in UPDATE_RULES and (name is None or key == name)]
     if not particles and not updates:
         raise errors.ValueError(f"check: {path} defines no particle{' named ' + repr(name) if name else ''} "
-                         "(a subclass of minisora.particles.Particle with forward and backward) "
-                         f"and no update rule ({', '.join(UPDATE_RULES)})")
+                                "(a subclass of minisora.particles.Particle with forward and backward) "
+                                f"and no update rule ({', '.join(UPDATE_RULES)})")
     return particles, updates
 
 

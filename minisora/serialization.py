@@ -54,7 +54,7 @@ def _encode(value, path, arrays):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise errors.TypeError(f"save: cannot store a {type(value).__name__} at '{path}'; "
-                    "checkpoints hold tensors, arrays, dicts, lists, numbers, strings and None")
+                           "checkpoints hold tensors, arrays, dicts, lists, numbers, strings and None")
 
 
 def _decode(value, arrays):
@@ -142,7 +142,7 @@ def load(path):
         return _parse(raw, path)
     except CheckpointError:
         raise
-    except Exception as error:   # whatever a damaged header breaks in the parsing (a missing key, a wrong type, nesting)
+    except Exception as error:   # whatever a damaged header breaks (a missing key, a wrong type, deep nesting)
         raise CheckpointError(f"load: {path} is corrupt ({type(error).__name__}: {error})") from None
 
 

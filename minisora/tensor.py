@@ -45,7 +45,7 @@ def infer_dtype(data, array):
     if kind in "iu":
         if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
             raise errors.OverflowError(f"tensor: {int(array.max())} does not fit in int64 (the largest is "
-                                f"{np.iinfo(np.int64).max}); it would wrap around to a negative number")
+                                       f"{np.iinfo(np.int64).max}); it would wrap around to a negative number")
         return np.dtype(np.int64)
     if kind == "f":
         from_numpy = isinstance(data, (np.ndarray, np.floating))
@@ -156,13 +156,13 @@ class Tensor:
         if target not in ("cpu", "cuda"):
             if isinstance(target, str) and not names_a_dtype(target):   # "gpu", "cuda:0", ...
                 raise errors.ValueError(f"to({target!r}): unknown device or dtype; devices are 'cpu' and 'cuda' "
-                                 f"(one GPU: no ':0'), dtypes {', '.join(_DTYPES)}")
+                                        f"(one GPU: no ':0'), dtypes {', '.join(_DTYPES)}")
             return self._cast(as_dtype(target))
         if target == self.device:
             return self
         if self._ctx is not None:
             raise errors.RuntimeError(f"to('{target}'): this tensor was computed on {self.device} and gradients do not "
-                               f"flow across devices in minisora; move the inputs or the model to '{target}' first")
+                                      f"flow across devices in minisora; move the inputs or the model to '{target}' first")
         destination = backends.get(target)
         host = self.backend.to_numpy(self.data)   # from the GPU: already a fresh copy
         data = host if target == "cpu" else destination.asarray(host)
@@ -483,7 +483,10 @@ class Tensor:
             raise errors.TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
         if isinstance(value, Tensor) and value.ndim:
             raise errors.ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
-        fill = value._cast(self.dtype) if isinstance(value, Tensor) else Tensor(value, dtype=self.dtype, device=self.device)
+        if isinstance(value, Tensor):
+            fill = value._cast(self.dtype)
+        else:
+            fill = Tensor(value, dtype=self.dtype, device=self.device)
         return autograd.call(arithmetic.Where, mask, fill, self)
 
     def gather(self, dim, index):
@@ -640,7 +643,7 @@ def checked_dim(op, dim, ndim):
     size = max(ndim, 1)
     if not -size <= dim < size:
         raise errors.IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
-                         f"(expected a dim in [{-size}, {size - 1}])")
+                                f"(expected a dim in [{-size}, {size - 1}])")
     return int(dim) % size
 
 

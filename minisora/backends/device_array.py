@@ -188,7 +188,7 @@ class DeviceArray:
         strides = reshaped_strides(self.shape, self.strides, shape)
         if strides is None:
             raise errors.ValueError(f"{self!r} with strides {self.strides} cannot be seen as {shape}: "
-                             "reshape needs a packed copy")
+                                    "reshape needs a packed copy")
         return self.view_as(shape, strides, size=self.size)
 
     def transpose(self, axes):

@@ -104,4 +104,4 @@ def check_row_sums(a, row_sums, packed=False):
     packed memory where the backend's kernel needs that."""
     if a.ndim != 2 or row_sums.shape != a.shape[:1] or (packed and not row_sums.is_contiguous):
         raise errors.ValueError(f"matmul: row_sums {row_sums.shape} needs one matrix A and one {'packed ' if packed else ''}"
-                         f"sum per row, A is {a.shape}")
+                                f"sum per row, A is {a.shape}")

@@ -43,7 +43,7 @@ def read_idx(path):
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise errors.ValueError(f"read_idx: {path} should hold {expected} data bytes for shape {shape}, "
-                         f"it holds {len(raw) - header} (truncated or not an IDX file)")
+                                f"it holds {len(raw) - header} (truncated or not an IDX file)")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -67,7 +67,7 @@ def mnist(folder, split="train", classes=None):
     images, labels = read_idx(find(folder, images_name)), read_idx(find(folder, labels_name))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise errors.ValueError(f"mnist: images {images.shape} and labels {labels.shape} in {folder} do not match "
-                         "(expected (count, rows, columns) and (count,))")
+                                "(expected (count, rows, columns) and (count,))")
     images = images.astype(np.float32) / 255.0
     names = classes or [str(c) for c in range(int(labels.max()) + 1 if len(labels) else 10)]
     return TensorDataset(images, labels.astype(np.int64), classes=names, name=f"mnist-{split}")

@@ -35,7 +35,7 @@ class CharTokenizer:
             return np.array([self.ids[c] for c in text], dtype=np.int64)
         except KeyError as missing:
             raise errors.ValueError(f"CharTokenizer: character {missing.args[0]!r} is not in the vocabulary "
-                             f"of {self.vocab_size} characters this model was trained on") from None
+                                    f"of {self.vocab_size} characters this model was trained on") from None
 
     def decode(self, ids):
         ids = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids).reshape(-1)
@@ -87,7 +87,7 @@ class TextBatches:
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) < context + 1:
             raise errors.ValueError(f"TextBatches: {len(ids)} tokens cannot fill a window of context {context} plus "
-                             "the next token; use a longer text or a smaller --context")
+                                    "the next token; use a longer text or a smaller --context")
         self.ids, self.context, self.batch_size = ids, int(context), int(batch_size)
         self.generator = np.random.default_rng(seed)
 

@@ -22,7 +22,7 @@ class GPT(nn.Module):
         super().__init__()
         if min(vocab_size, context, d_model, heads, layers) < 1:
             raise errors.ValueError(f"GPT: sizes must be positive, got vocab_size={vocab_size}, context={context}, "
-                             f"d_model={d_model}, heads={heads}, layers={layers}")
+                                    f"d_model={d_model}, heads={heads}, layers={layers}")
         self.config = {"vocab_size": int(vocab_size), "context": int(context), "d_model": int(d_model),
                        "heads": int(heads), "layers": int(layers), "dropout": float(dropout)}
         self.token_embedding = nn.Embedding(vocab_size, d_model)

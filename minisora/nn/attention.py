@@ -32,7 +32,7 @@ class MultiHeadAttention(Module):
     def forward(self, x, need_weights=False):
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise errors.ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
-                             f"{self.d_model}), got shape {x.shape}")
+                                    f"{self.d_model}), got shape {x.shape}")
         batch, length, _ = x.shape
         qkv = self.qkv(x)
         if need_weights or self.keep_weights:

@@ -37,7 +37,7 @@ class PositionalEncoding(Module):
     def forward(self, x):
         if x.shape[-1] != self.d_model or x.shape[-2] > self.max_len:
             raise errors.ValueError(f"PositionalEncoding(d_model={self.d_model}, max_len={self.max_len}): "
-                             f"input of shape {x.shape} must be (..., length <= {self.max_len}, {self.d_model})")
+                                    f"input of shape {x.shape} must be (..., length <= {self.max_len}, {self.d_model})")
         return F.positional_encoding(x)
 
     def extra_repr(self):

@@ -107,7 +107,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         total = math.fsum(per_call) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise errors.RuntimeError(f"clip_grad_norm_: the total gradient norm is {total} (NaN or inf in a gradient); "
-                           "pass error_if_nonfinite=False to clip anyway")
+                                  "pass error_if_nonfinite=False to clip anyway")
     scale = min(1.0, max_norm / (total + 1e-6))
     for call in calls:
         call[0].backend.run(scale_kernel, len(call), flat_views(call), scale)

@@ -64,7 +64,7 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise errors.ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], "
-                             f"got {start_factor}, {end_factor}")
+                                    f"got {start_factor}, {end_factor}")
         if int(total_iters) < 1:
             raise errors.ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters!r}")
         self.start_factor, self.end_factor, self.total_iters = float(start_factor), float(end_factor), int(total_iters)

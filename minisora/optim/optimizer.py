@@ -85,7 +85,7 @@ class Optimizer:
         for parameter in group["params"]:
             if not isinstance(parameter, Tensor) or not parameter.requires_grad or not parameter.is_leaf:
                 raise errors.TypeError(f"{type(self).__name__}: can only optimize leaf tensors that require grad, "
-                                f"got {type(parameter).__name__}")
+                                       f"got {type(parameter).__name__}")
             if any(parameter is seen for g in self.param_groups for seen in g["params"]):
                 raise errors.ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
         if len({id(p) for p in group["params"]}) != len(group["params"]):   # it would be updated twice a step
@@ -130,10 +130,10 @@ class Optimizer:
                 grad = parameter.grad.data
                 if grad.dtype != parameter.dtype or grad.shape != parameter.shape:
                     raise errors.ValueError(f"{type(self).__name__}: gradient {grad.dtype}{list(grad.shape)} does not match "
-                                     f"its parameter {parameter.dtype}{list(parameter.shape)}")
+                                            f"its parameter {parameter.dtype}{list(parameter.shape)}")
                 if not parameter.backend.is_contiguous(parameter.data):
                     raise errors.ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} is not "
-                                     "contiguous in memory; the update kernels write through a flat view of it")
+                                            "contiguous in memory; the update kernels write through a flat view of it")
                 if not getattr(getattr(parameter.data, "flags", None), "writeable", True):
                     raise errors.ValueError(f"{type(self).__name__}: parameter {parameter.dtype}{list(parameter.shape)} "
                                             "is a read-only NumPy array (ms.as_tensor shares an array's memory, "
@@ -213,12 +213,12 @@ class Optimizer:
             self.check(hyper)
         if len(saved_groups) != len(self.param_groups):
             raise errors.ValueError(f"{name}.load_state_dict: the checkpoint has {len(saved_groups)} parameter groups, "
-                             f"this optimizer has {len(self.param_groups)}")
+                                    f"this optimizer has {len(self.param_groups)}")
         parameters = []
         for index, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise errors.ValueError(f"{name}.load_state_dict: group {index} has {len(saved['params'])} parameters "
-                                 f"in the checkpoint, {len(group['params'])} here")
+                                        f"in the checkpoint, {len(group['params'])} here")
             parameters.extend((index, (parameter, saved)) for index, parameter in zip(saved["params"], group["params"]))
         by_index = dict(parameters)
         new_state = {}
@@ -239,7 +239,7 @@ class Optimizer:
                     array = value.numpy() if isinstance(value, Tensor) else value
                     if array.shape != tuple(parameter.shape):
                         raise errors.ValueError(f"{name}.load_state_dict: state '{field}' of parameter {key} has shape "
-                                         f"{array.shape}, the parameter has {tuple(parameter.shape)}")
+                                                f"{array.shape}, the parameter has {tuple(parameter.shape)}")
                     value = parameter.backend.asarray(array, parameter.dtype)
                 new_state[parameter][field] = value
         for saved, group in zip(saved_groups, self.param_groups):

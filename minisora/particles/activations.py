@@ -378,7 +378,8 @@ class GELUTanh(Pointwise):
     formula = "y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"
     gradient = "dx = dy * ((1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 0.134145 x^2))"
     reference, reference_slope = staticmethod(gelu_tanh_reference), staticmethod(gelu_tanh_slope_reference)
-    kernels = (gelu_tanh_forward_kernel.on_gpu(gelu_tanh_forward_gpu), gelu_tanh_backward_kernel.on_gpu(gelu_tanh_backward_gpu))
+    kernels = (gelu_tanh_forward_kernel.on_gpu(gelu_tanh_forward_gpu),
+               gelu_tanh_backward_kernel.on_gpu(gelu_tanh_backward_gpu))
     float32_kernels = (gelu_tanh_float32_forward_kernel.on_gpu(gelu_tanh_float32_forward_gpu),
                        gelu_tanh_float32_backward_kernel.on_gpu(gelu_tanh_float32_backward_gpu))
 

@@ -96,7 +96,8 @@ def product(ctx, a, b, bias=None, out=None, row_sums=None):
         return backend.matmul(a, b, bias, out, row_sums)
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     n, m = a.shape[-2], b.shape[-1]
-    stacks = [backend.reshape(backend.contiguous(backend.broadcast_to(x, batch + x.shape[-2:])), merged_leading(batch + x.shape[-2:], 2))
+    stacks = [backend.reshape(backend.contiguous(backend.broadcast_to(x, batch + x.shape[-2:])),
+                              merged_leading(batch + x.shape[-2:], 2))
               for x in (a, b)]
     y = backend.empty((math.prod(batch), n, m), a.dtype)
     ctx.run(matmul_loop_kernel, *stacks, bias if bias is not None else backend.empty((1,), a.dtype), bias is not None, y)

@@ -192,7 +192,7 @@ class ClassifierRun:
         check_overrides(config, overrides, ("epochs", "device"))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
             raise errors.ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
-                             "epochs; keep --epochs, or train with --scheduler none to extend a run")
+                                    "epochs; keep --epochs, or train with --scheduler none to extend a run")
         config.update(overrides)
         run = cls(config, out, log)
         run.model.load_state_dict(state["model"])

@@ -97,7 +97,7 @@ def check_overrides(saved, overrides, changeable):
     for key, value in overrides.items():
         if key not in changeable and value != saved.get(key):
             raise errors.ValueError(f"--resume: {key} was {saved.get(key)!r} in the saved run, got {value!r}; "
-                             f"only {', '.join('--' + c.replace('_', '-') for c in changeable)} can change when resuming")
+                                    f"only {', '.join('--' + c.replace('_', '-') for c in changeable)} can change when resuming")
 
 
 def checkpoint_path(path):

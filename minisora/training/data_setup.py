@@ -21,7 +21,7 @@ def load_dataset(config, split="train"):
     if name in ("mnist", "fashion-mnist"):
         if not config.get("data_dir"):
             raise errors.ValueError(f"dataset {name} is read from IDX files: pass --data-dir FOLDER "
-                             "(the folder with train-images-idx3-ubyte etc.)")
+                                    "(the folder with train-images-idx3-ubyte etc.)")
         classes = data.idx.FASHION_CLASSES if name == "fashion-mnist" else None
         return data.mnist(config["data_dir"], split=split, classes=classes)
     raise errors.ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

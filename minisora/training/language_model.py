@@ -148,8 +148,8 @@ class LanguageModelRun:
         renamed = sorted(set(state["model"]) - set(self.model.state_dict()))
         if renamed:   # the weights loaded once renamed (Module.upgrade_state_dict); the optimizer's are by position
             raise errors.ValueError(f"--resume: the checkpoint names its parameters as an earlier minisora did ({renamed[0]}, "
-                             "...): its weights still load (minisora generate works), but its optimizer state "
-                             "does not fit this version's parameters, so the run cannot continue; start a new one")
+                                    "...): its weights still load (minisora generate works), but its optimizer state "
+                                    "does not fit this version's parameters, so the run cannot continue; start a new one")
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.running, self.history = state["step"], state["running"], state["history"]
         self.batches.load_state_dict(state["batches"])
