@@ -24,6 +24,8 @@ def compile_all(dtypes):
             F.binary_cross_entropy_with_logits(x, probabilities), F.dropout(x, 0.5), x[[0, 0]],
             F.where(x > 1.0, x, b), F.embedding(targets, w), F.positional_encoding(x[None]),
             F.layer_norm(x, 3, b, b), F.scaled_dot_product_attention(x[None], x[None], x[None], causal=True),
+            F.gelu(x, approximate="tanh"), F.silu(x), F.softplus(x), F.elu(x), x.abs(), x.sign(), x.sin(), x.cos(),
+            x.clamp(0.6, 1.2), x.maximum(b), x.max(1).values, x.cumsum(1), x[:, :1].expand(2, 3),
         ]
         for result in results:
             result.sum().backward()
