@@ -13,7 +13,10 @@
 #
 #     w <- w - lr * dL/dw = 2 - 0.1 * 0.5 = 1.95
 #
-# (A widely shared write-up prints 1.45 here: that is w - dL/dw, the learning rate forgotten.)
+# A widely shared write-up prints 1.45 here. That is not w - dL/dw, the learning rate
+# forgotten (2 - 0.5 = 1.5): it is the step taken from the target instead of the weight,
+# t - lr * dL/dw = 1.5 - 0.05 = 1.45. The cell below computes all three. (Lesson 11 lists every
+# slip of the source articles, each with a cell that proves the correction.)
 
 # %%
 import numpy as np
@@ -31,6 +34,9 @@ assert w.grad.item() == 0.5
 ms.optim.SGD([w], lr=lr).step()
 print("after one SGD step: w =", w.item())
 assert abs(w.item() - 1.95) < 1e-12
+slope = (2.0 * x - t) * x
+print(f"w - dL/dw = {2.0 - slope}   t - lr dL/dw = {t - lr * slope:.2f}   (the write-up's 1.45)")
+assert 2.0 - slope == 1.5 and abs((t - lr * slope) - 1.45) < 1e-12
 
 # %% [markdown]
 # The same chain rule runs through a whole network: every particle's backward turns the

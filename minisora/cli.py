@@ -168,7 +168,7 @@ def command_lessons(args):
 def command_lesson(args):
     from .lessons import run
 
-    run(args.number)
+    return run(args.number)
 
 
 def command_check(args):

@@ -1,8 +1,9 @@
 """The lessons in lessons/: list them, run one (`minisora lessons`, `minisora lesson N`)."""
 import glob
 import os
-import runpy
+import subprocess
 import sys
+
 from . import errors
 
 
@@ -26,15 +27,13 @@ def available():
 
 
 def run(number):
-    """Run lesson `number` top to bottom, as `python lessons/NN_name.py` would."""
+    """Run lesson `number` top to bottom as `python lessons/NN_name.py` does: in a process of its
+    own, so it starts as fresh as from the shell (lesson 10 turns Numba's CUDA simulator on before
+    numba is imported, which this process has done already). Returns the lesson's exit code."""
     matches = [path for n, _, path in available() if n == number]
     if not matches:
         raise errors.ValueError(f"no lesson {number}; `minisora lessons` lists them")
-    sys.path.insert(0, os.path.dirname(matches[0]))
-    try:
-        runpy.run_path(matches[0], run_name="__main__")
-    finally:
-        sys.path.remove(os.path.dirname(matches[0]))
+    return subprocess.run([sys.executable, matches[0]], cwd=os.path.dirname(folder())).returncode
 
 
 def to_notebook(path):

@@ -16,7 +16,7 @@ FIGURES = {1: {"01_neuron.png": (500, 350)}, 2: {"02_activations.png": (1000, 40
            7: {"07_positional_encoding.png": (1000, 400)},
            8: {"08_attention_weights.png": (400, 340), "08_heads.png": (1360, 340)},
            9: {"09_gpt_loss.png": (500, 400), "09_gpt_attention.png": (1360, 340)},
-           10: {"10_threads.png": (800, 220)}}
+           10: {"10_threads.png": (800, 220)}, 11: {}}
 
 
 def png_size(path):
@@ -66,3 +66,17 @@ def test_lessons_export_as_notebooks_that_run(tmp_path, monkeypatch):
         if cell["cell_type"] == "code":
             exec("".join(cell["source"]), namespace)   # the cells, in order, as Jupyter would run them
     assert namespace["y"].item() == 2.0 and (tmp_path / "figures" / "01_neuron.png").exists()
+
+
+def test_a_lesson_runs_through_the_cli_as_through_python_even_lesson_10_without_a_gpu(tmp_path):
+    """`minisora lesson N` runs the lesson in a process of its own: lesson 10 turns the simulator on
+    before numba is imported, which the CLI's own process has done already."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env.update(MINISORA_FAST="1", MINISORA_LESSON_OUT=str(tmp_path), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-m", "minisora.cli", "lesson", "10"], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "10_threads.png").exists()
+    failing = subprocess.run([sys.executable, "-m", "minisora.cli", "lesson", "12"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert failing.returncode == 2 and "no lesson 12" in failing.stderr
