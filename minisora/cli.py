@@ -174,7 +174,7 @@ def command_lesson(args):
 def command_check(args):
     from .grading import check
 
-    return 0 if check(args.target) else 1
+    return 0 if check(args.target, exercise=args.exercise, time_limit=args.time_limit, gradebook=args.gradebook) else 1
 
 
 def command_doctor(args):
@@ -268,8 +268,13 @@ def main(argv=None):
     lesson = commands.add_parser("lesson", help="run one lesson top to bottom (MINISORA_FAST=1: quick)")
     lesson.add_argument("number", type=COUNT)
     lesson.set_defaults(run=command_lesson)
-    grade = commands.add_parser("check", help="grade a particle you wrote: gradcheck, comparison, bad input")
-    grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass")
+    grade = commands.add_parser("check", help="grade a particle you wrote (or a folder of students' files)")
+    grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass, or a folder of them")
+    grade.add_argument("--exercise", help="the particle (or rule) to grade in each file, e.g. softmax; needed "
+                                          "for a folder")
+    grade.add_argument("--time-limit", type=POSITIVE, default=20.0, help="seconds per file (default 20)")
+    grade.add_argument("--gradebook", help="folder for gradebook.csv/.json/.xml of a folder's grades "
+                                           "(default: here)")
     grade.set_defaults(run=command_check)
     try:
         args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ def test_an_unfinished_exercise_fails(tmp_path, capsys):
 
 
 def softplus_source(name):
-    source = SIGMOID.replace('"sigmoid"', f'"{name}"').replace("1 / (1 + np.exp(-x))", "np.log1p(np.exp(x))")
+    source = SIGMOID.replace('"sigmoid"', f'"{name}"').replace("1 / (1 + np.exp(-x))", "np.logaddexp(0, x)")
     source = source.replace("ctx.save(y)", "ctx.save(x)").replace("(y,) = ctx.saved", "(x,) = ctx.saved")
     return source.replace("BACKWARD", "grad_y / (1 + np.exp(-x))")
 
@@ -62,5 +62,80 @@ def test_bad_targets(tmp_path, capsys):
     assert "no file" in capsys.readouterr().err
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
-    assert main(["check", str(empty)]) == 2
-    assert "defines no particle" in capsys.readouterr().err
+    assert main(["check", str(empty)]) == 1   # graded, and failed: a folder's gradebook lists it so
+    assert "FAIL  empty.py defines no particle" in capsys.readouterr().out
+
+
+SOFTMAX = '''import numpy as np
+from minisora.particles import Particle
+
+
+class Softmax(Particle):
+    name = "softmax"
+
+    @classmethod
+    def forward(cls, ctx, x):
+        cls.require_float(x)
+        FORWARD
+        ctx.save(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (y,) = ctx.saved
+        BACKWARD
+'''
+STABLE = "e = np.exp(x - x.max(axis=-1, keepdims=True)); y = e / e.sum(axis=-1, keepdims=True)"
+RIGHT = "return (y * (grad_y - (grad_y * y).sum(axis=-1, keepdims=True)),)"
+SUBMISSIONS = {   # student -> (forward, backward, or the whole file), and the verdict expected
+    "ada": (STABLE, RIGHT, True),
+    "ben": ("e = np.exp(x); y = e / e.sum(axis=-1, keepdims=True)", RIGHT, False),          # NaN at [1000, 0]
+    "cy": (STABLE, "return (y * grad_y,)", False),                                           # a wrong backward
+    "dee": (STABLE, "return y * (grad_y - (grad_y * y).sum(axis=-1, keepdims=True))", False),  # not a tuple
+    "eve": (STABLE, "return (grad_y.sum(),)", False),                                        # a scalar, wrong shape
+    "fay": (STABLE, "import sys; sys.exit(0)", False),                                       # ends the grader
+    "gus": (STABLE, "while True: pass", False),                                              # hangs
+    "hal": (None, "def broken(:\n    pass\n", False),                                        # a syntax error
+    "ivy": (None, "import numpy as np\nraise ValueError('half done')\n", False),              # raises at import
+    "jo": (None, "x = 1\n", False),                                                          # no particle
+    "kim": (STABLE + "; y = y.astype(np.float64)", RIGHT, False),                            # widens float32
+    "lu": (STABLE, "raise NotImplementedError('write the backward of softmax')", False),     # the stub
+}
+
+
+def test_a_folder_of_submissions_gets_a_gradebook(tmp_path, capsys):
+    import csv
+    import json
+    from xml.etree import ElementTree
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for student, (forward, backward, _) in SUBMISSIONS.items():
+        text = backward if forward is None else SOFTMAX.replace("FORWARD", forward).replace("BACKWARD", backward)
+        (folder / f"{student}.py").write_text(text)
+    out = tmp_path / "grades"
+    assert main(["check", str(folder), "--exercise", "softmax", "--time-limit", "15", "--gradebook", str(out)]) == 1
+    printed = capsys.readouterr().out
+    book = json.loads((out / "gradebook.json").read_text())["students"]
+    assert {s: book[s]["passed"] for s in SUBMISSIONS} == {s: expected for s, (_, _, expected) in SUBMISSIONS.items()}
+    assert book["ada"]["score"] == book["ada"]["out_of"] == 9   # 1 + 4 gradchecks + float32 + stability + 2
+    assert {book[s]["out_of"] for s in SUBMISSIONS} == {9} and book["ben"]["score"] == 6 and book["gus"]["score"] == 0
+    messages = {s: " | ".join(c["message"] for c in book[s]["checks"] if not c["passed"]) for s in SUBMISSIONS}
+    assert "subtract the max before exp" in messages["ben"]
+    assert "finite differences say" in messages["cy"]
+    assert "your backward returned a ndarray: return a tuple" in messages["dee"]
+    assert "your backward's gradient 0 has shape ()" in messages["eve"]
+    assert "ended the process (sys.exit" in messages["fay"]
+    assert "stopped after 15 s without finishing" in messages["gus"]
+    assert "hal.py, line 1: invalid syntax" in messages["hal"] and "def broken(:" in messages["hal"]
+    assert "raised ValueError: half done" in messages["ivy"] and "line 2: raise ValueError" in messages["ivy"]
+    assert "defines no particle named 'softmax'" in messages["jo"]
+    assert "float32 input gave a float64 output" in messages["kim"]
+    assert "NotImplementedError: write the backward of softmax" in messages["lu"]
+    rows = list(csv.DictReader(open(out / "gradebook.csv")))
+    assert {r["student"] for r in rows} == set(SUBMISSIONS) and all(r["exercise"] == "softmax" for r in rows)
+    suites = ElementTree.parse(out / "gradebook.xml").getroot()
+    assert len(suites) == len(SUBMISSIONS) and suites.find("testsuite[@name='ada']").get("failures") == "0"
+    assert "1 of 12 submissions pass" in printed
+    assert main(["check", str(folder)]) == 2   # a folder needs --exercise
+    assert "name the exercise to grade in each with --exercise NAME" in capsys.readouterr().err

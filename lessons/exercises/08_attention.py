@@ -6,6 +6,8 @@
 Hint: dS is softmax's backward (exercise 04_softmax), row by row; then S = c Q K^T gives
 dQ = c dS K and dK = c dS^T Q. Grade it: minisora check lessons/exercises/08_attention.py
 """
+import math
+
 import numpy as np
 
 from minisora.particles import Particle
@@ -18,7 +20,7 @@ class Attention(Particle):
     @classmethod
     def forward(cls, ctx, q, k, v):
         cls.require_float(q, k, v)
-        scale = 1 / np.sqrt(q.shape[-1])
+        scale = 1 / math.sqrt(q.shape[-1])   # a Python float: a NumPy float64 would widen float32 input
         scores = q @ np.swapaxes(k, -1, -2) * scale
         e = np.exp(scores - scores.max(axis=-1, keepdims=True))
         p = e / e.sum(axis=-1, keepdims=True)

@@ -1,0 +1,287 @@
+"""What `minisora check` checks in a student's file, and how many points each check is worth.
+
+A particle (a Particle subclass with forward and backward, NumPy inside is fine):
+
+    backward's result   1 point   a tuple with one gradient per input, each shaped as its input
+    gradcheck           1 point   per example shape: backward agrees with float64 finite differences
+    float32             1 point   float32 input gives a float32 output (as minisora's and PyTorch's)
+    stability           1 point   where minisora has a particle of that name: finite where it is
+                                  finite on large and tiny inputs (x = [1000, 0] breaks an exp
+                                  that does not subtract the max first)
+    same as minisora's  2 points  forward and backward agree with minisora's particle of that name
+    integer input       advice    a careful particle refuses it with a clear error (no points)
+
+`example_shapes` (one shape tuple per input, a list of them) and `example_params` on the class
+choose other inputs. An update rule written as a function is graded too: `adam_step(param,
+grad, m, v, step, lr, beta1, beta2, eps) -> (param, m, v)` must follow minisora's (and PyTorch's)
+Adam for several steps (3 points).
+
+Each check is a Result; `say` prints it as the report line a student reads ("  ok    ...",
+"  FAIL  ...", "  note  ..."). This module runs inside the child process of isolation.py.
+"""
+import importlib.util
+import inspect as python_inspect
+import os
+import traceback
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import autograd
+from ..gradcheck import gradcheck
+from ..particles import particle as particle_module
+from ..tensor import Tensor
+
+DEFAULT_SHAPES = [(4,), (2, 3), (1, 5), (3, 1)]
+
+
+@dataclass
+class Result:
+    check: str
+    passed: bool
+    message: str
+    points: float = 1.0   # 0: advice, never failing a grade
+    worst: str = ""       # where the largest disagreement is, when one is measured
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def report(result, say):
+    tag = "ok  " if result.passed and result.points else "note" if not result.points else "FAIL"
+    say(f"  {tag}  {result.message}")
+    return result
+
+
+def load(path, name=None):
+    """(particle classes, update functions) defined in the file at `path` (only `name`'s, when given),
+    or a failed Result saying why the file does not load (its own line for a syntax error).
+
+    Loading must not replace minisora's own particle of the same name in the catalog, so the
+    registry is put back as it was afterwards.
+    """
+    saved = dict(particle_module._registry)
+    try:
+        spec = importlib.util.spec_from_file_location(f"student_{abs(hash(path))}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        line = (error.text or "").rstrip()
+        pointer = " " * max((error.offset or 1) - 1 - (len(line) - len(line.lstrip())), 0) + "^"
+        return Result("loads", False, f"{os.path.basename(path)}, line {error.lineno}: {error.msg}\n"
+                                      f"          {line.strip()}\n          {pointer}")
+    except Exception as error:   # the student's module raising at import: their lines of the traceback only
+        return Result("loads", False, f"importing {os.path.basename(path)} raised {type(error).__name__}: {error}\n"
+                                      + student_lines(error, path))
+    finally:
+        particle_module._registry.clear()
+        particle_module._registry.update(saved)
+    particles = [value for key, value in vars(module).items() if python_inspect.isclass(value)
+                 and issubclass(value, particle_module.Particle) and value.__module__ == module.__name__
+                 and (name is None or key == name or getattr(value, "name", None) == name)]
+    updates = [value for key, value in vars(module).items() if key in UPDATE_RULES and (name is None or key == name)]
+    if not particles and not updates:
+        return Result("defines the exercise", False,
+                      f"{os.path.basename(path)} defines no particle{' named ' + repr(name) if name else ''} "
+                      "(a subclass of minisora.particles.Particle with forward and backward) "
+                      f"and no update rule ({', '.join(UPDATE_RULES)})")
+    return particles, updates
+
+
+def student_lines(error, path):
+    """The frames of `error`'s traceback that are in the student's file, as 'line N: code'."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename) == os.path.abspath(path)]
+    return "\n".join(f"          line {f.lineno}: {f.line}" for f in frames)
+
+
+def examples(particle):
+    arity = len(python_inspect.signature(particle.forward).parameters) - 1   # all but ctx
+    params = getattr(particle, "example_params", {})
+    arity -= len(params)
+    shapes = getattr(particle, "example_shapes", None) or [(shape,) * arity for shape in DEFAULT_SHAPES]
+    rng = np.random.default_rng(0)
+    return [([rng.uniform(-2, 2, s) for s in example], params) for example in shapes]
+
+
+def grade_file(path, name=None, say=print):
+    """Every check on every particle and update rule in the file at `path`: a list of Results."""
+    loaded = load(path, name)
+    if isinstance(loaded, Result):
+        return [report(loaded, say)]
+    particles, updates = loaded
+    results = []
+    for particle in particles:
+        results += grade(particle, say)
+    for function in updates:
+        results += UPDATE_RULES[function.__name__](function, say)
+    return results
+
+
+def grade(particle, say=print):
+    """Run every check on one particle class: its Results (the report says PASSED or FAILED)."""
+    say(f"checking {particle.name} ({particle.__qualname__})")
+    results = [report(check_backward_result(particle), say)]
+    for arrays, params in examples(particle):
+        results.append(report(check_gradients(particle, arrays, params), say))
+    results.append(report(check_float32(particle), say))
+    own = particle_module.registry().get(particle.name)
+    if own is not None:
+        results.append(report(check_stability(particle, own), say))
+        if all(r.passed for r in results):
+            results.append(report(compare_with_own(particle, own), say))
+        else:   # counted all the same, so every student's score is out of the same total
+            results.append(report(Result("same as minisora's", False, f"not compared with minisora's {own.name}: "
+                                                                      "the checks above fail first", 2.0), say))
+    results.append(report(probe_bad_input(particle), say))
+    say("PASSED" if all(r.passed for r in results) else "FAILED")
+    return results
+
+
+def failure(check, error, what, points=1.0):
+    return Result(check, False, f"{what}: {type(error).__name__}: {error}", points)
+
+
+def check_backward_result(particle):
+    """One forward and backward by hand: what backward returns must be one gradient per input."""
+    arrays, params = examples(particle)[0]
+    ctx = particle_module.Context(particle, Tensor(arrays[0]).backend, [Tensor(a) for a in arrays])
+    ctx.params = params
+    try:
+        out = particle.forward(ctx, *arrays, **params)
+        grads = particle.backward(ctx, np.ones_like(out))
+    except Exception as error:   # the student's code raising is a result to report, not a crash
+        return failure("backward's result", error, "forward and backward on one example")
+    if not isinstance(grads, (tuple, list)):
+        kind = "a scalar" if np.ndim(grads) == 0 else f"a {type(grads).__name__}"
+        return Result("backward's result", False, f"your backward returned {kind}: return a tuple, one gradient per "
+                                                  f"input, e.g. `return (dx,)`")
+    if len(grads) != len(arrays):
+        return Result("backward's result", False, f"your backward returned {len(grads)} gradients for "
+                                                  f"{len(arrays)} input(s): one per input, None for one without")
+    for i, (grad, array) in enumerate(zip(grads, arrays)):
+        if grad is not None and np.shape(grad) != array.shape:
+            return Result("backward's result", False, f"your backward's gradient {i} has shape {np.shape(grad)}, its "
+                                                      f"input {array.shape}: a gradient is shaped as its input")
+    return Result("backward's result", True, "backward returns one gradient per input, shaped as the input")
+
+
+def check_gradients(particle, arrays, params):
+    shapes = ", ".join(str(a.shape) for a in arrays)
+    try:
+        result = gradcheck(lambda *ts: autograd.call(particle, *ts, **params), [Tensor(a, requires_grad=True) for a in arrays])
+    except Exception as error:
+        return failure(f"gradcheck {shapes}", error, f"gradcheck on {shapes}")
+    if result:
+        return Result(f"gradcheck {shapes}", True, f"gradcheck on {shapes}: max relative error {result.max_rel_error:.1e}")
+    worst = max(result.inputs, key=lambda r: r.max_rel_error)
+    return Result(f"gradcheck {shapes}", False, f"gradcheck on {shapes}: input {worst.index} at {worst.worst_index}: "
+                                                f"your backward says {worst.analytic:.6g}, finite differences say "
+                                                f"{worst.numeric:.6g}", worst=f"input {worst.index} {worst.worst_index}")
+
+
+def check_float32(particle):
+    arrays, params = examples(particle)[0]
+    try:
+        out = autograd.call(particle, *(Tensor(a, dtype="float32") for a in arrays), **params)
+        reference = autograd.call(particle, *(Tensor(a, dtype="float64") for a in arrays), **params)
+    except Exception as error:
+        return failure("float32", error, "float32 input")
+    if out.dtype != np.float32:
+        return Result("float32", False, f"float32 input gave a {out.dtype} output: keep the input's dtype (a float64 "
+                                        "constant or array mixed in widens it)")
+    if not np.allclose(out.numpy(), reference.numpy(), rtol=1e-4, atol=1e-5, equal_nan=True):
+        return Result("float32", False, "float32 input gives numbers far from float64's: "
+                                        f"largest difference {np.nanmax(np.abs(out.numpy() - reference.numpy())):.3g}")
+    return Result("float32", True, "float32 input gives a float32 output within float32 rounding of float64's")
+
+
+def check_stability(particle, own):
+    """Finite wherever minisora's particle is finite, on inputs scaled up to 1000 and down to 1e-30."""
+    for scale in (500.0, 1e-30):
+        for arrays, params in examples(particle)[:2]:
+            scaled = [a * scale for a in arrays]
+            try:
+                with np.errstate(all="ignore"):
+                    theirs = autograd.call(particle, *(Tensor(a) for a in scaled), **params).numpy()
+                    ours = autograd.call(own, *(Tensor(a) for a in scaled), **params).numpy()
+            except Exception as error:
+                return failure("stability", error, f"inputs scaled by {scale:g}")
+            broken = np.isfinite(ours) & ~np.isfinite(theirs)
+            if broken.any():
+                where = tuple(int(i) for i in np.unravel_index(np.argmax(broken), broken.shape))
+                hint = " (subtract the max before exp)" if "softmax" in particle.name or "entropy" in particle.name else ""
+                return Result("stability", False, f"your forward gives {theirs[where]} at {where} for inputs scaled by "
+                                                  f"{scale:g} (up to {np.abs(scaled[0]).max():.3g}), where minisora's "
+                                                  f"gives {ours[where]:.6g}: it overflows or divides by zero{hint}",
+                              worst=str(where))
+    return Result("stability", True, "finite wherever minisora's is, for inputs up to 1000 and down to 1e-30")
+
+
+def compare_with_own(particle, own):
+    for arrays, params in examples(particle):
+        ours = [Tensor(a, requires_grad=True) for a in arrays]
+        theirs = [Tensor(a, requires_grad=True) for a in arrays]
+        try:
+            expected, got = autograd.call(own, *ours, **params), autograd.call(particle, *theirs, **params)
+        except Exception as error:
+            return failure("same as minisora's", error, "forward beside minisora's", points=2.0)
+        if expected.shape != got.shape or not np.allclose(got.numpy(), expected.numpy(), rtol=1e-7, atol=1e-10):
+            difference = np.max(np.abs(got.numpy() - expected.numpy())) if got.shape == expected.shape else "in shape"
+            return Result("same as minisora's", False, f"forward differs from minisora's {own.name} on shapes "
+                                                       f"{[a.shape for a in arrays]}: largest difference {difference}", 2.0)
+        weight = np.random.default_rng(1).standard_normal(expected.shape)
+        (expected * Tensor(weight)).sum().backward()
+        (got * Tensor(weight)).sum().backward()
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if (a.grad is None) != (b.grad is None) or (
+                    a.grad is not None and not np.allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-7, atol=1e-10)):
+                return Result("same as minisora's", False, f"gradient of input {i} differs from minisora's {own.name}", 2.0)
+    return Result("same as minisora's", True, f"matches minisora's own {own.name}, forward and backward", 2.0)
+
+
+def probe_bad_input(particle):
+    arrays, params = examples(particle)[0]
+    try:
+        autograd.call(particle, *(Tensor(np.ones(a.shape, dtype=np.int64)) for a in arrays), **params)
+    except (TypeError, ValueError) as error:
+        return Result("integer input", True, f"integer input refused: {error}", 0.0)
+    except Exception as error:
+        return Result("integer input", True, f"integer input raised {type(error).__name__} ({error}); a clear "
+                                             "TypeError naming the particle is kinder", 0.0)
+    return Result("integer input", True, "integer input was accepted silently; minisora's particles refuse it with a "
+                                         "TypeError (see Particle.require_float)", 0.0)
+
+
+def grade_adam_step(function, say=print, steps=6):
+    """The student's adam_step against minisora's Adam optimizer (PyTorch's equations), step by step."""
+    from .. import nn, optim
+
+    say("checking adam_step")
+    rng = np.random.default_rng(0)
+    start, grads = rng.normal(size=(3, 4)), rng.normal(size=(steps, 3, 4))
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8)
+    reference = nn.Parameter(Tensor(start))
+    optimizer = optim.Adam([reference], lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
+    param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    result = Result("adam steps", True, f"{steps} steps match minisora's Adam (and so PyTorch's) to 1e-10", 3.0)
+    for step, grad in enumerate(grads, 1):
+        reference.grad = Tensor(grad)
+        optimizer.step()
+        try:
+            param, m, v = (np.asarray(a, dtype=np.float64) for a in function(param, grad, m, v, step, **hyper))
+        except Exception as error:   # the student's code raising is a result to report
+            result = failure("adam steps", error, f"step {step}", 3.0)
+            break
+        expected = reference.numpy()
+        if param.shape != expected.shape or not np.allclose(param, expected, rtol=1e-10, atol=1e-12):
+            worst = np.unravel_index(np.argmax(np.abs(param - expected)), expected.shape) if param.shape == expected.shape else ()
+            result = Result("adam steps", False, f"step {step}: parameter {worst}: yours "
+                                                 f"{param[worst] if worst else param.shape}, Adam's "
+                                                 f"{expected[worst] if worst else expected.shape}", 3.0, worst=str(worst))
+            break
+    report(result, say)
+    say("PASSED" if result.passed else "FAILED")
+    return [result]
+
+
+UPDATE_RULES = {"adam_step": grade_adam_step}
