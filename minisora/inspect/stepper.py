@@ -3,18 +3,21 @@
 At every particle call the stepper stops and shows the particle, its formula, the numbers that
 went in and the numbers that came out (in backward: the gradient that arrived and the gradients
 it sends back). Keys:
-    Enter / n   next particle           k   the source of its kernels
-    d           replay this call with the kernels as plain Python, inside pdb (JIT off)
+    Enter / n   next particle           k   the source of the loops this call ran
+    d           replay this call with those loops as plain Python, stopping inside the first (pdb, JIT off)
     c           run to the end           q   quit
+Inputs are named: the network's own (w, x, b), or the particle call that made them (linear[1]).
 `--script "n; n; k; q"` feeds the keys from a string instead of the keyboard (for tests and
 demos); after `d`, the following entries go to pdb until one of them continues it (`c`).
 
 The default network is the neuron y = ReLU(w . x + b) with w = (2, 3), x = (1, 0), b = 0, so y = 2,
 then one SGD step with lr 0.1.
 """
+import bdb
 import dis
 import inspect as python_inspect
 import pdb
+import sys
 
 import numpy as np
 
@@ -53,7 +56,7 @@ class Keys:
 
 
 def numbers(array):
-    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * 14)
+    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * 16)
 
 
 def labelled(results, name):
@@ -68,6 +71,7 @@ class Stepper:
         self.names = names or {}          # {id(tensor or array): "w"} labels for the inputs shown
         self.keys, self.out = Keys(script), out
         self.count, self.running = 0, False
+        self.forward_launches = {}        # id(ctx) -> how many kernels its forward ran (backward's come after)
 
     def input_label(self, ctx, index):
         tensor = ctx.inputs[index]
@@ -80,19 +84,22 @@ class Stepper:
         say(f"\n[{self.count}] {phase:<8} {particle.name}     "
             f"{particle.formula if phase == 'forward' else particle.gradient}")
         if phase == "forward":
+            self.forward_launches[id(ctx)] = len(ctx.launched)
+            ran = ctx.launched[:]
             for i, array in enumerate(arrays):
-                say(f"    {self.input_label(ctx, i):<9} {numbers(array)}")
+                say(f"    {self.input_label(ctx, i):<11} {numbers(array)}")
             for k, (label, result) in enumerate(labelled(output, "output")):
-                say(f"    {label:<9} {numbers(result)}")
-                # later calls name this input by its maker ([3], or [3].2 for its second result)
-                maker = f"[{self.count}]" + (f".{k + 1}" if isinstance(output, tuple) else "")
+                say(f"    {label:<11} {numbers(result)}")
+                # later calls name this input by its maker (relu[3], or split[3].2 for its second result)
+                maker = f"{particle.name}[{self.count}]" + (f".{k + 1}" if isinstance(output, tuple) else "")
                 self.names.setdefault(id(result), maker)
         else:
+            ran = ctx.launched[self.forward_launches.get(id(ctx), 0):]
             for label, grad in labelled(tuple(arrays) if len(arrays) > 1 else arrays[0], "out"):
-                say(f"    dL/d {label:<4} {'(none: unused)' if grad is None else numbers(grad)}")
+                say(f"    dL/d {label:<6} {'(none: unused)' if grad is None else numbers(grad)}")
             for i, grad in enumerate(output):
                 if grad is not None:
-                    say(f"    dL/d {self.input_label(ctx, i):<4} {numbers(grad)}")
+                    say(f"    dL/d {self.input_label(ctx, i):<6} {numbers(grad)}")
         while not self.running:
             key = self.keys.next(PROMPT, say).lower()
             if key in ("", "n"):
@@ -102,30 +109,49 @@ class Stepper:
             elif key == "q":
                 raise Quit
             elif key == "k":
-                for kernel in particle.every_kernel():
+                for kernel in dict.fromkeys(ran):   # each loop once, in the order it ran
                     say(python_inspect.getsource(kernel.python))
-                if not particle.every_kernel():
-                    say(f"    ({particle.name} runs no loop kernel of its own: it calls BLAS or NumPy views)")
+                if not ran:
+                    say(f"    ({particle.name}'s {phase} ran no loop of its own: it called BLAS or made NumPy views)")
             elif key == "d":
-                self.debug(phase, ctx, arrays)
+                self.debug(phase, ctx, arrays, list(dict.fromkeys(ran)))
             else:
                 say(f"    unknown key {key!r}")
 
-    def debug(self, phase, ctx, arrays):
-        """Replay this particle call with its kernels as plain Python, stopping inside each kernel."""
+    def debug(self, phase, ctx, arrays, ran):
+        """Replay this particle call with the kernels it ran as plain Python, stopping inside each."""
         particle = ctx.particle
+        if not ran:
+            self.out(f"    ({particle.name}'s {phase} ran no loop of its own to step into: it called BLAS or made "
+                     "NumPy views)")
+            return
         debugger = pdb.Pdb(stdin=self.keys if self.keys.queue is not None else None)
         if self.keys.queue is not None:
             debugger.use_rawinput = False
-        for kernel in particle.every_kernel():
+        for kernel in ran:
             debugger.set_break(kernel.python.__code__.co_filename, first_body_line(kernel.python))
-        self.out(f"    replaying {particle.name} {phase} under pdb with its kernels as Python ('c' to continue)")
-        with as_python(particle.every_kernel()):
+        self.out(f"    replaying {particle.name} {phase} under pdb, stopping in {', '.join(k.name for k in ran)} "
+                 "('c' to continue)")
+        with as_python(ran):
             if phase == "forward":
                 replay = type(ctx)(particle, ctx.backend, ctx.inputs)
-                debugger.runcall(particle.forward, replay, *[np.array(a) for a in arrays], **ctx.params)
+                run_to_breakpoints(debugger, particle.forward, replay, *[np.array(a) for a in arrays], **ctx.params)
             else:
-                debugger.runcall(particle.backward, ctx, np.array(arrays[0]))
+                run_to_breakpoints(debugger, particle.backward, ctx, np.array(arrays[0]))
+
+
+def run_to_breakpoints(debugger, function, *args, **kwargs):
+    """function(*args, **kwargs) under `debugger`, stopping at its breakpoints only (pdb's runcall
+    would stop first at the particle's own first line, its input checks)."""
+    debugger.reset()
+    debugger._set_stopinfo(sys._getframe(), None, -1)   # a frame no line of `function` runs in: no stop but breaks
+    sys.settrace(debugger.trace_dispatch)
+    try:
+        function(*args, **kwargs)
+    except bdb.BdbQuit:   # q in pdb ends the replay, not the walk
+        pass
+    finally:
+        sys.settrace(None)
 
 
 def first_body_line(function):

@@ -36,12 +36,14 @@ class Context:
         self.released = False
         self.output_count = None              # None: one array out; n: a tuple of n (split)
         self.changes = 0                      # autograd's clock of in-place changes at forward (check_unchanged)
+        self.launched = []                    # the kernels this call ran, in order (what the stepper shows)
 
     def save(self, *arrays):
         self.saved = arrays
 
     def run(self, kernel, *arguments):
         """Launch `kernel` on the backend of this call's inputs."""
+        self.launched.append(kernel)
         try:
             return self.backend.run(kernel, *arguments)
         except Exception as error:
