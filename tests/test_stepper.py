@@ -10,9 +10,9 @@ def run(capsys, script):
 def test_the_default_network_forward_backward_and_one_sgd_step(capsys):
     out = run(capsys, "n; n; n; n")
     assert "[1] forward  linear     y = x @ W^T + b" in out
-    assert "    w           [[2., 3.]]" in out and "    x           [[1., 0.]]" in out
-    assert "[2] forward  relu" in out and "    linear[1]   [[2.]]" in out   # relu's input is call [1]'s output
-    assert "[4] backward linear" in out and "    dL/d w      [[1., 0.]]" in out and "    dL/d b      [1.]" in out
+    assert "    w              [[2., 3.]]" in out and "    x              [[1., 0.]]" in out
+    assert "[2] forward  relu" in out and "    linear[1]      [[2.]]" in out   # relu's input is call [1]'s output
+    assert "[4] backward linear" in out and "    dL/d w         [[1., 0.]]" in out and "    dL/d b         [1.]" in out
     assert "y = 2." in out
     assert "= [[1.9, 3.0]]" in out and "= [-0.1]" in out   # w = 2 - 0.1 * 1 = 1.9; b = 0 - 0.1 = -0.1
 
@@ -61,9 +61,9 @@ def test_a_particle_with_several_results_shows_each(capsys):
     finally:
         autograd.observers.remove(stepper)
     out = capsys.readouterr().out
-    assert "[1] forward  split" in out and "    output3     [[2.],\n                 [5.]]" in out
-    assert "[2] forward  mul" in out and "    split[1].1  [[0.]," in out and "    split[1].2  [[1.]," in out
-    assert "    dL/d out3   (none: unused)" in out and "    dL/d x      [[1., 0., 0.],\n                 [4., 3., 0.]]" in out
+    assert "[1] forward  split" in out and "    output3        [[2.],\n                    [5.]]" in out
+    assert "[2] forward  mul" in out and "    split[1].1     [[0.]," in out and "    split[1].2     [[1.]," in out
+    assert "    dL/d out3      (none: unused)" in out and "    dL/d x         [[1., 0., 0.],\n                    [4., 3., 0.]]" in out
 
 
 def test_q_in_pdb_ends_the_replay_not_the_walk(capsys):

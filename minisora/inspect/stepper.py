@@ -24,6 +24,7 @@ import numpy as np
 from .. import autograd
 from ..backends.kernel import as_python
 
+LABEL = 14   # the width of the names column: "dL/d linear[1]"
 PROMPT = "(Enter next, k kernel source, d debug the kernel, c continue, q quit) > "
 
 
@@ -56,7 +57,7 @@ class Keys:
 
 
 def numbers(array):
-    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * 16)
+    return np.array2string(np.asarray(array), precision=4, suppress_small=True, separator=", ").replace("\n", "\n" + " " * (LABEL + 5))
 
 
 def labelled(results, name):
@@ -87,19 +88,19 @@ class Stepper:
             self.forward_launches[id(ctx)] = len(ctx.launched)
             ran = ctx.launched[:]
             for i, array in enumerate(arrays):
-                say(f"    {self.input_label(ctx, i):<11} {numbers(array)}")
+                say(f"    {self.input_label(ctx, i):<{LABEL}} {numbers(array)}")
             for k, (label, result) in enumerate(labelled(output, "output")):
-                say(f"    {label:<11} {numbers(result)}")
+                say(f"    {label:<{LABEL}} {numbers(result)}")
                 # later calls name this input by its maker (relu[3], or split[3].2 for its second result)
                 maker = f"{particle.name}[{self.count}]" + (f".{k + 1}" if isinstance(output, tuple) else "")
                 self.names.setdefault(id(result), maker)
         else:
             ran = ctx.launched[self.forward_launches.get(id(ctx), 0):]
             for label, grad in labelled(tuple(arrays) if len(arrays) > 1 else arrays[0], "out"):
-                say(f"    dL/d {label:<6} {'(none: unused)' if grad is None else numbers(grad)}")
+                say(f"    {'dL/d ' + label:<{LABEL}} {'(none: unused)' if grad is None else numbers(grad)}")
             for i, grad in enumerate(output):
                 if grad is not None:
-                    say(f"    dL/d {self.input_label(ctx, i):<6} {numbers(grad)}")
+                    say(f"    {'dL/d ' + self.input_label(ctx, i):<{LABEL}} {numbers(grad)}")
         while not self.running:
             key = self.keys.next(PROMPT, say).lower()
             if key in ("", "n"):
