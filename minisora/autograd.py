@@ -18,6 +18,7 @@ import contextlib
 import time
 
 from . import errors
+from .backends.kernel import compiles
 from .particles.particle import Context, describe
 from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
 
@@ -84,9 +85,11 @@ def call_with_context(particle, *inputs, **params):
 
 
 def _observed(method, event, ctx, arrays, params, shown=None):
+    compiled_before = compiles.count
     start = time.perf_counter()
     output = method(ctx, *arrays, **params)
     seconds = time.perf_counter() - start
+    ctx.compiled = compiles.count > compiled_before   # (counted only while a trace watches: trace.py)
     for observer in list(observers):
         observer(event, ctx, arrays if shown is None else shown, output, seconds)
     return output

@@ -89,3 +89,26 @@ def test_trace_records_forward_then_backward_in_order_with_statistics():
     assert backward_linear.output == "float32[1, 2], float32[1]"
     assert backward_linear.min == 0.0 and backward_linear.max == 1.0 and backward_linear.mean == pytest.approx(2 / 3)
     assert "linear" in calls.slowest(2) and '"particle": "relu"' in calls.to_json()
+
+
+def test_trace_columns_line_up_and_compiling_calls_are_marked():
+    import numba
+    from minisora.particles import Particle
+
+    class Compiling(Particle):   # no name of its own: it stays out of the catalog
+        @staticmethod
+        def forward(ctx, x):
+            return numba.njit(lambda v: v + 1)(x)   # a function Numba has never seen: compiled in this call
+
+    x = ms.tensor([[1.0, 0.0]])
+    w = ms.tensor([[2.0, 3.0], [0.5, -1.0], [-2.0, 1.0]], requires_grad=True)
+    with ms.inspect.trace() as t:
+        ms.F.cross_entropy(ms.F.linear(x, w), ms.tensor([0])).backward()
+        ms.autograd.call(Compiling, ms.tensor([1.0, 2.0]))
+    lines = str(t).splitlines()
+    assert lines[1] == "-" * len(lines[0]) and all(len(line) == len(lines[0]) for line in lines[2:6])
+    assert t.records[-1].compiled and lines[-2].endswith("*") and lines[-1].startswith("* includes compiling")
+    with ms.inspect.trace() as warm:
+        ms.autograd.call(Compiling, ms.tensor([1.0, 2.0]))   # a new lambda again, so compiled again
+        ms.F.linear(x, w)
+    assert [r.compiled for r in warm.records] == [True, False]

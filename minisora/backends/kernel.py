@@ -18,6 +18,7 @@ runs) the plain Python loop runs instead: `pdb` can step through it line by line
 import contextlib
 import os
 
+from numba.core import event as numba_event
 from numba.extending import register_jitable
 
 from .. import config
@@ -30,6 +31,38 @@ def cache_dir():
         return configured
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "minisora", "numba")
+
+
+class CompileCounter(numba_event.Listener):
+    """How many functions Numba has compiled (not loaded from its cache) while it watches: trace()
+    marks the particle calls that paid for a compile. `with compiles_watched():` turns it on."""
+
+    def __init__(self):
+        super().__init__()
+        self.count, self.watchers = 0, 0
+
+    def on_start(self, event):
+        pass
+
+    def on_end(self, event):
+        self.count += 1
+
+
+compiles = CompileCounter()
+
+
+@contextlib.contextmanager
+def compiles_watched():
+    """Count Numba's compiles into `compiles.count` inside the block (no cost outside one)."""
+    if compiles.watchers == 0:
+        numba_event.register("numba:compile", compiles)
+    compiles.watchers += 1
+    try:
+        yield compiles
+    finally:
+        compiles.watchers -= 1
+        if compiles.watchers == 0:
+            numba_event.unregister("numba:compile", compiles)
 
 
 def debug():

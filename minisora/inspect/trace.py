@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import autograd
+from ..backends.kernel import compiles_watched
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Record:
     nans: int
     infs: int
     seconds: float
+    compiled: bool = False   # the call's time includes compiling a kernel (its first call in this process)
 
 
 def describe_all(arrays):
@@ -58,14 +60,18 @@ class Trace:
         self.records.append(Record(
             len(self.records), phase, particle.name, particle.formula if phase == "forward" else particle.gradient,
             describe_all(arrays), ", ".join(describe_all(outputs)), *statistics(outputs), seconds,
+            getattr(ctx, "compiled", False),
         ))
 
     def __enter__(self):
+        self._watching = compiles_watched()
+        self._watching.__enter__()
         autograd.observers.append(self._observe)
         return self
 
     def __exit__(self, *exc):
         autograd.observers.remove(self._observe)
+        self._watching.__exit__(*exc)
         return False
 
     def slowest(self, count=5):
@@ -84,14 +90,33 @@ class Trace:
         return json.dumps([asdict(r) for r in self.records], indent=1)
 
     def __str__(self):
-        head = f"{'#':>3} {'phase':<9}{'particle':<18}{'inputs':<38}{'output':<18}{'mean':>10}{'std':>10}{'nan/inf':>8}{'ms':>8}"
+        """The records as a table whose columns fit their widest entry (long shapes cut with '...');
+        a '*' after the time marks a call that compiled a kernel (the first call; later ones are warm)."""
+        inputs = [", ".join(r.inputs) for r in self.records]
+        widths = {"particle": column(["particle"] + [r.particle for r in self.records], 34),
+                  "inputs": column(["inputs"] + inputs, 44), "output": column(["output"] + [r.output for r in self.records], 24)}
+        head = (f"{'#':>3} {'phase':<9}{'particle':<{widths['particle']}}{'inputs':<{widths['inputs']}}"
+                f"{'output':<{widths['output']}}{'mean':>10}{'std':>10}{'nan/inf':>8}{'ms':>10}")
         lines = [head, "-" * len(head)]
-        for r in self.records:
+        for r, shown in zip(self.records, inputs):
+            time_shown = f"{r.seconds * 1e3:.3f}" + ("*" if r.compiled else " ")
             lines.append(
-                f"{r.step:>3} {r.phase:<9}{r.particle:<18}{', '.join(r.inputs)[:37]:<38}{r.output[:17]:<18}"
-                f"{r.mean:>10.4g}{r.std:>10.4g}{f'{r.nans}/{r.infs}':>8}{r.seconds * 1e3:>8.3f}"
+                f"{r.step:>3} {r.phase:<9}{r.particle:<{widths['particle']}}{cut(shown, widths['inputs'])}"
+                f"{cut(r.output, widths['output'])}{r.mean:>10.4g}{r.std:>10.4g}{f'{r.nans}/{r.infs}':>8}{time_shown:>10}"
             )
+        if any(r.compiled for r in self.records):
+            lines.append("* includes compiling a kernel (its first call in this process; run again for warm times)")
         return "\n".join(lines)
+
+
+def column(entries, widest):
+    """The width of a column: its widest entry plus a space, at most `widest` characters."""
+    return min(max(len(e) for e in entries) + 2, widest)
+
+
+def cut(text, width):
+    """`text` padded to `width`, or cut to fit with '...' (one space always before the next column)."""
+    return f"{text:<{width}}" if len(text) < width else text[:width - 4] + "... "
 
 
 def trace():
