@@ -56,12 +56,16 @@ print(f"the backward of every activation agrees with its formula; the two GELUs 
 # %%
 figure = ms.plot.figure.new_figure(10, 4)
 value_axes, slope_axes = figure.subplots(1, 2)
-for name, (values, slopes) in curves.items():
-    value_axes.plot(xs, values, label=name)
-    slope_axes.plot(xs, slopes, label=name)
+STYLES = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]   # curves that overlap (relu and leaky relu
+for style, (name, (values, slopes)) in zip(STYLES, curves.items()):   # for x > 0, the two GELUs) stay visible
+    value_axes.plot(xs, values, linestyle=style, lw=1.6, label=name)
+    slope_axes.plot(xs, slopes, linestyle=style, lw=1.6, label=name)
 value_axes.set_title("y = f(x)")
 slope_axes.set_title("dy/dx (from backward)")
+value_axes.set_ylabel("y")
+slope_axes.set_ylabel("dy/dx")
 for axes in (value_axes, slope_axes):
+    axes.set_xlabel("x")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
 ms.plot.figure.finish(figure, figure_path("02_activations.png"))

@@ -10,6 +10,7 @@ import os
 import tempfile
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 import minisora as ms
 from lesson_setup import FAST, figure_path
@@ -75,8 +76,11 @@ for label, history in histories.items():
     accuracy_axes.plot([h["epoch"] for h in history], [h["val_accuracy"] for h in history], label=label)
 loss_axes.set_title("training loss")
 accuracy_axes.set_title("validation accuracy")
+loss_axes.set_ylabel("cross-entropy (mean over the epoch)")
+accuracy_axes.set_ylabel("accuracy")
 for axes in (loss_axes, accuracy_axes):
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
     axes.legend(fontsize=8)
 ms.plot.figure.finish(figure, figure_path("05_sgd_vs_adam.png"))
 print("saved", figure_path("05_sgd_vs_adam.png"))

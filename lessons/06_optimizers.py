@@ -61,12 +61,14 @@ figure = ms.plot.figure.new_figure(7, 5.5)
 axes = figure.subplots()
 a, b = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-1, 3, 200))
 axes.contour(a, b, np.log10(loss(np.array([a, b])) + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
-for label, path in paths.items():
-    axes.plot(path[:, 0], path[:, 1], lw=1.2, label=label)
+for (label, path), style in zip(paths.items(), ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]):
+    axes.plot(path[:, 0], path[:, 1], lw=1.4, linestyle=style, label=label)   # styles tell overlapping paths apart
 axes.plot([1], [1], "k*", markersize=12, label="minimum (1, 1)")
 axes.set_xlim(-2, 2)
 axes.set_ylim(-1, 3)
 axes.legend(fontsize=7, loc="lower right")
 axes.set_title("paths of the optimizers")
+axes.set_xlabel("a")
+axes.set_ylabel("b")
 ms.plot.figure.finish(figure, figure_path("06_optimizers.png"))
 print("saved", figure_path("06_optimizers.png"))

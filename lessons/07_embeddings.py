@@ -58,6 +58,7 @@ figure.colorbar(image, ax=heat_axes)
 for feature in (0, 2, 8, 20):
     line_axes.plot(pe[:, feature], label=f"feature {feature}")
 line_axes.set_xlabel("position t")
+line_axes.set_ylabel("PE(t, feature)")
 line_axes.legend(fontsize=8)
 line_axes.set_title("lower features turn faster")
 ms.plot.figure.finish(figure, figure_path("07_positional_encoding.png"))

@@ -27,7 +27,8 @@ def png_size(path):
 
 @pytest.mark.parametrize("number, title, path", available(), ids=[os.path.basename(p) for _, _, p in available()])
 def test_lesson_runs_in_fast_mode_and_saves_its_figures(number, title, path, tmp_path):
-    env = dict(os.environ, MINISORA_FAST="1", MINISORA_LESSON_OUT=str(tmp_path), MPLBACKEND="Agg")
+    env = dict(os.environ, MINISORA_FAST="1", MINISORA_LESSON_OUT=str(tmp_path), MPLBACKEND="Agg",
+               MINISORA_CHECK_FIGURES="1")   # every axis labelled, every set of curves with a legend
     done = subprocess.run([sys.executable, path], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for name, size in FIGURES[number].items():

@@ -67,3 +67,31 @@ def test_attention_heatmap_and_decision_boundary(tmp_path):
     assert png_size(tmp_path / "boundary.png") == (500, 450)
     with pytest.raises(ValueError, match=r"points must be \(N, 2\)"):
         ms.plot.decision_boundary(predict, np.zeros((3, 3)), [0, 1, 0])
+
+
+def test_unlabelled_axes_and_missing_legends_are_found(monkeypatch, tmp_path):
+    from minisora.plot.figure import finish, new_figure, unlabelled_axes
+
+    figure = new_figure(4, 3)
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], label="a")
+    axes.plot([0, 1], [1, 0], label="b")
+    image = figure.colorbar(axes.imshow([[0, 1]]), ax=axes)   # a colour bar needs no label of its own
+    assert unlabelled_axes(figure) == ["plot 1: no x label", "plot 1: no y label", "plot 1: 2 labelled lines but no legend"]
+    monkeypatch.setenv("MINISORA_CHECK_FIGURES", "1")
+    with pytest.raises(ValueError, match="figure x.png: unlabelled axes: plot 1: no x label"):
+        finish(figure, str(tmp_path / "x.png"))
+    axes.set_xlabel("t")
+    axes.set_ylabel("y")
+    axes.legend()
+    assert unlabelled_axes(figure) == [] and image is not None
+    finish(figure, str(tmp_path / "x.png"))
+
+
+def test_training_curves_say_what_train_loss_is_and_count_in_whole_steps():
+    history = [{"step": 250, "train_loss": 2.0, "val_loss": 2.1}, {"step": 500, "train_loss": 1.5, "val_loss": 1.7}]
+    figure = ms.plot.training_curves(history, x="step")
+    axes = figure.axes[0]
+    labels = [line.get_label() for line in axes.get_lines()]
+    assert labels == ["train (mean over the steps since the last point)", "validation"]
+    assert all(float(tick).is_integer() for tick in axes.get_xticks())

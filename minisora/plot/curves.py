@@ -1,4 +1,6 @@
 """Loss (and accuracy) per epoch or step, train beside validation: the picture every training run ends with."""
+from matplotlib.ticker import MaxNLocator
+
 from .figure import finish, new_figure
 
 
@@ -9,13 +11,17 @@ def training_curves(history, path=None, title=None, x="epoch"):
     figure = new_figure(5 * len(metrics), 4)
     epochs = [row.get(x, i + 1) for i, row in enumerate(history)]
     for axes, metric in zip(figure.subplots(1, len(metrics), squeeze=False)[0], metrics):
-        for split, style in (("train", "-"), ("val", "--")):
+        # the train numbers are running means over the steps since the previous point, the
+        # validation ones are measured at the point: the legend says so
+        for split, style, label in (("train", "-", f"train (mean over the {x}s since the last point)"
+                                     if x == "step" else "train (mean over the epoch)"), ("val", "--", "validation")):
             key = f"{split}_{metric}"
             points = [(e, row[key]) for e, row in zip(epochs, history) if row.get(key) is not None]
             if points:
-                axes.plot(*zip(*points), style, marker="o", markersize=3, label=split)
+                axes.plot(*zip(*points), style, marker="o", markersize=3, label=label)
         axes.set_xlabel(x)
         axes.set_ylabel(metric)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs and steps are whole numbers
         axes.grid(alpha=0.3)
         if axes.has_data():
             axes.legend()
