@@ -54,3 +54,7 @@ axes.set_ylabel("y = ReLU(2 x1 + 3 x2 + 0)")
 axes.set_title("one neuron")
 ms.plot.figure.finish(figure, figure_path("01_neuron.png"))
 print("saved", figure_path("01_neuron.png"))
+
+# %% [markdown]
+# **Exercise**: write the forward of a whole layer of neurons, y = x W^T + b, in `lessons/exercises/01_linear.py`,
+# then grade it: `minisora check lessons/exercises/01_linear.py` (the solution is in `lessons/solutions/`).

@@ -82,3 +82,7 @@ axes.set_ylabel("loss L")
 axes.legend()
 ms.plot.figure.finish(figure, figure_path("03_descent.png"))
 print("saved", figure_path("03_descent.png"))
+
+# %% [markdown]
+# **Exercise**: work out dL/dw by the chain rule and take one step, in `lessons/exercises/03_gradient_step.py`,
+# then grade it: `minisora check lessons/exercises/03_gradient_step.py` (the solution is in `lessons/solutions/`).

@@ -82,3 +82,7 @@ class WrongSquare(Particle):
 report = ms.gradcheck(lambda t: ms.autograd.call(WrongSquare, t), [ms.tensor(np.array([1.0, -2.0]), requires_grad=True)])
 print(report)
 assert not report
+
+# %% [markdown]
+# **Exercise**: write the backward of softmax in `lessons/exercises/04_softmax.py` (this lesson's gradcheck is how the checker grades it),
+# then grade it: `minisora check lessons/exercises/04_softmax.py` (the solution is in `lessons/solutions/`).

@@ -97,3 +97,7 @@ with tempfile.TemporaryDirectory() as folder:
     again.load_state_dict(ms.load(path)["model"])
     assert accuracy(again) == accuracy(model)
     print(f"reloaded from {os.path.getsize(path):,} bytes: same accuracy, {accuracy(again):.1%}")
+
+# %% [markdown]
+# **Exercise**: write one epoch of the training loop in `lessons/exercises/05_train_epoch.py`,
+# then grade it: `minisora check lessons/exercises/05_train_epoch.py` (the solution is in `lessons/solutions/`).

@@ -72,3 +72,7 @@ axes.set_xlabel("a")
 axes.set_ylabel("b")
 ms.plot.figure.finish(figure, figure_path("06_optimizers.png"))
 print("saved", figure_path("06_optimizers.png"))
+
+# %% [markdown]
+# **Exercise**: write one step of Adam in `lessons/exercises/06_adam.py`,
+# then grade it: `minisora check lessons/exercises/06_adam.py` (the solution is in `lessons/solutions/`).

@@ -71,3 +71,7 @@ print("saved", figure_path("07_positional_encoding.png"))
 # %%
 similarity = pe @ pe[length // 2]
 print("PE(t) . PE(middle) near the middle:", np.round(similarity[length // 2 - 3: length // 2 + 4], 2).tolist())
+
+# %% [markdown]
+# **Exercise**: write the backward of the embedding table (repeated ids add up) in `lessons/exercises/07_embedding.py`,
+# then grade it: `minisora check lessons/exercises/07_embedding.py` (the solution is in `lessons/solutions/`).

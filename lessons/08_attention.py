@@ -66,3 +66,7 @@ _, head_weights = layer(x, need_weights=True)
 print("qkv weight", layer.qkv.weight.shape, "->", [tuple(p.shape) for p in layer.qkv(x).split(16, dim=-1)])
 ms.plot.attention_heatmap(head_weights[0], tokens=list(text), path=figure_path("08_heads.png"))
 print("saved", figure_path("08_heads.png"), "with", head_weights.shape[1], "heads")
+
+# %% [markdown]
+# **Exercise**: write attention's backward (dS, dQ, dK) in `lessons/exercises/08_attention.py`,
+# then grade it: `minisora check lessons/exercises/08_attention.py` (the solution is in `lessons/solutions/`).

@@ -59,3 +59,7 @@ with ms.no_grad():
                            need_weights=True)
 ms.plot.attention_heatmap(weights[0], tokens=list(prompt), path=figure_path("09_gpt_attention.png"))
 print("saved", figure_path("09_gpt_attention.png"))
+
+# %% [markdown]
+# **Exercise**: write layer norm's backward in `lessons/exercises/09_layer_norm.py`,
+# then grade it: `minisora check lessons/exercises/09_layer_norm.py` (the solution is in `lessons/solutions/`).

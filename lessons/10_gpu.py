@@ -132,3 +132,7 @@ assert losses[-1] < losses[0]
 # On a machine with a GPU, `python benchmarks/gpu.py` times minisora's matrix product and a
 # GPT training step against PyTorch, and counts the launches. The kernels themselves are in the
 # particle files, each right below its CPU loop: look for `@gpu_kernel`.
+
+# %% [markdown]
+# **Exercise**: write a GPU kernel with a grid-stride loop in `lessons/exercises/10_relu_gpu.py` (it runs on the simulator without a GPU),
+# then grade it: `minisora check lessons/exercises/10_relu_gpu.py` (the solution is in `lessons/solutions/`).

@@ -125,7 +125,7 @@ def test_a_folder_of_submissions_gets_a_gradebook(tmp_path, capsys):
     assert "finite differences say" in messages["cy"]
     assert "your backward returned a ndarray: return a tuple" in messages["dee"]
     assert "your backward's gradient 0 has shape ()" in messages["eve"]
-    assert "ended the process (sys.exit" in messages["fay"]
+    assert "the process ended early (sys.exit" in messages["fay"]
     assert "stopped after 15 s without finishing" in messages["gus"]
     assert "hal.py, line 1: invalid syntax" in messages["hal"] and "def broken(:" in messages["hal"]
     assert "raised ValueError: half done" in messages["ivy"] and "line 2: raise ValueError" in messages["ivy"]

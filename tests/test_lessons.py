@@ -81,3 +81,12 @@ def test_a_lesson_runs_through_the_cli_as_through_python_even_lesson_10_without_
     failing = subprocess.run([sys.executable, "-m", "minisora.cli", "lesson", "12"], env=env, capture_output=True,
                              text=True, timeout=60)
     assert failing.returncode == 2 and "no lesson 12" in failing.stderr
+
+
+def test_every_exercise_is_linked_from_its_lesson():
+    lessons = {number: open(path, encoding="utf-8").read() for number, _, path in available()}
+    for exercise in glob.glob(os.path.join(ROOT, "lessons", "exercises", "*.py")):
+        name = os.path.basename(exercise)
+        assert f"minisora check lessons/exercises/{name}" in lessons[int(name[:2])], name
+    assert {int(os.path.basename(e)[:2]) for e in glob.glob(os.path.join(ROOT, "lessons", "exercises", "*.py"))} >= \
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}   # a lesson without an exercise is the exception (11: errata)

@@ -23,7 +23,6 @@ import importlib.util
 import inspect as python_inspect
 import os
 import traceback
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -31,26 +30,10 @@ from .. import autograd
 from ..gradcheck import gradcheck
 from ..particles import particle as particle_module
 from ..tensor import Tensor
+from .functions import FUNCTION_EXERCISES
+from .result import Result, failure, report
 
 DEFAULT_SHAPES = [(4,), (2, 3), (1, 5), (3, 1)]
-
-
-@dataclass
-class Result:
-    check: str
-    passed: bool
-    message: str
-    points: float = 1.0   # 0: advice, never failing a grade
-    worst: str = ""       # where the largest disagreement is, when one is measured
-
-    def as_dict(self):
-        return asdict(self)
-
-
-def report(result, say):
-    tag = "ok  " if result.passed and result.points else "note" if not result.points else "FAIL"
-    say(f"  {tag}  {result.message}")
-    return result
 
 
 def load(path, name=None):
@@ -79,12 +62,12 @@ def load(path, name=None):
     particles = [value for key, value in vars(module).items() if python_inspect.isclass(value)
                  and issubclass(value, particle_module.Particle) and value.__module__ == module.__name__
                  and (name is None or key == name or getattr(value, "name", None) == name)]
-    updates = [value for key, value in vars(module).items() if key in UPDATE_RULES and (name is None or key == name)]
+    updates = [value for key, value in vars(module).items() if key in FUNCTION_EXERCISES and (name is None or key == name)]
     if not particles and not updates:
         return Result("defines the exercise", False,
                       f"{os.path.basename(path)} defines no particle{' named ' + repr(name) if name else ''} "
                       "(a subclass of minisora.particles.Particle with forward and backward) "
-                      f"and no update rule ({', '.join(UPDATE_RULES)})")
+                      f"and no update rule ({', '.join(FUNCTION_EXERCISES)})")
     return particles, updates
 
 
@@ -95,12 +78,25 @@ def student_lines(error, path):
 
 
 def examples(particle):
+    """[(arrays, params)] to call the particle with: random floats in [-2, 2] of each example's
+    shapes, where an example may also give an array itself (integer ids: they get no gradient)."""
     arity = len(python_inspect.signature(particle.forward).parameters) - 1   # all but ctx
     params = getattr(particle, "example_params", {})
     arity -= len(params)
     shapes = getattr(particle, "example_shapes", None) or [(shape,) * arity for shape in DEFAULT_SHAPES]
     rng = np.random.default_rng(0)
-    return [([rng.uniform(-2, 2, s) for s in example], params) for example in shapes]
+    return [([entry if isinstance(entry, np.ndarray) else rng.uniform(-2, 2, entry) for entry in example], params)
+            for example in shapes]
+
+
+def is_float(array):
+    return array.dtype.kind == "f"
+
+
+def as_inputs(arrays, dtype=None, requires_grad=False):
+    """Tensors of `arrays`: the float ones as `dtype` (when given) and requiring grad (when asked)."""
+    return [Tensor(a, dtype=dtype if is_float(a) else None, requires_grad=requires_grad and is_float(a))
+            for a in arrays]
 
 
 def grade_file(path, name=None, say=print):
@@ -113,7 +109,7 @@ def grade_file(path, name=None, say=print):
     for particle in particles:
         results += grade(particle, say)
     for function in updates:
-        results += UPDATE_RULES[function.__name__](function, say)
+        results += FUNCTION_EXERCISES[function.__name__](function, say)
     return results
 
 
@@ -137,14 +133,10 @@ def grade(particle, say=print):
     return results
 
 
-def failure(check, error, what, points=1.0):
-    return Result(check, False, f"{what}: {type(error).__name__}: {error}", points)
-
-
 def check_backward_result(particle):
     """One forward and backward by hand: what backward returns must be one gradient per input."""
     arrays, params = examples(particle)[0]
-    ctx = particle_module.Context(particle, Tensor(arrays[0]).backend, [Tensor(a) for a in arrays])
+    ctx = particle_module.Context(particle, Tensor(arrays[0]).backend, as_inputs(arrays))
     ctx.params = params
     try:
         out = particle.forward(ctx, *arrays, **params)
@@ -168,7 +160,7 @@ def check_backward_result(particle):
 def check_gradients(particle, arrays, params):
     shapes = ", ".join(str(a.shape) for a in arrays)
     try:
-        result = gradcheck(lambda *ts: autograd.call(particle, *ts, **params), [Tensor(a, requires_grad=True) for a in arrays])
+        result = gradcheck(lambda *ts: autograd.call(particle, *ts, **params), as_inputs(arrays, requires_grad=True))
     except Exception as error:
         return failure(f"gradcheck {shapes}", error, f"gradcheck on {shapes}")
     if result:
@@ -182,8 +174,8 @@ def check_gradients(particle, arrays, params):
 def check_float32(particle):
     arrays, params = examples(particle)[0]
     try:
-        out = autograd.call(particle, *(Tensor(a, dtype="float32") for a in arrays), **params)
-        reference = autograd.call(particle, *(Tensor(a, dtype="float64") for a in arrays), **params)
+        out = autograd.call(particle, *as_inputs(arrays, "float32"), **params)
+        reference = autograd.call(particle, *as_inputs(arrays, "float64"), **params)
     except Exception as error:
         return failure("float32", error, "float32 input")
     if out.dtype != np.float32:
@@ -199,11 +191,11 @@ def check_stability(particle, own):
     """Finite wherever minisora's particle is finite, on inputs scaled up to 1000 and down to 1e-30."""
     for scale in (500.0, 1e-30):
         for arrays, params in examples(particle)[:2]:
-            scaled = [a * scale for a in arrays]
+            scaled = [a * scale if is_float(a) else a for a in arrays]
             try:
                 with np.errstate(all="ignore"):
-                    theirs = autograd.call(particle, *(Tensor(a) for a in scaled), **params).numpy()
-                    ours = autograd.call(own, *(Tensor(a) for a in scaled), **params).numpy()
+                    theirs = autograd.call(particle, *as_inputs(scaled), **params).numpy()
+                    ours = autograd.call(own, *as_inputs(scaled), **params).numpy()
             except Exception as error:
                 return failure("stability", error, f"inputs scaled by {scale:g}")
             broken = np.isfinite(ours) & ~np.isfinite(theirs)
@@ -219,8 +211,7 @@ def check_stability(particle, own):
 
 def compare_with_own(particle, own):
     for arrays, params in examples(particle):
-        ours = [Tensor(a, requires_grad=True) for a in arrays]
-        theirs = [Tensor(a, requires_grad=True) for a in arrays]
+        ours, theirs = as_inputs(arrays, requires_grad=True), as_inputs(arrays, requires_grad=True)
         try:
             expected, got = autograd.call(own, *ours, **params), autograd.call(particle, *theirs, **params)
         except Exception as error:
@@ -250,38 +241,3 @@ def probe_bad_input(particle):
                                              "TypeError naming the particle is kinder", 0.0)
     return Result("integer input", True, "integer input was accepted silently; minisora's particles refuse it with a "
                                          "TypeError (see Particle.require_float)", 0.0)
-
-
-def grade_adam_step(function, say=print, steps=6):
-    """The student's adam_step against minisora's Adam optimizer (PyTorch's equations), step by step."""
-    from .. import nn, optim
-
-    say("checking adam_step")
-    rng = np.random.default_rng(0)
-    start, grads = rng.normal(size=(3, 4)), rng.normal(size=(steps, 3, 4))
-    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8)
-    reference = nn.Parameter(Tensor(start))
-    optimizer = optim.Adam([reference], lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
-    param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
-    result = Result("adam steps", True, f"{steps} steps match minisora's Adam (and so PyTorch's) to 1e-10", 3.0)
-    for step, grad in enumerate(grads, 1):
-        reference.grad = Tensor(grad)
-        optimizer.step()
-        try:
-            param, m, v = (np.asarray(a, dtype=np.float64) for a in function(param, grad, m, v, step, **hyper))
-        except Exception as error:   # the student's code raising is a result to report
-            result = failure("adam steps", error, f"step {step}", 3.0)
-            break
-        expected = reference.numpy()
-        if param.shape != expected.shape or not np.allclose(param, expected, rtol=1e-10, atol=1e-12):
-            worst = np.unravel_index(np.argmax(np.abs(param - expected)), expected.shape) if param.shape == expected.shape else ()
-            result = Result("adam steps", False, f"step {step}: parameter {worst}: yours "
-                                                 f"{param[worst] if worst else param.shape}, Adam's "
-                                                 f"{expected[worst] if worst else expected.shape}", 3.0, worst=str(worst))
-            break
-    report(result, say)
-    say("PASSED" if result.passed else "FAILED")
-    return [result]
-
-
-UPDATE_RULES = {"adam_step": grade_adam_step}

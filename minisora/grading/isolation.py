@@ -6,13 +6,14 @@ checks run in a child (`python -m minisora.grading.child`), which prints its rep
 last, its Results as JSON behind a marker only the parent knows. No marker means the child did
 not finish its checks: that is a failed check, whatever its exit code says.
 """
+import ctypes.util
 import json
 import os
 import secrets
 import subprocess
 import sys
 
-from .checks import Result, report
+from .result import Result, report
 
 
 def run_isolated(path, name, time_limit, say=print):
@@ -20,6 +21,8 @@ def run_isolated(path, name, time_limit, say=print):
     marker = secrets.token_hex(16)
     command = [sys.executable, "-m", "minisora.grading.child", os.path.abspath(path), name or ""]
     env = dict(os.environ, MINISORA_GRADING_MARKER=marker)
+    if ctypes.util.find_library("cuda") is None:   # no GPU here: a GPU kernel exercise runs on Numba's simulator
+        env.setdefault("NUMBA_ENABLE_CUDASIM", "1")
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit, env=env)
         output, code = done.stdout, done.returncode
@@ -31,8 +34,8 @@ def run_isolated(path, name, time_limit, say=print):
     results = relay(output, marker, say)
     if results is None:
         why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit code {code}"
-        return [report(Result("finishes", False, f"the checks never finished: your code ended the process "
-                                                 f"(sys.exit, os._exit or a crash; {why})"), say)]
+        return [report(Result("finishes", False, f"the checks never finished: the process ended early "
+                                                 f"(sys.exit, os._exit or a crash in the code checked; {why})"), say)]
     return results
 
 

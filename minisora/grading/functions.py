@@ -1,0 +1,177 @@
+"""Exercises written as a function, each graded against minisora doing the same thing:
+
+    gradient_step(w, x, t, lr) -> (dL/dw, new w)     lesson 03, L = (w x - t)^2 / 2
+                          2 points: the slope and the step agree with backward() and SGD
+    train_epoch(model, batches, optimizer) -> mean loss      lesson 05
+                          3 points: the weights after the epoch agree with minisora's own loop
+    adam_step(param, grad, m, v, step, lr, beta1, beta2, eps) -> (param, m, v)      lesson 06
+                          3 points: six steps agree with minisora's Adam (PyTorch's equations)
+    relu_forward_gpu[blocks, threads](x, y)          lesson 10, a numba.cuda kernel
+                          3 points: every element right for launches smaller and larger than x
+
+Where a common slip explains a wrong answer, the message names it (the learning rate left out,
+gradients never cleared, a thread that does one element and stops).
+"""
+import numpy as np
+
+from ..tensor import Tensor
+from .result import Result, failure, report
+
+
+def grade_adam_step(function, say=print, steps=6):
+    """The student's adam_step against minisora's Adam optimizer (PyTorch's equations), step by step."""
+    from .. import nn, optim
+
+    say("checking adam_step")
+    rng = np.random.default_rng(0)
+    start, grads = rng.normal(size=(3, 4)), rng.normal(size=(steps, 3, 4))
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8)
+    reference = nn.Parameter(Tensor(start))
+    optimizer = optim.Adam([reference], lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
+    param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    result = Result("adam steps", True, f"{steps} steps match minisora's Adam (and so PyTorch's) to 1e-10", 3.0)
+    for step, grad in enumerate(grads, 1):
+        reference.grad = Tensor(grad)
+        optimizer.step()
+        try:
+            param, m, v = (np.asarray(a, dtype=np.float64) for a in function(param, grad, m, v, step, **hyper))
+        except Exception as error:   # the student's code raising is a result to report
+            result = failure("adam steps", error, f"step {step}", 3.0)
+            break
+        expected = reference.numpy()
+        if param.shape != expected.shape or not np.allclose(param, expected, rtol=1e-10, atol=1e-12):
+            worst = np.unravel_index(np.argmax(np.abs(param - expected)), expected.shape) if param.shape == expected.shape else ()
+            result = Result("adam steps", False, f"step {step}: parameter {worst}: yours "
+                                                 f"{param[worst] if worst else param.shape}, Adam's "
+                                                 f"{expected[worst] if worst else expected.shape}", 3.0, worst=str(worst))
+            break
+    report(result, say)
+    say("PASSED" if result.passed else "FAILED")
+    return [result]
+
+
+def grade_gradient_step(function, say=print):
+    """The slope of L = (w x - t)^2 / 2 and one step of gradient descent, against backward() and SGD."""
+    from .. import nn, optim
+
+    say("checking gradient_step")
+    cases = [(2.0, 1.0, 1.5, 0.1), (-0.5, 3.0, 2.0, 0.01), (1.25, -2.0, 0.5, 0.5)]
+    for w0, x, t, lr in cases:
+        w = nn.Parameter(Tensor(w0, dtype="float64"))
+        ((w * x - t) ** 2 / 2).backward()
+        slope = w.grad.item()
+        optim.SGD([w], lr=lr).step()
+        try:
+            got_slope, got_w = (float(v) for v in function(w0, x, t, lr))
+        except Exception as error:
+            result = failure("gradient step", error, f"w={w0}, x={x}, t={t}, lr={lr}", 2.0)
+            break
+        if not np.isclose(got_slope, slope, rtol=1e-12):
+            hint = " (dL/dw = (w x - t) x: the chain rule's last link is x)" if np.isclose(got_slope, w0 * x - t) else ""
+            result = Result("gradient step", False, f"w={w0}, x={x}, t={t}: your dL/dw is {got_slope}, "
+                                                    f"backward() says {slope}{hint}", 2.0)
+            break
+        if not np.isclose(got_w, w.item(), rtol=1e-12):
+            hints = {w0 - slope: " (the learning rate is left out: w - lr dL/dw)",
+                     t - lr * slope: " (the step was taken from the target t, not from w)"}
+            hint = next((h for value, h in hints.items() if np.isclose(got_w, value)), "")
+            result = Result("gradient step", False, f"w={w0}, x={x}, t={t}, lr={lr}: your new w is {got_w}, one SGD "
+                                                    f"step gives {w.item()}{hint}", 2.0)
+            break
+    else:
+        result = Result("gradient step", True, f"dL/dw and the new w agree with backward() and SGD in "
+                                               f"{len(cases)} cases", 2.0)
+    report(result, say)
+    say("PASSED" if result.passed else "FAILED")
+    return [result]
+
+
+def grade_train_epoch(function, say=print):
+    """The student's epoch against minisora's loop, from the same weights over the same batches."""
+    from .. import data, nn, optim, random as ms_random
+    from .. import functional as F
+
+    say("checking train_epoch")
+    features, labels = data.moons(96, noise=0.2, seed=0).arrays
+    order = np.random.default_rng(0).permutation(96)   # the moons come sorted by class
+    x, y = Tensor(features[order], dtype="float32"), Tensor(labels[order])
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 96, 32)]
+
+    def fresh():
+        ms_random.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+        return model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def loop(model, optimizer, clear):
+        losses = []
+        for inputs, targets in batches:
+            if clear:
+                optimizer.zero_grad()
+            loss = F.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return float(np.mean(losses)), [p.numpy().copy() for p in model.parameters()]
+
+    expected_loss, expected = loop(*fresh(), clear=True)
+    _, uncleared = loop(*fresh(), clear=False)
+    model, optimizer = fresh()
+    start = [p.numpy().copy() for p in model.parameters()]
+    try:
+        got_loss = float(function(model, batches, optimizer))
+    except Exception as error:
+        result = failure("epoch", error, "train_epoch", 3.0)
+    else:
+        got = [p.numpy() for p in model.parameters()]
+        same = lambda a, b: all(np.allclose(u, v, rtol=1e-5, atol=1e-7) for u, v in zip(a, b))   # noqa: E731
+        if same(got, start):
+            result = Result("epoch", False, "the weights did not change: call optimizer.step() after backward()", 3.0)
+        elif same(got, uncleared):
+            result = Result("epoch", False, "gradients add up across batches: call optimizer.zero_grad() before "
+                                            "each backward()", 3.0)
+        elif not same(got, expected):
+            result = Result("epoch", False, "the weights after the epoch differ from minisora's loop (zero_grad, "
+                                            "forward, cross_entropy, backward, step for each batch, in order)", 3.0)
+        elif not np.isclose(got_loss, expected_loss, rtol=1e-5):
+            result = Result("epoch", False, f"the weights are right, the mean loss returned is {got_loss}, "
+                                            f"the batches' mean is {expected_loss:.6g}", 3.0)
+        else:
+            result = Result("epoch", True, f"the weights and the mean loss ({expected_loss:.4f}) agree with "
+                                           "minisora's loop", 3.0)
+    report(result, say)
+    say("PASSED" if result.passed else "FAILED")
+    return [result]
+
+
+def grade_relu_kernel(kernel, say=print):
+    """The student's GPU kernel, launched with fewer and with more threads than elements."""
+    from numba import config, cuda
+
+    say(f"checking relu_forward_gpu{' (on the CUDA simulator)' if config.ENABLE_CUDASIM else ''}")
+    rng = np.random.default_rng(0)
+    result = Result("gpu kernel", True, "every element right with 1 x 4, 2 x 8 and 3 x 32 threads (fewer and more "
+                                        "than the elements)", 3.0)
+    for size, blocks, threads in ((37, 1, 4), (5, 2, 8), (200, 3, 32)):
+        x = rng.standard_normal(size)
+        y = cuda.to_device(np.full(size, np.nan))
+        try:
+            kernel[blocks, threads](cuda.to_device(x), y)
+            got = y.copy_to_host()
+        except Exception as error:
+            result = failure("gpu kernel", error, f"a launch of {blocks} x {threads} threads on {size} elements", 3.0)
+            break
+        wrong = ~np.isclose(got, np.maximum(x, 0), equal_nan=False)
+        if wrong.any():
+            first = int(np.argmax(wrong))
+            hint = (": each thread must go on to element i + cuda.gridsize(1) (a grid-stride loop)"
+                    if first >= blocks * threads and not wrong[:blocks * threads].any() else "")
+            result = Result("gpu kernel", False, f"{blocks} x {threads} threads on {size} elements: element {first} is "
+                                                 f"{got[first]}, should be {max(x[first], 0):.6g}{hint}", 3.0)
+            break
+    report(result, say)
+    say("PASSED" if result.passed else "FAILED")
+    return [result]
+
+
+FUNCTION_EXERCISES = {"gradient_step": grade_gradient_step, "train_epoch": grade_train_epoch,
+                      "adam_step": grade_adam_step, "relu_forward_gpu": grade_relu_kernel}
