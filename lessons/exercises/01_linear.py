@@ -5,8 +5,6 @@
 
 The backward is written for you (lesson 03 explains it). Grade it: minisora check lessons/exercises/01_linear.py
 """
-import numpy as np
-
 from minisora.particles import Particle
 
 

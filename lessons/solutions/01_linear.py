@@ -1,12 +1,10 @@
-"""Exercise (lesson 01): the forward of a layer of neurons, y = x W^T + b.
+"""Solution (lesson 01): the forward of a layer of neurons, y = x W^T + b.
 
     x is (batch, in_features), W is (out_features, in_features), b is (out_features,):
     y[n, o] = sum_i x[n, i] W[o, i] + b[o]        -- every neuron o of the layer, for every sample n
 
 The backward is written for you (lesson 03 explains it). Grade it: minisora check lessons/exercises/01_linear.py
 """
-import numpy as np
-
 from minisora.particles import Particle
 
 
