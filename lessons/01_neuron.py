@@ -57,4 +57,4 @@ print("saved", figure_path("01_neuron.png"))
 
 # %% [markdown]
 # **Exercise**: write the forward of a whole layer of neurons, y = x W^T + b, in `lessons/exercises/01_linear.py`,
-# then grade it: `minisora check lessons/exercises/01_linear.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/01_linear.py`.

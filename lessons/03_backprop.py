@@ -85,4 +85,4 @@ print("saved", figure_path("03_descent.png"))
 
 # %% [markdown]
 # **Exercise**: work out dL/dw by the chain rule and take one step, in `lessons/exercises/03_gradient_step.py`,
-# then grade it: `minisora check lessons/exercises/03_gradient_step.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/03_gradient_step.py`.

@@ -85,4 +85,4 @@ assert not report
 
 # %% [markdown]
 # **Exercise**: write the backward of softmax in `lessons/exercises/04_softmax.py` (this lesson's gradcheck is how the checker grades it),
-# then grade it: `minisora check lessons/exercises/04_softmax.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/04_softmax.py`.

@@ -100,4 +100,4 @@ with tempfile.TemporaryDirectory() as folder:
 
 # %% [markdown]
 # **Exercise**: write one epoch of the training loop in `lessons/exercises/05_train_epoch.py`,
-# then grade it: `minisora check lessons/exercises/05_train_epoch.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/05_train_epoch.py`.

@@ -75,4 +75,4 @@ print("saved", figure_path("06_optimizers.png"))
 
 # %% [markdown]
 # **Exercise**: write one step of Adam in `lessons/exercises/06_adam.py`,
-# then grade it: `minisora check lessons/exercises/06_adam.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/06_adam.py`.

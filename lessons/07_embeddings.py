@@ -74,4 +74,4 @@ print("PE(t) . PE(middle) near the middle:", np.round(similarity[length // 2 - 3
 
 # %% [markdown]
 # **Exercise**: write the backward of the embedding table (repeated ids add up) in `lessons/exercises/07_embedding.py`,
-# then grade it: `minisora check lessons/exercises/07_embedding.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/07_embedding.py`.

@@ -69,4 +69,4 @@ print("saved", figure_path("08_heads.png"), "with", head_weights.shape[1], "head
 
 # %% [markdown]
 # **Exercise**: write attention's backward (dS, dQ, dK) in `lessons/exercises/08_attention.py`,
-# then grade it: `minisora check lessons/exercises/08_attention.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/08_attention.py`.

@@ -62,4 +62,4 @@ print("saved", figure_path("09_gpt_attention.png"))
 
 # %% [markdown]
 # **Exercise**: write layer norm's backward in `lessons/exercises/09_layer_norm.py`,
-# then grade it: `minisora check lessons/exercises/09_layer_norm.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/09_layer_norm.py`.

@@ -135,4 +135,4 @@ assert losses[-1] < losses[0]
 
 # %% [markdown]
 # **Exercise**: write a GPU kernel with a grid-stride loop in `lessons/exercises/10_relu_gpu.py` (it runs on the simulator without a GPU),
-# then grade it: `minisora check lessons/exercises/10_relu_gpu.py` (the solution is in `lessons/solutions/`).
+# then grade it: `minisora check lessons/exercises/10_relu_gpu.py`.

@@ -1,4 +1,5 @@
-"""The `minisora` command: train, eval, generate, step, check, lessons, lesson, demo, doctor, warmup, particles, cache clear."""
+"""The `minisora` command: train, eval, generate, step, check, course, lessons, lesson, demo, doctor, warmup, particles,
+cache clear."""
 import argparse
 import os
 import platform
@@ -171,6 +172,18 @@ def command_lesson(args):
     return run(args.number)
 
 
+def command_course(args):
+    from .course import build
+
+    written, warnings = build(args.folder, teacher=args.teacher, execute=args.execute, fast=not args.full)
+    kind = "teacher" if args.teacher else "student"
+    print(f"wrote the {kind} build: {len(written)} notebooks in {args.folder}"
+          + (" (executed)" if args.execute else ""))
+    for notebook, cell_id, text in warnings:
+        print(f"warning in {notebook}, cell {cell_id}: {text.splitlines()[0]}")
+    return 1 if warnings else 0
+
+
 def command_check(args):
     from .grading import check
 
@@ -268,6 +281,16 @@ def main(argv=None):
     lesson = commands.add_parser("lesson", help="run one lesson top to bottom (MINISORA_FAST=1: quick)")
     lesson.add_argument("number", type=COUNT)
     lesson.set_defaults(run=command_lesson)
+    course = commands.add_parser("course", help="build a class's notebooks: student (stubs) or teacher (solutions, notes)")
+    course.add_argument("action", choices=["build"])
+    course.add_argument("folder", help="where to write the build")
+    audience = course.add_mutually_exclusive_group(required=True)
+    audience.add_argument("--student", action="store_true", help="lessons and exercise stubs, no solutions")
+    audience.add_argument("--teacher", action="store_true", help="lessons with notes, exercises with solutions")
+    course.add_argument("--execute", action="store_true", help="run every notebook (needs the course extra), so "
+                                                               "outputs and figures are inline")
+    course.add_argument("--full", action="store_true", help="with --execute: full lessons, not MINISORA_FAST ones")
+    course.set_defaults(run=command_course)
     grade = commands.add_parser("check", help="grade a particle you wrote (or a folder of students' files)")
     grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass, or a folder of them")
     grade.add_argument("--exercise", help="the particle (or rule) to grade in each file, e.g. softmax; needed "

@@ -37,21 +37,19 @@ def run(number):
 
 
 def to_notebook(path):
-    """A lesson (jupytext percent format) as a Jupyter notebook (nbformat 4) dict.
+    """A lesson (jupytext percent format) as a Jupyter notebook (nbformat 4.5) dict.
 
     `# %%` starts a code cell, `# %% [markdown]` a markdown cell whose lines drop their `# `.
+    Each cell gets an id made from the lesson's name and the cell's place (stable across builds).
     """
     cells, kind, lines = [], None, []
+    stem = os.path.basename(path)[:-3]
 
     def close():
         while lines and not lines[-1].strip():
             lines.pop()
         if kind is not None and lines:
-            source = [line + "\n" for line in lines[:-1]] + [lines[-1]]
-            cell = {"cell_type": kind, "metadata": {}, "source": source}
-            if kind == "code":
-                cell.update(execution_count=None, outputs=[])
-            cells.append(cell)
+            cells.append(cell(kind, lines, f"{stem}-{len(cells)}"))
 
     for line in open(path, encoding="utf-8").read().splitlines():
         if line.startswith("# %%"):
@@ -62,6 +60,19 @@ def to_notebook(path):
         elif kind == "code":
             lines.append(line)
     close()
+    return notebook(cells)
+
+
+def cell(kind, lines, cell_id):
+    """One notebook cell of `kind` ("code" or "markdown") holding `lines`."""
+    source = [line + "\n" for line in lines[:-1]] + lines[-1:]
+    made = {"cell_type": kind, "id": cell_id, "metadata": {}, "source": source}
+    if kind == "code":
+        made.update(execution_count=None, outputs=[])
+    return made
+
+
+def notebook(cells):
     return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                                          "language_info": {"name": "python"}},
             "nbformat": 4, "nbformat_minor": 5}

@@ -1,5 +1,7 @@
 """Figures that need no display: built as plain matplotlib Figures (no pyplot, no window)."""
+import io
 import os
+import sys
 
 
 def new_figure(width, height):
@@ -18,7 +20,19 @@ def finish(figure, path=None):
     if path:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         figure.savefig(path)
+    if "ipykernel" in sys.modules:   # in a notebook (a lesson run by Jupyter): the picture shows under its cell too
+        show_in_notebook(figure)
     return figure
+
+
+def show_in_notebook(figure):
+    """The figure as a PNG output of the running notebook cell (a Figure made without pyplot is not
+    shown by Jupyter on its own)."""
+    from IPython.display import Image, display
+
+    picture = io.BytesIO()
+    figure.savefig(picture, format="png")
+    display(Image(picture.getvalue()))
 
 
 def unlabelled_axes(figure):
