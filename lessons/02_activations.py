@@ -56,10 +56,13 @@ print(f"the backward of every activation agrees with its formula; the two GELUs 
 # %%
 figure = ms.plot.figure.new_figure(10, 4)
 value_axes, slope_axes = figure.subplots(1, 2)
-STYLES = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]   # curves that overlap (relu and leaky relu
-for style, (name, (values, slopes)) in zip(STYLES, curves.items()):   # for x > 0, the two GELUs) stay visible
-    value_axes.plot(xs, values, linestyle=style, lw=1.6, label=name)
-    slope_axes.plot(xs, slopes, linestyle=style, lw=1.6, label=name)
+# Curves that overlap (relu and leaky relu for x > 0, the two GELUs) stay visible: each its own
+# line style, and each drawn thinner than the one below it.
+STYLES = ["-", "--", ":", "-.", "-", (0, (1, 2))]
+for k, (style, (name, (values, slopes))) in enumerate(zip(STYLES, curves.items())):
+    width = 3.2 - 0.45 * k
+    value_axes.plot(xs, values, linestyle=style, lw=width, label=name)
+    slope_axes.plot(xs, slopes, linestyle=style, lw=width, label=name)
 value_axes.set_title("y = f(x)")
 slope_axes.set_title("dy/dx (from backward)")
 value_axes.set_ylabel("y")

@@ -61,8 +61,11 @@ figure = ms.plot.figure.new_figure(7, 5.5)
 axes = figure.subplots()
 a, b = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-1, 3, 200))
 axes.contour(a, b, np.log10(loss(np.array([a, b])) + 1e-3), levels=25, cmap="Greys", linewidths=0.6)
-for (label, path), style in zip(paths.items(), ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]):
-    axes.plot(path[:, 0], path[:, 1], lw=1.4, linestyle=style, label=label)   # styles tell overlapping paths apart
+# Paths that overlap stay apart by eye: each its own marker every few steps, and each drawn thinner
+# than the one below it.
+for k, ((label, path), marker) in enumerate(zip(paths.items(), "osD^v")):
+    axes.plot(path[:, 0], path[:, 1], lw=3.0 - 0.5 * k, marker=marker, markersize=4, markevery=max(len(path) // 12, 1),
+              label=label)
 axes.plot([1], [1], "k*", markersize=12, label="minimum (1, 1)")
 axes.set_xlim(-2, 2)
 axes.set_ylim(-1, 3)
