@@ -291,11 +291,13 @@ def main(argv=None):
                                                                "outputs and figures are inline")
     course.add_argument("--full", action="store_true", help="with --execute: full lessons, not MINISORA_FAST ones")
     course.set_defaults(run=command_course)
+    from .grading import TIME_LIMIT
+
     grade = commands.add_parser("check", help="grade a particle you wrote (or a folder of students' files)")
     grade.add_argument("target", help="PATH or PATH:NAME of a file with a Particle subclass, or a folder of them")
     grade.add_argument("--exercise", help="the particle (or rule) to grade in each file, e.g. softmax; needed "
                                           "for a folder")
-    grade.add_argument("--time-limit", type=POSITIVE, default=20.0, help="seconds per file (default 20)")
+    grade.add_argument("--time-limit", type=POSITIVE, default=TIME_LIMIT, help="seconds per file (default 60)")
     grade.add_argument("--gradebook", help="folder for gradebook.csv/.json/.xml of a folder's grades "
                                            "(default: here)")
     grade.set_defaults(run=command_check)

@@ -421,7 +421,6 @@ class Tensor:
         is infinite (every x -inf, or one +inf) it is taken as 0, so the answer is -inf or inf, not NaN."""
         dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
         top = self.detach().amax(dim, keepdim=True)
-        top = Tensor.__getitem__(top, ()) if top.ndim == 0 else top
         shift = autograd.call(arithmetic.Where, top.abs() < math.inf, top, operand(0.0, top))
         total = (self - shift).exp().sum(dim, keepdim=True).log() + shift
         return total if keepdim else total.reshape(self.mean(dim).shape)
