@@ -3,7 +3,8 @@ import numpy as np
 
 from . import backends
 from . import random as ms_random
-from .tensor import Tensor, as_dtype, scalar_dtype
+from .dtypes import as_dtype, scalar_dtype
+from .tensor import Tensor
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):

@@ -8,13 +8,14 @@ import math
 
 import numpy as np
 
-from . import errors
-from . import autograd
+from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, positional, shape
-from .tensor import Tensor, dim_or_axis, operand, scalar_dtype
+from .dims import dim_or_axis
+from .dtypes import scalar_dtype
+from .tensor import Tensor, operand
 
 
 def as_tensor(value, like=None):

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import errors
-from . import autograd
+from . import autograd, errors
 from .tensor import Tensor
 
 

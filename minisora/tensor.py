@@ -3,54 +3,18 @@
 Every operator on a Tensor is one particle call (`autograd.call`); the result keeps a
 Context pointing back at its inputs, and `backward()` walks those links in reverse.
 """
-from collections import namedtuple
-
 import math
+from collections import namedtuple
 
 import numpy as np
 
-from . import errors
-from . import autograd, backends
+from . import autograd, backends, errors
 from .backends.device_array import DeviceArray
+from .dims import checked_dim, dim_alias, dim_or_axis
+from .dtypes import DTYPES, as_dtype, infer_dtype, names_a_dtype
 from .particles import activations, arithmetic, indexing, matmul, pointwise, reductions, shape, softmax
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
-
-
-def as_dtype(dtype):
-    """np.dtype from 'float32', np.float32, np.dtype(...); None stays None."""
-    if dtype is None:
-        return None
-    name = getattr(dtype, "__name__", None) or str(np.dtype(dtype) if not isinstance(dtype, str) else dtype)
-    if name not in _DTYPES:
-        raise errors.TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64 or bool")
-    return np.dtype(_DTYPES[name])
-
-
-def names_a_dtype(text):
-    """Whether NumPy reads `text` as a dtype (minisora may still not support it)."""
-    try:
-        np.dtype(text)
-    except TypeError:
-        return False
-    return True
-
-
-def infer_dtype(data, array):
-    """PyTorch's choice without a dtype: floats are float32 unless NumPy data was float64."""
-    kind = array.dtype.kind
-    if kind == "b":
-        return np.dtype(np.bool_)
-    if kind in "iu":
-        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
-            raise errors.OverflowError(f"tensor: {int(array.max())} does not fit in int64 (the largest is "
-                                       f"{np.iinfo(np.int64).max}); it would wrap around to a negative number")
-        return np.dtype(np.int64)
-    if kind == "f":
-        from_numpy = isinstance(data, (np.ndarray, np.floating))
-        return np.dtype(np.float64) if from_numpy and array.dtype == np.float64 else np.dtype(np.float32)
-    raise errors.TypeError(f"cannot make a tensor from data of dtype {array.dtype}")
 
 
 class Tensor:
@@ -156,7 +120,7 @@ class Tensor:
         if target not in ("cpu", "cuda"):
             if isinstance(target, str) and not names_a_dtype(target):   # "gpu", "cuda:0", ...
                 raise errors.ValueError(f"to({target!r}): unknown device or dtype; devices are 'cpu' and 'cuda' "
-                                        f"(one GPU: no ':0'), dtypes {', '.join(_DTYPES)}")
+                                        f"(one GPU: no ':0'), dtypes {', '.join(DTYPES)}")
             return self._cast(as_dtype(target))
         if target == self.device:
             return self
@@ -626,35 +590,6 @@ class Tensor:
 shape_module = shape
 
 
-def dim_alias(dim, keepdim, axis, keepdims):
-    """(dim, keepdim) from PyTorch's names or NumPy's (axis, keepdims), for a dim that defaults to None."""
-    dim = dim_or_axis(dim, axis, None)
-    if keepdims is not None:
-        keepdim = keepdims
-    return (tuple(dim) if isinstance(dim, list) else dim), bool(keepdim)
-
-
-def checked_dim(op, dim, ndim):
-    """`dim` counted from 0 (a negative dim counts from the end), or an error naming `op`:
-    PyTorch's rule, dims in [-ndim, ndim), a 0-d tensor taking 0 and -1."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise errors.TypeError(f"{op}: dim must be an integer, got {dim!r}")
-    size = max(ndim, 1)
-    if not -size <= dim < size:
-        raise errors.IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
-                                f"(expected a dim in [{-size}, {size - 1}])")
-    return int(dim) % size
-
-
-def dim_or_axis(dim, axis, default):
-    """`dim`, or NumPy's name for it, `axis`, where that is given instead (not both)."""
-    if axis is None:
-        return dim
-    if dim != default:
-        raise errors.TypeError(f"give dim or axis, not both (dim={dim}, axis={axis})")
-    return axis
-
-
 def on_gpu(data):
     return isinstance(data, DeviceArray) or hasattr(data, "__cuda_array_interface__")
 
@@ -667,20 +602,10 @@ def as_tensor(data, dtype=None, device=None):
     if on_gpu(data) and device in (None, "cuda"):
         array = data if isinstance(data, DeviceArray) else backends.get("cuda").from_interface(data)
         return Tensor._make(array, "cuda", None)._cast(as_dtype(dtype) or array.dtype)
-    if isinstance(data, np.ndarray) and device in (None, "cpu") and data.dtype in _DTYPES.values() \
+    if isinstance(data, np.ndarray) and device in (None, "cpu") and data.dtype in DTYPES.values() \
             and (dtype is None or as_dtype(dtype) == data.dtype):
         return Tensor._make(data, "cpu", None)
     return Tensor(data, dtype=dtype, device=device)
-
-
-def scalar_dtype(*values):
-    """The dtype PyTorch gives Python numbers on their own: bool if all are bools, float32 if any
-    is a float, else int64."""
-    if all(isinstance(v, (bool, np.bool_)) for v in values):
-        return np.dtype(np.bool_)
-    if any(isinstance(v, (float, np.floating)) for v in values):
-        return np.dtype(np.float32)
-    return np.dtype(np.int64)
 
 
 def operand(value, like):

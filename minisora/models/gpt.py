@@ -9,8 +9,7 @@ Trained with cross-entropy between the logits at position t and the token at t +
 """
 import numpy as np
 
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from .. import nn
 from .. import random as ms_random
 from ..autograd import no_grad

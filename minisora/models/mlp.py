@@ -4,8 +4,7 @@
 
 Images are flattened to rows first, so (N, 28, 28) MNIST and (N, 64) digits both fit.
 """
-from .. import errors
-from .. import nn
+from .. import errors, nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
 

@@ -1,6 +1,5 @@
 """Activation layers: each is its particle in a Module, so it can sit in a Sequential."""
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from .module import Module
 
 

@@ -12,8 +12,7 @@ and backward then gets dx in one product instead of three products and two sums.
 """
 import numpy as np
 
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from .linear import Linear
 from .module import Module
 

@@ -1,6 +1,5 @@
 """Embedding tables and positional encodings: how ids and positions become vectors."""
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from ..creation import zeros
 from . import init
 from .module import Module, Parameter

@@ -6,8 +6,7 @@ and so does minisora's, so a network starts at the same scale in both.
 """
 import math
 
-from .. import errors
-from .. import random as ms_random
+from .. import errors, random as ms_random
 
 
 def _fill(tensor, values):

@@ -1,8 +1,7 @@
 """Linear: the layer of neurons, y = x W^T + b (the `linear` particle with its own W and b)."""
 import math
 
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from ..creation import zeros
 from . import init
 from .module import Module, Parameter

@@ -15,8 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .. import errors
-from .. import autograd
+from .. import autograd, errors
 from ..autograd import RemovableHandle
 from ..tensor import Tensor
 

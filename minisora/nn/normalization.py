@@ -1,6 +1,5 @@
 """LayerNorm: normalize each vector to mean 0 and variance 1, then a learned scale and shift."""
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from ..creation import ones, zeros
 from .module import Module, Parameter
 

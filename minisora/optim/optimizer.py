@@ -18,8 +18,7 @@ import copy
 
 import numpy as np
 
-from .. import errors
-from .. import autograd
+from .. import autograd, errors
 from ..tensor import Tensor
 
 

@@ -5,8 +5,7 @@ and benchmark every particle.
 """
 from dataclasses import dataclass
 
-from .. import errors
-from .. import backends
+from .. import backends, errors
 from . import activations, arithmetic, attention, dropout, embedding, indexing, layer_norm, losses  # noqa: F401
 from . import matmul, multi_head_attention, pointwise, positional, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry

@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-from .. import errors
-from .. import functional as F
+from .. import errors, functional as F
 from .. import optim, random as ms_random
 from ..autograd import no_grad
 from ..data import DataLoader

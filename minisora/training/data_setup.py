@@ -4,8 +4,7 @@ The split depends only on (dataset, val_split, split_seed), not on the training 
 different seeds are scored on the same held-out samples, and `minisora eval` rebuilds exactly
 the validation set a checkpoint was scored on.
 """
-from .. import errors
-from .. import data
+from .. import data, errors
 
 TWO_D = {"moons": data.moons, "circles": data.circles, "spiral": data.spiral}
 DATASETS = ("digits", "moons", "circles", "spiral", "mnist", "fashion-mnist")

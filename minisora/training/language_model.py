@@ -13,8 +13,7 @@ import time
 
 import numpy as np
 
-from .. import errors
-from .. import optim, random as ms_random
+from .. import errors, optim, random as ms_random
 from ..autograd import no_grad
 from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
 from ..models import GPT
