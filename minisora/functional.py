@@ -100,12 +100,11 @@ def cross_entropy(logits, targets, reduction="mean", ignore_index=-100, label_sm
     if logits.ndim == 1:   # one sample, unbatched
         loss = cross_entropy(logits.unsqueeze(0), targets.unsqueeze(0), reduction, ignore_index, label_smoothing)
         return loss.reshape(()) if reduction == "none" else loss
-    if logits.ndim > 2:   # (N, C, d...): the classes moved last, every position one row
-        rows = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, logits.shape[1])
-        flat = targets.permute(0, *range(2, targets.ndim), 1) if targets.dtype.kind == "f" else targets
-        loss = cross_entropy(rows, flat.reshape(rows.shape if targets.dtype.kind == "f" else (-1,)), reduction,
-                             ignore_index, label_smoothing)
-        return loss.reshape((logits.shape[0],) + logits.shape[2:]) if reduction == "none" else loss
+    if logits.ndim > 2:   # (N, C, d...): every position one row
+        probabilities = targets.dtype.kind == "f"
+        loss = cross_entropy(classes_last(logits), classes_last(targets) if probabilities else targets.reshape(-1),
+                             reduction, ignore_index, label_smoothing)
+        return per_position(loss, logits.shape, reduction)
     if targets.dtype.kind == "f":
         return soft_cross_entropy(logits, targets, reduction, label_smoothing)
     if label_smoothing == 0.0 and not holds(targets, ignore_index):
@@ -116,7 +115,7 @@ def cross_entropy(logits, targets, reduction="mean", ignore_index=-100, label_sm
     if label_smoothing:   # (1 - e) nll + e * the mean over classes of -log p, rows ignored as nll ignores them
         uniform = -log_probs.mean(1) * counted
         picked = picked * (1.0 - label_smoothing) + uniform * label_smoothing
-    return reduce_rows(picked, counted, reduction)
+    return reduce_rows(picked, counted.sum().item(), reduction)
 
 
 def soft_cross_entropy(logits, probabilities, reduction, label_smoothing):
@@ -127,8 +126,17 @@ def soft_cross_entropy(logits, probabilities, reduction, label_smoothing):
     if label_smoothing:
         probabilities = probabilities * (1.0 - label_smoothing) + label_smoothing / logits.shape[1]
     picked = -(probabilities * logits.log_softmax(1)).sum(1)
-    return {"none": picked, "sum": picked.sum(), "mean": picked.mean()}[reduction] if picked.shape[0] or \
-        reduction == "none" else picked.sum() * math.nan
+    return reduce_rows(picked, picked.shape[0], reduction)
+
+
+def classes_last(x):
+    """(N, C, d1, ...) -> (N d1 ..., C): the classes (dim 1) last, every position one row."""
+    return x.permute(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
+
+
+def per_position(loss, shape, reduction):
+    """A loss of classes_last's rows back in (N, d1, ...) (a reduced loss stays as it is)."""
+    return loss.reshape((shape[0],) + shape[2:]) if reduction == "none" else loss
 
 
 def nll_loss(log_probs, targets, reduction="mean", ignore_index=-100):
@@ -139,33 +147,30 @@ def nll_loss(log_probs, targets, reduction="mean", ignore_index=-100):
     if targets.dtype != np.int64:
         raise errors.TypeError(f"nll_loss: targets must be int64 class ids, got {targets.dtype}")
     if log_probs.ndim > 2:
-        rows = log_probs.permute(0, *range(2, log_probs.ndim), 1).reshape(-1, log_probs.shape[1])
-        loss = nll_loss(rows, targets.reshape(-1), reduction, ignore_index)
-        return loss.reshape((log_probs.shape[0],) + log_probs.shape[2:]) if reduction == "none" else loss
+        return per_position(nll_loss(classes_last(log_probs), targets.reshape(-1), reduction, ignore_index),
+                            log_probs.shape, reduction)
     if log_probs.ndim != 2 or targets.shape != log_probs.shape[:1]:
         raise errors.ShapeError(f"nll_loss: expected log_probs (N, C) and targets (N,), got {log_probs.shape} and "
                                 f"{targets.shape}")
     ids = targets.numpy()   # the places are found on the host, every id checked first
     counted = ids != ignore_index
-    classes = log_probs.shape[1]
-    if ids[counted].size and (ids[counted].min() < 0 or ids[counted].max() >= classes):
-        bad = ids[counted][(ids[counted] < 0) | (ids[counted] >= classes)][0]
-        raise errors.IndexError(f"nll_loss: target class id {int(bad)} is out of range [0, {classes}) "
+    classes, valid = log_probs.shape[1], ids[counted]
+    outside = valid[(valid < 0) | (valid >= classes)]
+    if outside.size:
+        raise errors.IndexError(f"nll_loss: target class id {int(outside[0])} is out of range [0, {classes}) "
                                 f"(ignore_index is {ignore_index})")
     picked = -log_probs[np.arange(len(ids)), np.where(counted, ids, 0)]
-    mask = Tensor(counted, device=log_probs.device)
-    return reduce_rows(picked * mask, mask, reduction)
+    return reduce_rows(picked * Tensor(counted, device=log_probs.device), int(counted.sum()), reduction)
 
 
-def reduce_rows(per_row, counted, reduction):
-    """A loss per row (0 where not counted) reduced: "mean" divides by how many rows count (NaN if
-    none does, as in PyTorch)."""
+def reduce_rows(per_row, count, reduction):
+    """A loss per row (0 where not counted) reduced: "mean" divides by `count`, how many rows count
+    (NaN if none does, as in PyTorch)."""
     if reduction == "none":
         return per_row
     total = per_row.sum()
     if reduction == "sum":
         return total
-    count = counted.sum().item()
     return total / count if count else total * math.nan
 
 
