@@ -386,8 +386,8 @@ class Tensor:
         dim, keepdim = dim_alias(dim, keepdim, axis, keepdims)
         top = self.detach().amax(dim, keepdim=True)
         shift = autograd.call(arithmetic.Where, top.abs() < math.inf, top, operand(0.0, top))
-        total = (self - shift).exp().sum(dim, keepdim=True).log() + shift
-        return total if keepdim else total.reshape(self.mean(dim).shape)
+        summed = (self - shift).exp().sum(dim, keepdim)
+        return summed.log() + shift.reshape(summed.shape)
 
     # --- shape ----------------------------------------------------------------------------
     def reshape(self, *shape):
