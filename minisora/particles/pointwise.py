@@ -60,10 +60,10 @@ class Pointwise(Particle):
             x = ctx.backend.astype(x, np.float32)
         elif not (cls.on_integers == "keep" and x.dtype == np.int64):
             cls.require_float(x)
-        missing = [name for name in cls.parameters if name not in params and name not in cls.defaults]
-        if missing:
-            cls.fail(f"needs the parameter(s) {', '.join(missing)}", TypeError)
-        numbers = [float(params.get(name, cls.defaults.get(name))) for name in cls.parameters] if cls.parameters else ()
+        try:
+            numbers = [float(params[name] if name in params else cls.defaults[name]) for name in cls.parameters]
+        except KeyError as missing:   # neither given nor defaulted
+            cls.fail(f"needs the parameter {missing.args[0]}", TypeError)
         backend = ctx.backend
         x = backend.contiguous(x)
         y = backend.empty(x.shape, x.dtype)
