@@ -98,23 +98,24 @@ def holds_max(value, best):
 
 
 @scalar
-def ties_of(x, o, i, best):
+def share_among_ties(x, y, grad_y, grad_x, o, i):
+    """Column (o, i) of grad_x: dy / (how many hold the max) at each place that holds it, 0 elsewhere."""
     ties = 0
     for r in range(x.shape[1]):
-        if holds_max(x[o, r, i], best):
+        if holds_max(x[o, r, i], y[o, i]):
             ties += 1
-    return ties
+    share = grad_y[o, i] / ties
+    for r in range(x.shape[1]):
+        grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
 
 
 @kernel
 def max_split_backward_kernel(x, y, grad_y, grad_x):
     """dy shared equally by every position holding the max (PyTorch's rule for max() and amax)."""
-    outer, rows, inner = x.shape
+    outer, _, inner = x.shape
     for o in range(outer):
         for i in range(inner):
-            share = grad_y[o, i] / ties_of(x, o, i, y[o, i])
-            for r in range(rows):
-                grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
+            share_among_ties(x, y, grad_y, grad_x, o, i)
 
 
 @kernel
@@ -183,13 +184,10 @@ def max_backward_gpu(grad_y, argmax, grad_x):
 
 @gpu_kernel
 def max_split_backward_gpu(x, y, grad_y, grad_x):
-    outer, rows, inner = x.shape
+    outer, _, inner = x.shape
     start, step = cuda.grid(1), cuda.gridsize(1)
     for e in range(start, outer * inner, step):
-        o, i = e // inner, e % inner
-        share = grad_y[o, i] / ties_of(x, o, i, y[o, i])
-        for r in range(rows):
-            grad_x[o, r, i] = share if holds_max(x[o, r, i], y[o, i]) else 0.0
+        share_among_ties(x, y, grad_y, grad_x, e // inner, e % inner)
 
 
 @gpu_kernel
