@@ -31,7 +31,7 @@ from ..gradcheck import gradcheck
 from ..particles import particle as particle_module
 from ..tensor import Tensor
 from .functions import FUNCTION_EXERCISES
-from .result import Result, failure, report
+from .result import Result, failure, report, verdict
 
 DEFAULT_SHAPES = [(4,), (2, 3), (1, 5), (3, 1)]
 
@@ -109,7 +109,7 @@ def grade_file(path, name=None, say=print):
     for particle in particles:
         results += grade(particle, say)
     for function in updates:
-        results += FUNCTION_EXERCISES[function.__name__](function, say)
+        results += verdict([report(FUNCTION_EXERCISES[function.__name__](function, say), say)], say)
     return results
 
 
@@ -129,8 +129,7 @@ def grade(particle, say=print):
             results.append(report(Result("same as minisora's", False, f"not compared with minisora's {own.name}: "
                                                                       "the checks above fail first", 2.0), say))
     results.append(report(probe_bad_input(particle), say))
-    say("PASSED" if all(r.passed for r in results) else "FAILED")
-    return results
+    return verdict(results, say)
 
 
 def check_backward_result(particle):

@@ -20,6 +20,12 @@ def report(result, say):
     return result
 
 
+def verdict(results, say):
+    """The report's last line for a set of checks: PASSED when every one passed, else FAILED."""
+    say("PASSED" if all(r.passed for r in results) else "FAILED")
+    return results
+
+
 def failure(check, error, what, points=1.0):
     """The student's code raised: a failed check that says where and what."""
     return Result(check, False, f"{what}: {type(error).__name__}: {error}", points)
