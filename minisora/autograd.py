@@ -226,7 +226,8 @@ def checked_gradient(tensor, grad, source, error=RuntimeError):
     elif not backend.is_array(grad):
         raise errors.TypeError(f"{source}: gave {type(grad).__name__} as a gradient; expected a tensor on {tensor.device}")
     if grad.shape != tensor.data.shape:
-        raise error(f"{source}: gave a gradient of shape {tuple(grad.shape)} for a tensor of shape {tensor.shape}")
+        raise errors.of(error)(f"{source}: gave a gradient of shape {tuple(grad.shape)} for a tensor of shape "
+                               f"{tensor.shape}")
     if grad.dtype != tensor.dtype:
         if grad.dtype.kind != "f":
             raise errors.TypeError(f"{source}: gave a gradient of dtype {grad.dtype} for a {tensor.dtype} tensor; "

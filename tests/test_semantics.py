@@ -92,6 +92,12 @@ def test_a_parameter_given_twice_to_an_optimizer_is_refused():
         ms.optim.SGD([x, x], lr=0.1)
 
 
+def backward_through_a_hook_giving_the_wrong_shape():
+    x = ms.ones(2, requires_grad=True)
+    x.register_hook(lambda grad: ms.ones(3))
+    (x * 1).sum().backward()
+
+
 def test_minisora_errors_are_both_the_python_error_and_a_minisora_error():
     with pytest.raises(ms.Error) as caught:
         ms.zeros(2, 3) @ ms.zeros(2, 3)
@@ -100,7 +106,9 @@ def test_minisora_errors_are_both_the_python_error_and_a_minisora_error():
                                (lambda: ms.zeros(2, 3) + ms.zeros(4), RuntimeError),
                                (lambda: ms.zeros(2, 3).transpose(0, 5), IndexError),
                                (lambda: F.relu(ms.tensor([1, 2])), TypeError),
-                               (lambda: ms.zeros(2).item(), ValueError)]:
+                               (lambda: ms.zeros(2).item(), ValueError),
+                               (lambda: ms.ones(2, requires_grad=True).sum().backward(ms.ones(3)), ValueError),
+                               (backward_through_a_hook_giving_the_wrong_shape, RuntimeError)]:
         with pytest.raises(python_error) as caught:
             call()
         assert isinstance(caught.value, ms.Error), type(caught.value).__mro__

@@ -3,6 +3,8 @@ import io
 import os
 import sys
 
+from .. import errors
+
 
 def new_figure(width, height):
     from matplotlib.figure import Figure   # a Figure without pyplot draws with Agg when saved
@@ -16,7 +18,7 @@ def finish(figure, path=None):
     if os.environ.get("MINISORA_CHECK_FIGURES") == "1":
         missing = unlabelled_axes(figure)
         if missing:
-            raise ValueError(f"figure {os.path.basename(path or '')}: unlabelled axes: {'; '.join(missing)}")
+            raise errors.ValueError(f"figure {os.path.basename(path or '')}: unlabelled axes: {'; '.join(missing)}")
     if path:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         figure.savefig(path)
