@@ -13,41 +13,42 @@ The student build holds no solution and no note. With --execute every notebook i
 is opened; a cell that writes to stderr (a warning) is reported.
 """
 import ast
-import json
 import os
 import shutil
 
 from . import errors
-from .lessons import available, cell, folder, notebook, to_notebook
+from .lessons import cell, export, folder, notebook, save_notebook
 
 
 def build(out, teacher=False, execute=False, fast=True):
     """Write the student (or teacher) build into `out`; returns the notebooks written and, when
     executed, the warnings found [(notebook, cell id, text)]."""
     root = folder()
-    os.makedirs(out, exist_ok=True)
-    for name in ("lessons", "exercises") + (("notes",) if teacher else ()):
-        os.makedirs(os.path.join(out, name), exist_ok=True)
-    shutil.copy(os.path.join(root, "lesson_setup.py"), os.path.join(out, "lessons"))
-    written = []
-    for number, _, path in available():
-        book = to_notebook(path)
-        note = note_path(path)
-        if teacher:
-            if not os.path.exists(note):
-                raise errors.ValueError(f"course build --teacher: lesson {number} has no notes at {note}")
-            shutil.copy(note, os.path.join(out, "notes"))
-            text = open(note, encoding="utf-8").read().splitlines()
-            book["cells"].insert(0, cell("markdown", ["> **Teacher's notes** (not in the student build)", ">"]
-                                         + ["> " + line for line in text], f"{number:02d}-notes"))
-        written.append(save(book, os.path.join(out, "lessons", os.path.basename(path)[:-3] + ".ipynb")))
+    written = export(os.path.join(out, "lessons"), edit=with_notes(out) if teacher else None)
+    os.makedirs(os.path.join(out, "exercises"), exist_ok=True)
     for exercise in sorted(os.listdir(os.path.join(root, "exercises"))):
         if exercise.endswith(".py"):
             source_folder = "solutions" if teacher else "exercises"
             book = exercise_notebook(os.path.join(root, source_folder, exercise), exercise)
-            written.append(save(book, os.path.join(out, "exercises", exercise[:-3] + ".ipynb")))
+            written.append(save_notebook(book, os.path.join(out, "exercises", exercise[:-3] + ".ipynb")))
     warnings = run_all(written, fast) if execute else []
     return written, warnings
+
+
+def with_notes(out):
+    """An `edit` for lessons.export: the lesson's teacher notes copied into out/notes and quoted on
+    top of its notebook (a lesson without notes is an error: the teacher build promises them)."""
+    os.makedirs(os.path.join(out, "notes"), exist_ok=True)
+
+    def edit(number, path, book):
+        note = note_path(path)
+        if not os.path.exists(note):
+            raise errors.ValueError(f"course build --teacher: lesson {number} has no notes at {note}")
+        shutil.copy(note, os.path.join(out, "notes"))
+        text = open(note, encoding="utf-8").read().splitlines()
+        book["cells"].insert(0, cell("markdown", ["> **Teacher's notes** (not in the student build)", ">"]
+                                     + ["> " + line for line in text], f"{number:02d}-notes"))
+    return edit
 
 
 def note_path(lesson):
@@ -64,12 +65,6 @@ def exercise_notebook(path, filename):
         cell("code", [f"%%writefile {filename}"] + source.rstrip("\n").splitlines(), f"{stem}-1"),
         cell("code", [f"!minisora check {filename}"], f"{stem}-2"),
     ])
-
-
-def save(book, path):
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(book, handle, indent=1)
-    return path
 
 
 def run_all(paths, fast):

@@ -78,17 +78,26 @@ def notebook(cells):
             "nbformat": 4, "nbformat_minor": 5}
 
 
-def export(folder_out):
-    """Write every lesson as an .ipynb into folder_out (with lesson_setup.py beside them); returns the paths."""
-    import json
+def export(folder_out, edit=None):
+    """Write every lesson as an .ipynb into folder_out (with lesson_setup.py beside them); returns the
+    paths. `edit(number, lesson_path, notebook)`, when given, may change each notebook before it is written."""
     import shutil
 
     os.makedirs(folder_out, exist_ok=True)
     shutil.copy(os.path.join(folder(), "lesson_setup.py"), folder_out)
     written = []
-    for _, _, path in available():
-        target = os.path.join(folder_out, os.path.basename(path)[:-3] + ".ipynb")
-        with open(target, "w", encoding="utf-8") as handle:
-            json.dump(to_notebook(path), handle, indent=1)
-        written.append(target)
+    for number, _, path in available():
+        book = to_notebook(path)
+        if edit is not None:
+            edit(number, path, book)
+        written.append(save_notebook(book, os.path.join(folder_out, os.path.basename(path)[:-3] + ".ipynb")))
     return written
+
+
+def save_notebook(book, path):
+    """Write a notebook dict as an .ipynb file; returns the path."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(book, handle, indent=1)
+    return path
