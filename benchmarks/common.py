@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,26 @@ import tempfile
 import time
 
 import numpy as np
+
+
+def machine():
+    """The CPU model and the BLAS numpy calls, for every result printed."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{p['internal_api']} {p.get('version')} x{p['num_threads']}" for p in threadpool_info()
+                         if p["user_api"] == "blas")
+    except ImportError:
+        import numpy
+
+        blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {}).get("name", "unknown")
+    return f"CPU {cpu}; BLAS {blas}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '2')}"
 
 
 def have_torch():
@@ -74,11 +95,6 @@ class Worker:
         self.process.wait()
 
 
-def measure(workers, rounds, block_seconds=1.0):
-    """Median seconds per step of each worker (see measure_rounds)."""
-    return {name: statistics.median(t) for name, t in measure_rounds(workers, rounds, block_seconds).items()}
-
-
 def measure_rounds(workers, rounds, block_seconds=1.0):
     """Seconds per step of each worker in every round; every round runs all of them, so noise hits all alike.
 
@@ -104,16 +120,15 @@ def measure_rounds(workers, rounds, block_seconds=1.0):
     return times
 
 
-def header():
-    return f"{'model':<18}{'minisora ms':>12}{'numpy ms':>10}{'torch ms':>10}{'vs numpy':>10}{'vs torch':>10}"
-
-
-def row(label, t):
-    """One table row: median times, and their ratios (> 1 where minisora is faster)."""
-    torch_ms = f"{t['torch'] * 1e3:10.3f}" if "torch" in t else f"{'-':>10}"
-    vs_torch = f"{t['torch'] / t['minisora']:9.2f}x" if "torch" in t else f"{'-':>10}"
-    return (f"{label:<18}{t['minisora'] * 1e3:12.3f}{t['numpy'] * 1e3:10.3f}{torch_ms}"
-            f"{t['numpy'] / t['minisora']:9.2f}x{vs_torch}")
+def summary(label, rounds):
+    """One result line: each implementation's median ms [lowest-highest round], then minisora's
+    ratio to each other one (> 1 where minisora is faster)."""
+    medians = {name: statistics.median(times) for name, times in rounds.items()}
+    cells = [f"{label:<24}"]
+    cells += [f"{name} {medians[name] * 1e3:8.3f} ms [{min(times) * 1e3:.3f}-{max(times) * 1e3:.3f}]"
+              for name, times in rounds.items()]
+    cells += [f"vs {name} {medians[name] / medians['minisora']:.2f}x" for name in rounds if name != "minisora"]
+    return "  ".join(cells)
 
 
 def startup_times(module, function, root=None):
@@ -173,19 +188,22 @@ def mlp_inputs(case):
 
 
 def compare_mlps(module, title, sizes, batch=128):
-    """The command line of an MLP benchmark: time module.{minisora,numpy,torch}_step on each size."""
+    """The command line of an MLP benchmark: time module.{minisora,numpy,floor,torch}_step on each
+    size (floor where the module has one)."""
     parser = argparse.ArgumentParser(description=title)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--startup", action="store_true", help="also time a cold and a warm start")
     args = parser.parse_args()
     name = os.path.splitext(os.path.basename(module.__file__))[0]
-    builders = ["minisora", "numpy"] + (["torch"] if have_torch() else [])
-    print(f"{title}, batch {batch}, float32, median of {args.rounds} interleaved rounds, one process each")
-    print(header())
+    builders = ["minisora", "numpy"] + (["floor"] if hasattr(module, "floor_step") else [])
+    builders += ["torch"] if have_torch() else []
+    print(machine())
+    print(f"{title}, batch {batch}, float32, median [lowest-highest] of {args.rounds} interleaved rounds, "
+          "one process each; vs X > 1: minisora is faster")
     for label, layer_sizes in sizes.items():
         case = {"sizes": layer_sizes, "batch": batch}
         workers = {b: Worker(name, f"{b}_step", case) for b in builders}
-        print(row(label, measure(workers, args.rounds)))
+        print(summary(label, measure_rounds(workers, args.rounds)), flush=True)
     if args.startup:
         cold, warm = startup_times(name, "minisora_step")
         print(f"start-up, import to the end of the first minisora step (784-64-10): cold {cold:.2f} s "

@@ -1,27 +1,30 @@
 """The transformer, side by side with PyTorch CPU eager (2 threads), interleaved, medians:
 
     GPT training step   V96, T64, d128, 4 heads, 4 layers, batch 32, AdamW   (tokens per second)
-    attention block     multi-head causal self-attention, B8, T256, d256, 8 heads, forward + backward
+    attention block     multi-head causal self-attention, B8, d256, 8 heads, forward + backward,
+                        at T 64, 256 and 1024
 
-    python benchmarks/gpt.py [--rounds N]
+    python benchmarks/gpt.py [--rounds N] [--lengths 64 256 1024]
 
 Each side runs in a process of its own (see common.py). Both build the same network: token + learned position embeddings, pre-LayerNorm blocks
 with separate q, k, v projections, tanh-GELU feed-forward, a bias-free head. PyTorch is
 optional (pip install ".[torch]"); without it only minisora's numbers print.
 """
 import argparse
+import statistics
 
 import numpy as np
 
-from common import Worker, have_torch, measure
+from common import Worker, have_torch, machine, measure_rounds, summary
 
 V, T, D, HEADS, LAYERS, BATCH = 96, 64, 128, 4, 4, 32
-ATTENTION = dict(batch=8, length=256, d_model=256, heads=8)
+ATTENTION = dict(batch=8, d_model=256, heads=8)
+LENGTHS = (64, 256, 1024)
 
 
 def inputs(case):
-    """The GPT and attention steps build their own fixed data: no arguments."""
-    return ()
+    """The steps build their own fixed data; a case only says the attention block's length."""
+    return tuple(case.values())
 
 
 def minisora_gpt_step():
@@ -40,13 +43,13 @@ def minisora_gpt_step():
     return step
 
 
-def minisora_attention():
+def minisora_attention(length=256):
     import minisora as ms
 
     ms.manual_seed(0)
     a = ATTENTION
     layer = ms.nn.MultiHeadAttention(a["d_model"], a["heads"], causal=True)
-    x = ms.randn(a["batch"], a["length"], a["d_model"], requires_grad=True)
+    x = ms.randn(a["batch"], length, a["d_model"], requires_grad=True)
 
     def step():
         layer.zero_grad()
@@ -114,13 +117,13 @@ def torch_gpt_step():
     return step
 
 
-def torch_attention():
+def torch_attention(length=256):
     import torch
 
     torch.manual_seed(0)
     a = ATTENTION
     layer = torch_modules()[0](a["d_model"], a["heads"])
-    x = torch.randn(a["batch"], a["length"], a["d_model"], requires_grad=True)
+    x = torch.randn(a["batch"], length, a["d_model"], requires_grad=True)
 
     def step():
         layer.zero_grad()
@@ -132,21 +135,20 @@ def torch_attention():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--lengths", type=int, nargs="+", default=LENGTHS, help="the attention block's lengths")
     args = parser.parse_args()
-    torch_available = have_torch()
-    print(f"median of {args.rounds} interleaved rounds, each library in a process of its own; "
-          "ratios > 1 mean minisora is faster")
-    cases = [("GPT training step", "gpt_step", BATCH * T), ("attention block fwd+bwd", "attention", None)]
-    for label, step, tokens in cases:
-        workers = {name: Worker("gpt", f"{name}_{step}", {}) for name in ["minisora"] + (["torch"] if torch_available else [])}
-        times = measure(workers, args.rounds)
-        parts = [f"{label:<26}"]
-        for name, seconds in times.items():
-            rate = f" ({tokens / seconds:,.0f} tokens/s)" if tokens else ""
-            parts.append(f"{name} {seconds * 1e3:8.2f} ms{rate}")
-        if torch_available:
-            parts.append(f"vs torch {times['torch'] / times['minisora']:.2f}x")
-        print("   ".join(parts))
+    names = ["minisora"] + (["torch"] if have_torch() else [])
+    print(machine())
+    print(f"median [lowest-highest] of {args.rounds} interleaved rounds, each library in a process of its own; "
+          "vs torch > 1: minisora is faster")
+    cases = [("GPT training step", "gpt_step", {})]
+    cases += [(f"attention block T{length}", "attention", {"length": length}) for length in args.lengths]
+    for label, step, case in cases:
+        rounds = measure_rounds({name: Worker("gpt", f"{name}_{step}", case) for name in names}, args.rounds)
+        line = summary(label, rounds)
+        if step == "gpt_step":
+            line += f"  ({BATCH * T / statistics.median(rounds['minisora']):,.0f} tokens/s)"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

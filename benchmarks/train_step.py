@@ -4,6 +4,8 @@ minisora (nn + optim) vs PyTorch CPU eager (torch.nn + torch.optim) vs plain Num
     python benchmarks/train_step.py               # both sizes, interleaved rounds, medians, ratios
     python benchmarks/train_step.py --startup     # also cold and warm start of a training step
 
+"floor" is the BLAS floor the large MLP is judged by (floor_step): the step's products alone.
+
 Ratios > 1 mean minisora is faster. PyTorch is optional (pip install ".[torch]").
 """
 import sys
@@ -64,6 +66,25 @@ def numpy_step(sizes, x, y):
                 velocity *= MOMENTUM
                 velocity += grad
                 param -= LR * velocity
+    return step
+
+
+def floor_step(sizes, x, y):
+    """The BLAS floor: only the step's matrix products (each layer's forward, dW and dx, the first
+    layer's dx left out as minisora leaves it) and an in-place update of each weight, in NumPy on
+    the same BLAS. No activation, loss, bias or momentum: what any implementation must at least do."""
+    weights = [w for w, _ in mlp_weights(sizes)]
+
+    def step():
+        activations = [x]
+        for w in weights:
+            activations.append(activations[-1] @ w.T)
+        grad = activations[-1]   # stands in for dL/dlogits: the same shape, so the same products
+        for k in reversed(range(len(weights))):
+            grad_weight = grad.T @ activations[k]
+            if k:
+                grad = grad @ weights[k]
+            weights[k] -= 1e-12 * grad_weight   # (a tiny step: the numbers stay as they are)
     return step
 
 

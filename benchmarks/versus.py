@@ -11,12 +11,11 @@ cache) and warm start-up times of each, with the CPU and BLAS they ran on.
 """
 import argparse
 import os
-import platform
 import statistics
 
 import mlp
 import train_step
-from common import Worker, measure_rounds, startup_times
+from common import Worker, machine, measure_rounds, startup_times
 
 WORKLOADS = [(f"train step {label}", "train_step", "minisora_step", {"sizes": sizes, "batch": 128})
              for label, sizes in train_step.SIZES.items()]
@@ -24,26 +23,6 @@ WORKLOADS += [(f"fwd+bwd {label}", "mlp", "minisora_step", {"sizes": sizes, "bat
               for label, sizes in mlp.SIZES.items()]
 WORKLOADS += [("GPT training step", "gpt", "minisora_gpt_step", {}), ("attention fwd+bwd", "gpt", "minisora_attention", {})]
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def machine():
-    """The CPU model and the BLAS numpy calls, for every result printed."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = ", ".join(f"{p['internal_api']} {p.get('version')} x{p['num_threads']}" for p in threadpool_info()
-                         if p["user_api"] == "blas")
-    except ImportError:
-        import numpy
-
-        blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {}).get("name", "unknown")
-    return f"CPU {cpu}; BLAS {blas}; NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '2')}"
 
 
 def main():

@@ -18,7 +18,7 @@ import contextlib
 import time
 
 from . import errors
-from .backends.kernel import compiles
+from .backends.kernel import compiles, spent
 from .particles.particle import Context, describe
 from .tensor import Tensor  # minisora/__init__ imports this module first, so the cycle resolves
 
@@ -85,11 +85,14 @@ def call_with_context(particle, *inputs, **params):
 
 
 def _observed(method, event, ctx, arrays, params, shown=None):
-    compiled_before = compiles.count
+    compiled_before, spent_before = compiles.count, spent.snapshot()
     start = time.perf_counter()
     output = method(ctx, *arrays, **params)
     seconds = time.perf_counter() - start
-    ctx.compiled = compiles.count > compiled_before   # (counted only while a trace watches: trace.py)
+    # (counted only while a trace watches: trace.py)
+    ctx.compiled = compiles.count > compiled_before
+    ctx.spent = {part: tuple(now - then for now, then in zip(wall_cpu, spent_before[part]))
+                 for part, wall_cpu in spent.snapshot().items()}
     for observer in list(observers):
         observer(event, ctx, arrays if shown is None else shown, output, seconds)
     return output

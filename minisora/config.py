@@ -18,6 +18,11 @@ Each switch also has an environment variable, read once when minisora is importe
                                                                 always = wherever it can (the GPU's: float32), never
     attention_split_from   MINISORA_ATTENTION_SPLIT    128      causal self-attention on the CPU from this
                                                                 length on skips the masked quarter of scores
+    cpu_products           MINISORA_CPU_PRODUCTS       auto     where the CPU's large matrix products run:
+                                                                numpy = NumPy's threaded BLAS, every_core =
+                                                                minisora's products kernel on Numba's threads
+                                                                (backends/cpu.py), auto = NumPy's until a
+                                                                kernel has run on every core, then every_core
     gpu_launch_shortcut    MINISORA_GPU_LAUNCH_SHORTCUT 1       0: every GPU launch through numba.cuda's
                                                                 public kernel[grid, block](...) path
     gpu_dry_run            MINISORA_GPU_DRY_RUN        0        1: GPU launches are counted, not run (times
@@ -34,6 +39,7 @@ import os
 from . import errors
 
 FUSED_CHOICES = ("auto", "always", "never")
+PRODUCTS_CHOICES = ("auto", "numpy", "every_core")
 
 
 @dataclasses.dataclass
@@ -42,6 +48,7 @@ class Settings:
     readable_kernels: bool = False
     attention_fused: str = "auto"
     attention_split_from: int = 128
+    cpu_products: str = "auto"
     gpu_launch_shortcut: bool = True
     gpu_dry_run: bool = False
 
@@ -49,6 +56,7 @@ class Settings:
 ENVIRONMENT = {
     "jit": "MINISORA_JIT", "readable_kernels": "MINISORA_READABLE_KERNELS",
     "attention_fused": "MINISORA_ATTENTION_FUSED", "attention_split_from": "MINISORA_ATTENTION_SPLIT",
+    "cpu_products": "MINISORA_CPU_PRODUCTS",
     "gpu_launch_shortcut": "MINISORA_GPU_LAUNCH_SHORTCUT", "gpu_dry_run": "MINISORA_GPU_DRY_RUN",
 }
 FIELDS = {field.name: field for field in dataclasses.fields(Settings)}
@@ -77,8 +85,9 @@ def checked(name, value):
         if number < 1:
             raise errors.ValueError(f"ms.config.{name}: expected a positive length, got {value!r}")
         return number
-    if value not in FUSED_CHOICES:
-        raise errors.ValueError(f"ms.config.{name}: expected one of {', '.join(FUSED_CHOICES)}, got {value!r}")
+    choices = PRODUCTS_CHOICES if name == "cpu_products" else FUSED_CHOICES
+    if value not in choices:
+        raise errors.ValueError(f"ms.config.{name}: expected one of {', '.join(choices)}, got {value!r}")
     return value
 
 

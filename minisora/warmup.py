@@ -1,7 +1,7 @@
 """Compile (or load from the cache) every kernel, so a class never waits on the compiler."""
 import numpy as np
 
-from . import functional as F
+from . import config, functional as F
 from . import nn, optim
 from .creation import tensor
 
@@ -27,6 +27,11 @@ def compile_all(dtypes):
             F.gelu(x, approximate="tanh"), F.silu(x), F.softplus(x), F.elu(x), x.abs(), x.sign(), x.sin(), x.cos(),
             x.clamp(0.6, 1.2), x.maximum(b), x.max(1).values, x.cumsum(1), x[:, :1].expand(2, 3),
         ]
+        with config.override(cpu_products="every_core"):   # a large product's kernel (cpu.products_kernel)
+            big = tensor(rng.random((64, 64)), dtype=dtype, requires_grad=True)
+            results.append(F.linear(big, big, big[0]))
+        attention = nn.MultiHeadAttention(8, 2, causal=True)   # the attention kernels on heads' strided views
+        results.append(attention.to(dtype)(tensor(rng.random((1, 3, 8)), dtype=dtype)))
         for result in results:
             result.sum().backward()
             calls += 1

@@ -115,15 +115,18 @@ def test_layer_norm_bad_input():
 
 
 # --- scaled dot-product attention ----------------------------------------------------------
-# Every way runs on the CPU here: BLAS products + softmax kernels (its default), the same with
-# causal self-attention's rows cut in two halves at any length (on the CPU from T = 128 on),
-# and the fused loops (the GPU's default; on the CPU only when ms.config.attention_fused says so).
-WAYS = ["products", "halves", "fused"]
+# Every way runs on the CPU here: BLAS products + softmax kernels (with a mask or the weights
+# asked for), the same with causal self-attention's rows cut in two halves at any length (on the
+# CPU from T = 128 on), the fused kernels in their faster CPU form (the default: blocks of rows,
+# BLAS products, every core; attention_blocks.py) and the fused kernels' readable loops (the
+# reference the faster form and the GPU's tiles follow).
+WAYS = ["products", "halves", "fused", "fused_loop"]
 
 
 def attention_way(way):
-    return ms.config.override(attention_fused="always" if way == "fused" else "never",
-                              attention_split_from=2 if way == "halves" else 10**9)
+    return ms.config.override(attention_fused="always" if way.startswith("fused") else "never",
+                              attention_split_from=2 if way == "halves" else 10**9,
+                              readable_kernels=way == "fused_loop")
 
 
 def attention_inputs(seed, lead, length, keys, dim, dim_v):
@@ -162,8 +165,11 @@ def test_fused_way_keeps_one_number_per_row_and_only_when_it_applies():
         np.testing.assert_allclose(logsumexp, np.log(np.exp(scores).sum(-1)), rtol=1e-5)
         for params in ({"need_weights": True}, {"mask": np.ones((5, 5), bool)}):
             assert not call(ScaledDotProductAttention, q, k, v, **params)[1].fused
-        assert not call(ScaledDotProductAttention, *(ms.randn(1, 2, 65) for _ in range(3)))[1].fused   # > HEAD_MAX
-    assert not call(ScaledDotProductAttention, q, k, v)[1].fused   # the CPU's default: products
+        # heads wider than HEAD_MAX (what the GPU's tiles hold): the CPU's fused kernels take them
+        assert call(ScaledDotProductAttention, *(ms.randn(1, 2, 65) for _ in range(3)))[1].fused
+    assert call(ScaledDotProductAttention, q, k, v)[1].fused   # the CPU's default: the fused kernels' faster form
+    with ms.config.override(readable_kernels=True):   # ... but not their readable loop: BLAS products outrun it
+        assert not call(ScaledDotProductAttention, q, k, v)[1].fused
 
 
 @pytest.mark.parametrize("device", DEVICES)

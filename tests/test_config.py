@@ -23,6 +23,7 @@ def test_override_changes_a_switch_inside_the_block_only_also_on_error():
 @pytest.mark.parametrize("switches, error, message", [
     ({"fused_on": True}, AttributeError, "ms.config has no switch 'fused_on'; the switches are jit, "),
     ({"attention_fused": "sometimes"}, ValueError, "ms.config.attention_fused: expected one of auto, always, never"),
+    ({"cpu_products": "always"}, ValueError, "ms.config.cpu_products: expected one of auto, numpy, every_core"),
     ({"attention_split_from": 0}, ValueError, "ms.config.attention_split_from: expected a positive length, got 0"),
     ({"readable_kernels": "maybe"}, ValueError, "ms.config.readable_kernels: expected on/off"),
     ({"gpu_dry_run": [1]}, TypeError, "ms.config.gpu_dry_run: expected a bool, got [1]"),
@@ -35,22 +36,29 @@ def test_a_bad_switch_or_value_is_named(switches, error, message):
 
 def test_environment_variables_set_the_defaults():
     settings = ms.config.from_environment({"MINISORA_JIT": "off", "MINISORA_ATTENTION_FUSED": "always",
-                                           "MINISORA_ATTENTION_SPLIT": "64", "MINISORA_READABLE_KERNELS": "1"})
-    assert (settings.jit, settings.attention_fused, settings.attention_split_from, settings.readable_kernels) == \
-        (False, "always", 64, True)
+                                           "MINISORA_ATTENTION_SPLIT": "64", "MINISORA_READABLE_KERNELS": "1",
+                                           "MINISORA_CPU_PRODUCTS": "every_core"})
+    assert (settings.jit, settings.attention_fused, settings.attention_split_from, settings.readable_kernels,
+            settings.cpu_products) == (False, "always", 64, True, "every_core")
     with pytest.raises(ValueError, match="ms.config.gpu_dry_run: expected on/off"):
         ms.config.from_environment({"MINISORA_GPU_DRY_RUN": "2"})
 
 
 def test_importing_minisora_changes_nothing_process_wide():
-    # malloc's tuning is an explicit call (the CLI's trainers and the benchmarks make it), and
-    # numba's own settings stay as numba set them
-    script = ("import json, numba; before = numba.config.CUDA_LOW_OCCUPANCY_WARNINGS; import minisora as ms; "
-              "from minisora.backends import memory; ms.tensor([1.0]).exp(); "
-              "print(json.dumps([memory.applied, numba.config.CUDA_LOW_OCCUPANCY_WARNINGS == before]))")
+    # malloc's tuning is an explicit call (the CLI's trainers and the benchmarks make it), numba's
+    # own settings stay as numba set them, and every BLAS keeps its threads, also after a
+    # parallel kernel (attention) set them to one around itself
+    script = ("import json, numba, scipy.linalg.cython_blas; from threadpoolctl import threadpool_info; "
+              "threads = lambda: [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']; "
+              "before = numba.config.CUDA_LOW_OCCUPANCY_WARNINGS, threads(); import minisora as ms; "
+              "from minisora.backends import memory; ms.tensor([1.0]).exp(); after_import = threads(); "
+              "x = ms.randn(1, 2, 70, 4, requires_grad=True); "
+              "ms.F.scaled_dot_product_attention(x, x, x, causal=True).sum().backward(); "
+              "print(json.dumps([memory.applied, numba.config.CUDA_LOW_OCCUPANCY_WARNINGS == before[0], "
+              "after_import == before[1], threads() == before[1]]))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"})
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True, True, True]
 
 
 @pytest.mark.parametrize("call", [

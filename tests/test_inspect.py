@@ -112,3 +112,33 @@ def test_trace_columns_line_up_and_compiling_calls_are_marked():
         ms.autograd.call(Compiling, ms.tensor([1.0, 2.0]))   # a new lambda again, so compiled again
         ms.F.linear(x, w)
     assert [r.compiled for r in warm.records] == [True, False]
+
+
+def test_trace_splits_each_calls_time_into_products_kernels_and_the_rest():
+    import time
+
+    from minisora.particles import Particle
+
+    class Sleepy(Particle):   # Python time only: no kernel, no product
+        @staticmethod
+        def forward(ctx, x):
+            time.sleep(0.02)
+            return x
+
+    x, w = ms.randn(64, 32), ms.randn(16, 32, requires_grad=True)
+    F.relu(F.linear(x, w)).sum().backward()   # compiled before the trace: its times are warm
+    with ms.inspect.trace() as t:
+        F.relu(F.linear(x, w)).sum().backward()
+        ms.autograd.call(Sleepy, x)
+    by_call = {(r.phase, r.particle): r for r in t.records}
+    linear, relu, sleepy = by_call["forward", "linear"], by_call["forward", "relu"], by_call["forward", "particle"]
+    assert 0 < linear.product_seconds <= linear.seconds and linear.kernel_seconds == 0   # the product is BLAS
+    assert relu.product_seconds == 0 and 0 < relu.kernel_seconds <= relu.seconds        # relu is a loop kernel
+    assert sleepy.product_seconds == sleepy.kernel_seconds == 0 and sleepy.seconds >= 0.02
+    products, kernels = t.spent["products"][0], t.spent["kernels"][0]
+    assert products == pytest.approx(sum(r.product_seconds for r in t.records))
+    assert kernels == pytest.approx(sum(r.kernel_seconds for r in t.records))
+    step = products + kernels + 0.5   # a step of 0.5 s more than that: the rest is Python
+    shares = t.time_shares(step)
+    assert shares["python"][0] == pytest.approx(0.5) and shares["products"][1] == pytest.approx(products / step)
+    assert sum(share for _, share, _ in shares.values()) == pytest.approx(1.0)

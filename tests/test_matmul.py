@@ -1,15 +1,29 @@
+import contextlib
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import minisora as ms
 from minisora import F
+from minisora.backends import cpu as cpu_backend
 from minisora.particles import get
 from helpers import DEVICES, LAYOUTS, check_against_reference, check_gradcheck, values
 
 side = st.sampled_from([1, 2, 3, 5])
-# the fast products (BLAS, the GPU's GEMM) and the readable ones (loop, 16x16 tiles), each against NumPy
-WAYS = ["fast", "readable"]
+# the fast products (BLAS, the GPU's GEMM), the same on every core whatever their size (the CPU
+# takes that way from cpu.PARALLEL_FROM multiply-adds on, ms.config.cpu_products permitting:
+# products_kernel) and the readable ones (loop, 16x16 tiles), each against NumPy
+WAYS = ["fast", "every_core", "readable"]
+
+
+@contextlib.contextmanager
+def product_way(way):
+    every_core = way == "every_core"
+    with ms.config.override(readable_kernels=way == "readable", cpu_products="every_core" if every_core else "numpy"), \
+            mock.patch.object(cpu_backend, "PARALLEL_FROM", 0 if every_core else cpu_backend.PARALLEL_FROM):
+        yield
 
 
 @st.composite
@@ -29,7 +43,7 @@ def matmul_shapes(draw):
 @given(pair=matmul_shapes(), seed=st.integers(0, 2**16), layouts=st.tuples(*[st.sampled_from(LAYOUTS)] * 2),
        dtype=st.sampled_from(["float32", "float64"]))
 def test_matmul_matches_reference(device, way, pair, seed, layouts, dtype):
-    with ms.config.override(readable_kernels=way == "readable"):
+    with product_way(way):
         check_against_reference(get("matmul"), lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])],
                                 {}, dtype, list(layouts), device=device)
 
@@ -37,7 +51,7 @@ def test_matmul_matches_reference(device, way, pair, seed, layouts, dtype):
 @pytest.mark.parametrize("way", WAYS)
 @given(pair=matmul_shapes(), seed=st.integers(0, 2**16))
 def test_matmul_gradcheck(way, pair, seed):
-    with ms.config.override(readable_kernels=way == "readable"):
+    with product_way(way):
         check_gradcheck(lambda a, b: a @ b, [values(seed, pair[0]), values(seed + 1, pair[1])])
 
 
@@ -48,7 +62,7 @@ def test_matmul_gradcheck(way, pair, seed):
 def test_linear_matches_reference(device, way, rows, inputs, outputs, bias, seed, layout, dtype):
     arrays = [values(seed, tuple(rows) + (inputs,)), values(seed + 1, (outputs, inputs))]
     arrays += [values(seed + 2, (outputs,))] if bias else []
-    with ms.config.override(readable_kernels=way == "readable"):
+    with product_way(way):
         check_against_reference(get("linear"), F.linear, arrays, {}, dtype,
                                 [layout, "contiguous", "contiguous"][: len(arrays)], device=device)
 
@@ -56,7 +70,7 @@ def test_linear_matches_reference(device, way, rows, inputs, outputs, bias, seed
 @pytest.mark.parametrize("way", WAYS)
 def test_linear_gradcheck_with_and_without_bias(way):
     x, w, b = values(0, (4, 3)), values(1, (2, 3)), values(2, (2,))
-    with ms.config.override(readable_kernels=way == "readable"):
+    with product_way(way):
         check_gradcheck(F.linear, [x, w, b])
         check_gradcheck(F.linear, [x, w])
 

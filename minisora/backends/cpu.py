@@ -9,8 +9,13 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import errors
-from .kernel import kernel, scalar as scalar_helper
+import numba
+from numba import prange
+
+from .. import config, errors
+from . import blas, threads
+from .blas import gemm
+from .kernel import kernel, scalar as scalar_helper, spent
 from .layout import broadcast_strides, check_row_sums, joined_shape, merged_leading, merged_loop, side_by_side
 
 name = "cpu"
@@ -81,6 +86,12 @@ def astype(array, dtype):
 def contiguous(array):
     """The array itself when its memory is already one C-ordered block, else a packed copy."""
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def blas_ready(array):
+    """The array itself when BLAS can read its matrices where they lie (a kernel's own products:
+    backends/blas.py), else a packed copy."""
+    return blas.blas_ready(array)
 
 
 def flat(array):
@@ -163,19 +174,125 @@ def add(a, b):
 
 def matmul(a, b, bias=None, out=None, row_sums=None):
     """Matrix product on BLAS (batched over leading dims, NumPy broadcasting rules) [plus a bias
-    over the last dim, added in place after: BLAS through NumPy cannot add it as it writes]
-    [into `out`, any view of the product's shape] [and, for one matrix A, the sums of A's rows
-    into `row_sums` (linear's bias gradient, in dW = dy^T x)]."""
+    over the last dim] [into `out`, any view of the product's shape] [and, for one matrix A, the
+    sums of A's rows into `row_sums` (linear's bias gradient, in dW = dy^T x)].
+
+    Products of at least PARALLEL_FROM multiply-adds run where ms.config.cpu_products says
+    (on_every_core); smaller ones through NumPy, whose BLAS keeps them on one thread."""
     if bias is not None and out is not None:
         raise errors.ValueError("matmul: a bias and an out array together are not supported")
+    if spent.watchers:   # a trace counts time in products (kernel.TimeSpent)
+        with spent.counting("products"):
+            return product_of(a, b, bias, out, row_sums)
+    return product_of(a, b, bias, out, row_sums)
+
+
+def product_of(a, b, bias, out, row_sums):
     if row_sums is not None:
         check_row_sums(a, row_sums)
+    if on_every_core() and multiply_adds_at_least(a, b) >= PARALLEL_FROM:
+        return products_on_every_core(a, b, bias, out, row_sums, tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])))
     product = np.matmul(a, b, out=out)
     if bias is not None:
         add_bias.cpu()(product.reshape(merged_leading(product.shape, 1)), bias)
     if row_sums is not None:
-        add_rows.cpu()(a, row_sums)
+        add_rows_kernel.cpu()(a, row_sums)
     return product
+
+
+# OpenBLAS's own line: below 2^18 multiply-adds it runs a product on one thread (its
+# GEMM_MULTITHREAD_THRESHOLD x 65536), so NumPy's BLAS never wakes its threads for them.
+PARALLEL_FROM = 1 << 18
+MIN_BLOCK = 16     # rows or columns of C a task, at least
+
+
+def multiply_adds_at_least(a, b):
+    """n k m times the larger operand's count of matrices: at most the product's multiply-adds
+    (a broadcast batch may hold more matrices than either operand), and cheap to tell."""
+    n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
+    return n * k * m * max(a.size // max(n * k, 1), b.size // max(k * m, 1))
+
+
+def on_every_core():
+    """Whether large products run on Numba's threads (products_kernel) rather than NumPy's.
+
+    NumPy's threaded BLAS is as fast for products alone, and costs no compiling (a parallel
+    kernel takes a second or two to compile at a cold start). But its threads spin for a while
+    after each product before they sleep (OpenBLAS: up to ~0.1 s), and a parallel minisora
+    kernel run next (attention) then shares its cores with them: 2-10x slower
+    (benchmarks/RESULTS.md). So "auto" keeps NumPy's until the first parallel kernel has run;
+    from then on every large product runs on Numba's threads too, and one pool of threads does
+    all the work, as PyTorch's one OpenMP pool does."""
+    choice = config.cpu_products
+    return choice == "every_core" or (choice == "auto" and threads.parallel_kernel_ran)
+
+
+def products_on_every_core(a, b, bias, out, row_sums, batch):
+    """a @ b [+ bias] [into out] [row sums] by products_kernel, C cut into blocks enough for
+    every core."""
+    rows, columns = a.shape[-2], b.shape[-1]
+    count = math.prod(batch)
+    # Every array reaches the kernel packed (a transposed operand as its packed transpose and a
+    # flag): one compiled kernel per dtype, where each layout of its arrays would compile one more
+    # (a second each, at a cold start)
+    (a3, a_transposed), (b3, b_transposed) = (
+        packed_or_transposed(broadcast_to(x, batch + x.shape[-2:]).reshape((count,) + x.shape[-2:])) for x in (a, b))
+    target = out if out is not None and out.flags.c_contiguous else np.empty(batch + (rows, columns), a.dtype)
+    out3 = target.reshape((count, rows, columns))
+    # enough blocks that every core gets work, cut along C's longer side (each block then keeps
+    # the widest product BLAS can run), and no block under MIN_BLOCK rows or columns
+    wanted = -(-numba.get_num_threads() // count)
+    along_rows = rows >= columns
+    blocks = max(1, min(wanted, (rows if along_rows else columns) // MIN_BLOCK))
+    unused = np.empty(1, a.dtype)
+    products_kernel.cpu()(a3, a_transposed, b3, b_transposed, bias if bias is not None else unused, bias is not None,
+                          row_sums if row_sums is not None else unused, row_sums is not None, out3,
+                          blocks if along_rows else 1, 1 if along_rows else blocks)
+    if out is not None and target is not out:
+        np.copyto(out, target)
+        return out
+    return target
+
+
+def packed_or_transposed(x):
+    """(x, False) for a packed x (..., n, k), (its packed transpose, True) for a transposed view of
+    one (W^T in linear, dy^T in dW), else (a packed copy, False)."""
+    if x.flags.c_contiguous:
+        return x, False
+    swapped = np.swapaxes(x, -1, -2)
+    if swapped.flags.c_contiguous:
+        return swapped, True
+    return np.ascontiguousarray(x), False
+
+
+@kernel(parallel=True)
+def products_kernel(a, a_transposed, b, b_transposed, bias, has_bias, row_sums, has_row_sums, out, row_blocks,
+                    column_blocks):
+    """out[p] = a[p] @ b[p] [+ bias] for every matrix p of a batch, each out[p] cut into
+    row_blocks x column_blocks blocks: a task per block, the tasks spread over every core, each
+    one BLAS call (blas.gemm) on its rows of a[p], its columns of b[p] and its block of out[p],
+    where they lie. [bias: written first, the product added to it.] [row_sums: the sums of a[0]'s
+    rows, each task its own rows.]"""
+    count, rows, columns = out.shape
+    row_step, column_step = -(-rows // row_blocks), -(-columns // column_blocks)
+    per_matrix = row_blocks * column_blocks
+    for task in prange(count * per_matrix):
+        p, block = task // per_matrix, task % per_matrix
+        left = a[p].T if a_transposed else a[p]
+        right = b[p].T if b_transposed else b[p]
+        first_row, first_column = block // column_blocks * row_step, block % column_blocks * column_step
+        end_row, end_column = min(rows, first_row + row_step), min(columns, first_column + column_step)
+        if first_row >= end_row or first_column >= end_column:
+            continue
+        if has_bias:   # C starts as the bias and BLAS adds the product to it (beta = 1), as PyTorch's addmm
+            for i in range(first_row, end_row):
+                row = out[p, i]   # (a row at a time: the loop then runs as vector instructions)
+                for j in range(first_column, end_column):
+                    row[j] = bias[j]
+        gemm(left[first_row:end_row], right[:, first_column:end_column],
+             out[p, first_row:end_row, first_column:end_column], 1.0 if has_bias else 0.0)
+        if has_row_sums and first_column == 0:
+            add_rows(left[first_row:end_row], row_sums[first_row:end_row])
 
 
 @kernel
@@ -187,7 +304,7 @@ def add_bias(y, bias):
             y[r, c] += bias[c]
 
 
-@kernel
+@scalar_helper
 def add_rows(a, row_sums):
     """row_sums[r] = sum over k of a[r, k], added in float64 (a is dy^T, a transposed view: the
     loop walks k outside, so that the inner loop reads dy's rows as they lie in memory)."""
@@ -200,11 +317,17 @@ def add_rows(a, row_sums):
         row_sums[r] = totals[r]
 
 
+add_rows_kernel = kernel(add_rows)   # the same loop, launched on its own (after a NumPy product)
+
+
 def uniform(shape, generator, dtype):
     return generator.random(shape, dtype=dtype)
 
 
 def run(kernel, *arguments):
+    if spent.watchers:   # a trace counts time in kernels (kernel.TimeSpent)
+        with spent.counting("kernels"):
+            return kernel.cpu()(*arguments)
     return kernel.cpu()(*arguments)
 
 

@@ -181,6 +181,11 @@ def contiguous(array):
     return array if array.is_contiguous else copy_of(array, array.dtype)
 
 
+def blas_ready(array):
+    """The array itself: the GPU's kernels read any strides (the CPU's BLAS calls need a copy of some)."""
+    return array
+
+
 def flat(array):
     return array.flat() if array.is_contiguous else array.reshape((array.size,))
 

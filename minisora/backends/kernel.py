@@ -10,6 +10,12 @@ backend of the inputs then picks the implementation for its target:
           `@the_kernel.gpu` marks a launcher of its own (block sizes, several launches); GPU
           kernels compile at their first launch and are cached on disk
 
+A kernel may also have a faster CPU form (`@the_kernel.faster`): the same arguments and the same
+numbers up to rounding, written for speed rather than reading (rows in blocks whose products run
+on BLAS, blocks spread over every core with `prange`). It runs on the CPU unless
+ms.config.readable_kernels is on or the JIT is off; the readable loop stays the reference that
+tests compare it with and that pdb steps through.
+
 Compilation is lazy, so `import minisora` compiles nothing and a run only pays for the
 kernels it uses; `cache=True` keeps the machine code on disk for the next process.
 With the JIT off (`MINISORA_JIT=0`, ms.config.jit, or `minisora.debug()` before a kernel first
@@ -17,6 +23,7 @@ runs) the plain Python loop runs instead: `pdb` can step through it line by line
 """
 import contextlib
 import os
+import time
 
 from numba.core import event as numba_event
 from numba.extending import register_jitable
@@ -65,6 +72,43 @@ def compiles_watched():
             numba_event.unregister("numba:compile", compiles)
 
 
+class TimeSpent:
+    """Wall and CPU seconds spent in the CPU backend's kernels and in its matrix products while
+    a trace watches (`with time_watched():`). CPU seconds count every thread of the process:
+    CPU / wall is how many cores a part kept busy. trace() reads them per particle call and in
+    all, and splits a step's time into products, kernels and the Python around them."""
+
+    def __init__(self):
+        self.watchers = 0
+        self.totals = {"kernels": [0.0, 0.0], "products": [0.0, 0.0]}   # [wall, cpu]
+
+    @contextlib.contextmanager
+    def counting(self, part):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            total = self.totals[part]
+            total[0] += time.perf_counter() - wall
+            total[1] += time.process_time() - cpu
+
+    def snapshot(self):
+        return {part: tuple(total) for part, total in self.totals.items()}
+
+
+spent = TimeSpent()
+
+
+@contextlib.contextmanager
+def time_watched():
+    """Count time in kernels and products into `spent` inside the block (no cost outside one)."""
+    spent.watchers += 1
+    try:
+        yield spent
+    finally:
+        spent.watchers -= 1
+
+
 def debug():
     """Run every kernel not yet built as plain Python (for pdb, IDE breakpoints, prints):
     ms.config.set(jit=False)."""
@@ -88,20 +132,28 @@ def scalar(fn=None, *, inline=True):
 class Kernel:
     """A named loop with one implementation per target: `cpu` (the loop itself) and `cuda` (its `.gpu` twin)."""
 
-    __slots__ = ("name", "python", "reorder_sums", "_compiled", "_targets")
+    __slots__ = ("name", "python", "reorder_sums", "parallel", "fast", "_compiled", "_targets")
 
-    def __init__(self, python, reorder_sums=False):
+    def __init__(self, python, reorder_sums=False, parallel=False):
         self.name = python.__name__
         self.python = python          # the readable loop; also what runs with the JIT off
         # Let the compiler add up a running sum in several partial sums at once (vector lanes):
         # 4-8x faster sums, rounded in a different order. Only the "reassoc" and "contract" math
         # flags: never the ones that assume no NaN or inf, so NaN still shows up (and is tested).
         self.reorder_sums = reorder_sums
+        # Its `prange` loops run on every core Numba has (NUMBA_NUM_THREADS); the BLAS products
+        # it calls then run one thread each (backends/threads.py), or the two kinds of threads
+        # would fight over the same cores.
+        self.parallel = parallel
+        self.fast = None              # a faster CPU form (see `faster`), or None
         self._compiled = None
         self._targets = {}
 
     def cpu(self):
-        """The callable for the CPU: compiled on first use (or the Python loop, JIT off)."""
+        """The callable for the CPU: the faster form where there is one and the readable kernels
+        are not asked for, else this loop compiled on first use (or the Python loop, JIT off)."""
+        if self.fast is not None and self.runs_faster():
+            return self.fast.cpu()
         compiled = self._compiled
         if compiled is None:
             if config.jit:
@@ -109,13 +161,27 @@ class Kernel:
 
                 numba.config.CACHE_DIR = cache_dir()
                 compiled = numba.njit(
-                    cache=True, nogil=True, error_model="numpy",
+                    cache=True, nogil=True, error_model="numpy", parallel=self.parallel,
                     fastmath={"reassoc", "contract"} if self.reorder_sums else False,
                 )(self.python)
+                if self.parallel:
+                    from .threads import one_blas_thread_each
+
+                    compiled = one_blas_thread_each(compiled)
             else:
                 compiled = self.python
             self._compiled = compiled
         return compiled
+
+    def runs_faster(self):
+        """Whether the CPU runs this kernel's faster form now."""
+        return self.fast is not None and config.jit and not config.readable_kernels
+
+    def faster(self, python):
+        """Decorator: `python` (this kernel's arguments) is a faster CPU form of this kernel,
+        compiled with `prange` threads; returns its Kernel."""
+        self.fast = Kernel(python, reorder_sums=self.reorder_sums, parallel=True)
+        return self.fast
 
     def gpu(self, launcher):
         """Decorator: `launcher` (same arguments as the CPU loop) launches this kernel's CUDA twin."""
@@ -145,19 +211,21 @@ class Kernel:
 
 @contextlib.contextmanager
 def as_python(kernels):
-    """Inside the block these kernels run their plain Python loops (for pdb), whatever the JIT says."""
-    saved = [k._compiled for k in kernels]
+    """Inside the block these kernels run their plain Python loops (for pdb), whatever the JIT says
+    (their readable loops, not a faster form)."""
+    saved = [(k._compiled, k.fast) for k in kernels]
     for k in kernels:
-        k._compiled = k.python
+        k._compiled, k.fast = k.python, None
     try:
         yield
     finally:
-        for k, compiled in zip(kernels, saved):
-            k._compiled = compiled
+        for k, (compiled, fast) in zip(kernels, saved):
+            k._compiled, k.fast = compiled, fast
 
 
-def kernel(python=None, *, reorder_sums=False):
-    """Decorator: `@kernel` or `@kernel(reorder_sums=True)` makes a lazily compiled Kernel."""
+def kernel(python=None, *, reorder_sums=False, parallel=False):
+    """Decorator: `@kernel`, `@kernel(reorder_sums=True)` or `@kernel(parallel=True)` (its `prange`
+    loops on every core) makes a lazily compiled Kernel."""
     if python is None:
-        return lambda fn: Kernel(fn, reorder_sums=reorder_sums)
-    return Kernel(python, reorder_sums=reorder_sums)
+        return lambda fn: Kernel(fn, reorder_sums=reorder_sums, parallel=parallel)
+    return Kernel(python, reorder_sums=reorder_sums, parallel=parallel)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import autograd
-from ..backends.kernel import compiles_watched
+from ..backends.kernel import compiles_watched, spent, time_watched
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Record:
     infs: int
     seconds: float
     compiled: bool = False   # the call's time includes compiling a kernel (its first call in this process)
+    product_seconds: float = 0.0   # of `seconds`: in matrix products (CPU; BLAS, or the readable loop's kernel)
+    kernel_seconds: float = 0.0    # of `seconds`: in minisora's own loop kernels (CPU)
 
 
 def describe_all(arrays):
@@ -60,19 +62,38 @@ class Trace:
         self.records.append(Record(
             len(self.records), phase, particle.name, particle.formula if phase == "forward" else particle.gradient,
             describe_all(arrays), ", ".join(describe_all(outputs)), *statistics(outputs), seconds,
-            getattr(ctx, "compiled", False),
+            getattr(ctx, "compiled", False), ctx.spent["products"][0], ctx.spent["kernels"][0],
         ))
 
     def __enter__(self):
-        self._watching = compiles_watched()
-        self._watching.__enter__()
+        self._watching = [compiles_watched(), time_watched()]
+        for watching in self._watching:
+            watching.__enter__()
+        self._spent_before = spent.snapshot()
         autograd.observers.append(self._observe)
         return self
 
     def __exit__(self, *exc):
         autograd.observers.remove(self._observe)
-        self._watching.__exit__(*exc)
+        self.spent = {part: tuple(now - then for now, then in zip(wall_cpu, self._spent_before[part]))
+                      for part, wall_cpu in spent.snapshot().items()}
+        for watching in reversed(self._watching):
+            watching.__exit__(*exc)
         return False
+
+    def time_shares(self, step_seconds, step_cpu_seconds=None):
+        """Where a step's time went, on the CPU: {part: (seconds, share of the step, cores busy)}
+        for "products" (matrix products), "kernels" (minisora's loops, the optimizer's too) and
+        "python" (everything else: the particles' Python, the graph walk, NumPy calls). The
+        step ran once inside this trace; `step_seconds` (and `step_cpu_seconds`, CPU time of the
+        whole process) are the same step timed without one, since a trace's statistics take
+        time of their own. Cores busy = CPU seconds / wall seconds."""
+        parts = {name: self.spent[name] for name in ("products", "kernels")}
+        wall = sum(w for w, _ in parts.values())
+        cpu = sum(c for _, c in parts.values())
+        parts["python"] = (max(step_seconds - wall, 0.0),
+                           max((step_cpu_seconds if step_cpu_seconds is not None else step_seconds) - cpu, 0.0))
+        return {name: (w, w / step_seconds, c / w if w > 0 else 0.0) for name, (w, c) in parts.items()}
 
     def slowest(self, count=5):
         """Total time per (phase, particle), slowest first, as a printable table."""

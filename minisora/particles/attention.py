@@ -20,7 +20,9 @@ Two ways to compute it, the same numbers:
   for plotting (need_weights=True). Any mask.
 - fused (attention_fused.py): one kernel forward, one backward, and P never stored: forward
   keeps each row's log-sum-exp, backward rebuilds P from it (FlashAttention). 2 kernels instead
-  of 6 products and 2 softmax kernels. Used where it pays (`ms.config.attention_fused`).
+  of 6 products and 2 softmax kernels. Used where it pays (`ms.config.attention_fused`): on the
+  GPU, and on the CPU in the kernels' faster form (attention_blocks.py: blocks of rows, BLAS
+  products, every core).
 """
 import math
 
@@ -29,12 +31,13 @@ from numba import float64
 
 from .. import config
 from ..backends.gpu import SCRATCH, block_max, block_sum, cuda, gpu_kernel, launch_rows
-from ..backends.kernel import kernel, scalar
+from ..backends.kernel import kernel
 from ..backends.layout import merged_leading
+from . import attention_blocks  # noqa: F401  (gives the fused kernels their faster CPU form)
 from .attention_fused import HEAD_MAX, as_batch_of_heads, attention_fused_backward_kernel, attention_fused_kernel
 from .matmul import product, transposed
 from .particle import Particle, describe
-from .softmax import exp_nonpositive
+from .softmax import exp_nonpositive, has_nan
 
 
 def attention_weights_reference(q, k, causal=False, mask=None, scale=None):
@@ -63,16 +66,6 @@ def attention_backward_reference(q, k, v, grad_out, causal=False, mask=None, sca
     grad_weights = grad_out @ np.swapaxes(v, -1, -2)
     grad_scores = weights * (grad_weights - (grad_weights * weights).sum(-1, keepdims=True))
     return grad_scores @ k * scale, np.swapaxes(grad_scores, -1, -2) @ q * scale, grad_v
-
-
-@scalar(inline=False)
-def has_nan(row, count):
-    """Whether row[:count] holds a NaN. (A function of its own: the same loop written into the
-    softmax kernel made the compiler vectorize none of it, twice as slow.)"""
-    for s in range(count):
-        if row[s] != row[s]:
-            return True
-    return False
 
 
 @kernel(reorder_sums=True)
@@ -190,11 +183,12 @@ class ScaledDotProductAttention(Particle):
     kernels = (attention_softmax_kernel, attention_softmax_backward_kernel, attention_fused_kernel,
                attention_fused_backward_kernel)
     # Where the fused kernels can run, for which dtypes: the GPU's hold float32 tiles (a float64
-    # input would lose its digits), the CPU's loop takes any float. ms.config.attention_fused="auto"
-    # takes them on the GPU only: on the CPU BLAS multiplies far faster than a loop does, so there
-    # the products + softmax kernels win (benchmarks/RESULTS.md).
+    # input would lose its digits) of heads up to HEAD_MAX features, the CPU's take any float and
+    # any head. ms.config.attention_fused="auto" takes them where they are the fast way: on the
+    # GPU, and on the CPU in their faster form (attention_blocks.py: BLAS products per block of
+    # rows, the blocks on every core). With readable kernels the CPU's is the readable loop,
+    # which BLAS products outrun: "auto" then takes the products way (benchmarks/RESULTS.md).
     FUSED_CAN = {"cpu": ("float32", "float64"), "cuda": ("float32",)}
-    FUSED_WHEN_AUTO = ("cuda",)
     # Causal self-attention's products skip the hidden quarter (`blocks`) on the CPU only: on the
     # GPU, where launches cost more than the work, the extra products would not pay.
     SPLIT_ON = ("cpu",)
@@ -232,8 +226,9 @@ class ScaledDotProductAttention(Particle):
             ctx.save(q, k, v, backend.zeros(q.shape[:-2] + (length, keys), q.dtype))
             return
         ctx.fused = cls.fused(backend, q, v, additive, need_weights)
-        if ctx.fused:   # the kernels read and write any strides: no packed copies
+        if ctx.fused:   # the kernels read and write the heads where they lie: no packed copies
             q4, k4, v4, out4 = (as_batch_of_heads(backend, x) for x in (q, k, v, out))
+            q4, k4, v4 = (backend.blas_ready(x) for x in (q4, k4, v4))
             logsumexp = backend.empty(q4.shape[:-1], q.dtype)
             ctx.run(attention_fused_kernel, q4, k4, v4, scale, ctx.causal, out4, logsumexp)
             ctx.save(q4, k4, v4, out4, logsumexp)
@@ -268,13 +263,15 @@ class ScaledDotProductAttention(Particle):
 
     @classmethod
     def fused(cls, backend, q, v, mask, need_weights):
-        """The fused way, when ms.config.attention_fused asks for it here ("auto": on the GPU), its
-        kernels take this dtype (FUSED_CAN) and it applies: no mask other than causal, the weights not asked for (it never
-        forms them), and heads of at most HEAD_MAX features (what the GPU kernels hold in shared memory)."""
+        """The fused way, when ms.config.attention_fused asks for it here ("auto": where it is the
+        fast way, see FUSED_CAN), its kernels take this dtype and it applies: no mask other than
+        causal, the weights not asked for (it never forms them), and on the GPU heads of at most
+        HEAD_MAX features (what its kernels hold in shared memory)."""
         choice = config.attention_fused
-        wanted = choice == "always" or (choice == "auto" and backend.name in cls.FUSED_WHEN_AUTO)
+        fast_here = backend.name == "cuda" or attention_fused_kernel.runs_faster()
+        wanted = choice == "always" or (choice == "auto" and fast_here)
         return (wanted and q.dtype.name in cls.FUSED_CAN[backend.name] and mask is None and not need_weights
-                and max(q.shape[-1], v.shape[-1]) <= HEAD_MAX)
+                and (backend.name != "cuda" or max(q.shape[-1], v.shape[-1]) <= HEAD_MAX))
 
     @classmethod
     def additive_mask(cls, backend, mask, shape, dtype):
@@ -310,7 +307,7 @@ class ScaledDotProductAttention(Particle):
             return
         if ctx.fused:
             q4, k4, v4, out4, logsumexp = ctx.saved
-            grad4 = as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype))
+            grad4 = backend.blas_ready(as_batch_of_heads(backend, backend.astype(grad_out, q4.dtype)))
             grads4 = (as_batch_of_heads(backend, g) for g in (grad_q, grad_k, grad_v))
             ctx.run(attention_fused_backward_kernel, q4, k4, v4, out4, logsumexp, grad4, ctx.scale, ctx.causal,
                     *grads4)

@@ -7,8 +7,10 @@ and backward rebuilds P_ts = e^{S_ts - L_t} from Q and K, with rowsum(dP P) = ro
     D_t = dO_t . O_t,    dS_ts = P_ts (dO_t . v_s - D_t)
 Memory O(T) instead of O(T S); a causal mask skips the hidden half of the work.
 
-The CPU loops below read the way the math does, row by row (on the CPU the particle keeps BLAS
-products: faster there); their GPU twins tile the same loops through shared memory.
+The CPU loops below read the way the math does, row by row: the reference (they run with
+ms.config.readable_kernels, and pdb steps through them). The CPU runs their faster form
+(attention_blocks.py: blocks of rows, BLAS products, every core); their GPU twins tile the same
+loops through shared memory.
 """
 import math
 
