@@ -36,7 +36,8 @@ LANES = 16       # running maxima kept side by side: one vector instruction's wo
 def largest(row, count, lanes):
     """max(row[:count]) ignoring NaN (-inf for none), kept in LANES running maxima: `x if x > m`
     compiles to vector max instructions, where `max(m, x)` (which must keep NaN) runs one by one."""
-    lanes[:] = -np.inf
+    for lane in range(LANES):
+        lanes[lane] = -np.inf
     whole = count - count % LANES
     for start in range(0, whole, LANES):
         for lane in range(LANES):
@@ -136,51 +137,68 @@ def block_rows(block, rows, keys, causal):
     return first, end, min(end, keys) if causal else keys
 
 
+@scalar(inline=False)
+def attend_head(q, k, v, scale, causal, out, logsumexp):
+    """Forward for one head: q (T, d), k (S, d), v (S, dv), out (T, dv), logsumexp (T,)."""
+    rows, keys = q.shape[0], k.shape[0]
+    key_columns = packed_transpose(k)
+    lanes = np.empty(LANES, q.dtype)
+    for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first, end, seen = block_rows(block, rows, keys, causal)
+        weights = np.empty((end - first, seen), q.dtype)
+        gemm(q[first:end], key_columns[:, :seen], weights, 0.0)   # the block's scores S
+        for t in range(end - first):
+            visible = min(first + t + 1, keys) if causal else keys
+            logsumexp[first + t] = softmax_row(weights[t], visible, seen, scale, lanes)
+        gemm(weights, v[:seen], out[first:end], 0.0)
+
+
+@scalar(inline=False)
+def attend_head_backward(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q, grad_k, grad_v):
+    """Backward for one head (shapes as attend_head's; the gradients as their inputs')."""
+    rows, keys, d, dv = q.shape[0], k.shape[0], q.shape[1], v.shape[1]
+    key_columns, value_columns = packed_transpose(k), packed_transpose(v)
+    grad_keys, grad_values = np.zeros((keys, d), q.dtype), np.zeros((keys, dv), q.dtype)
+    for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first, end, seen = block_rows(block, rows, keys, causal)
+        queries, grads = q[first:end], grad_out[first:end]
+        # packed blocks of their own (views of one (ROW_BLOCK, keys) array would put rows a
+        # power of two apart at T 1024: they then share cache sets, and backward ran 1.5x slower)
+        weights, grad_scores = np.empty((end - first, seen), q.dtype), np.empty((end - first, seen), q.dtype)
+        gemm(queries, key_columns[:, :seen], weights, 0.0)       # S again
+        gemm(grads, value_columns[:, :seen], grad_scores, 0.0)   # dP
+        for t in range(end - first):
+            visible = min(first + t + 1, keys) if causal else keys
+            dot = 0.0   # rowsum(dP P) = dO_t . O_t
+            for j in range(dv):
+                dot += grads[t, j] * out[first + t, j]
+            softmax_backward_row(weights[t], grad_scores[t], visible, seen, scale, logsumexp[first + t], dot)
+        gemm(grad_scores, k[:seen], grad_q[first:end], 0.0)     # dQ_b = dS K
+        gemm(grad_scores.T, queries, grad_keys[:seen], 1.0)     # dK += dS^T Q_b
+        gemm(weights.T, grads, grad_values[:seen], 1.0)         # dV += P^T dO_b
+    # summed in packed arrays of the head's own, written into its place once (a loop: `grad_k[:] =
+    # grad_keys` would compile Numba's shape-mismatch error message, 2.5 s at a cold start)
+    for s in range(keys):
+        for j in range(d):
+            grad_k[s, j] = grad_keys[s, j]
+        for j in range(dv):
+            grad_v[s, j] = grad_values[s, j]
+
+
+# The kernels hand a head to each task; the work is in the functions above. (A prange body of
+# one call also compiles faster: Numba's parallel passes then have nothing else to analyse.)
 @attention_fused_kernel.faster
 def attention_blocks_kernel(q, k, v, scale, causal, out, logsumexp):
-    batch, heads, rows, d = q.shape
-    keys = v.shape[2]
-    blocks = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    batch, heads = q.shape[0], q.shape[1]
     for head in prange(batch * heads):
         b, h = head // heads, head % heads
-        key_columns = packed_transpose(k[b, h])
-        lanes = np.empty(LANES, q.dtype)
-        for block in range(blocks):
-            first, end, seen = block_rows(block, rows, keys, causal)
-            weights = np.empty((end - first, seen), q.dtype)
-            gemm(q[b, h, first:end], key_columns[:, :seen], weights, 0.0)   # the block's scores S
-            for t in range(end - first):
-                visible = min(first + t + 1, keys) if causal else keys
-                logsumexp[b, h, first + t] = softmax_row(weights[t], visible, seen, scale, lanes)
-            gemm(weights, v[b, h, :seen], out[b, h, first:end], 0.0)
+        attend_head(q[b, h], k[b, h], v[b, h], scale, causal, out[b, h], logsumexp[b, h])
 
 
 @attention_fused_backward_kernel.faster
 def attention_blocks_backward_kernel(q, k, v, out, logsumexp, grad_out, scale, causal, grad_q, grad_k, grad_v):
-    batch, heads, rows, d = q.shape
-    keys, dv = v.shape[2], v.shape[3]
-    blocks = (rows + ROW_BLOCK - 1) // ROW_BLOCK
+    batch, heads = q.shape[0], q.shape[1]
     for head in prange(batch * heads):
         b, h = head // heads, head % heads
-        key_columns, value_columns = packed_transpose(k[b, h]), packed_transpose(v[b, h])
-        grad_keys, grad_values = np.zeros((keys, d), q.dtype), np.zeros((keys, dv), q.dtype)
-        for block in range(blocks):
-            first, end, seen = block_rows(block, rows, keys, causal)
-            queries, grads = q[b, h, first:end], grad_out[b, h, first:end]
-            # packed blocks of their own (views of one (ROW_BLOCK, keys) array would put rows a
-            # power of two apart at T 1024: they then share cache sets, and backward ran 1.5x slower)
-            weights, grad_scores = np.empty((end - first, seen), q.dtype), np.empty((end - first, seen), q.dtype)
-            gemm(queries, key_columns[:, :seen], weights, 0.0)       # S again
-            gemm(grads, value_columns[:, :seen], grad_scores, 0.0)   # dP
-            for t in range(end - first):
-                visible = min(first + t + 1, keys) if causal else keys
-                dot = 0.0   # rowsum(dP P) = dO_t . O_t
-                for j in range(dv):
-                    dot += grads[t, j] * out[b, h, first + t, j]
-                softmax_backward_row(weights[t], grad_scores[t], visible, seen, scale, logsumexp[b, h, first + t],
-                                     dot)
-            gemm(grad_scores, k[b, h, :seen], grad_q[b, h, first:end], 0.0)     # dQ_b = dS K
-            gemm(grad_scores.T, queries, grad_keys[:seen], 1.0)                 # dK += dS^T Q_b
-            gemm(weights.T, grads, grad_values[:seen], 1.0)                     # dV += P^T dO_b
-        grad_k[b, h] = grad_keys   # (summed in packed arrays of the head's own, written into its place once)
-        grad_v[b, h] = grad_values
+        attend_head_backward(q[b, h], k[b, h], v[b, h], out[b, h], logsumexp[b, h], grad_out[b, h], scale, causal,
+                             grad_q[b, h], grad_k[b, h], grad_v[b, h])
