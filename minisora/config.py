@@ -12,9 +12,11 @@ Each switch also has an environment variable, read once when minisora is importe
     jit                    MINISORA_JIT                1        0: CPU kernels not yet built run as plain
                                                                 Python (pdb steps into them); minisora.debug()
     readable_kernels       MINISORA_READABLE_KERNELS   0        1: matrix products by the textbook loop (CPU)
-                                                                and 16x16 tile kernel (GPU), not BLAS / GEMM
+                                                                and 16x16 tile kernel (GPU), not BLAS / GEMM;
+                                                                kernels' readable loops, not their faster forms
     attention_fused        MINISORA_ATTENTION_FUSED    auto     attention in one fused kernel each way:
-                                                                auto = where it pays (float32 on the GPU),
+                                                                auto = where it pays (float32 on the GPU; the
+                                                                CPU's faster form, not its readable loop),
                                                                 always = wherever it can (the GPU's: float32), never
     attention_split_from   MINISORA_ATTENTION_SPLIT    128      causal self-attention on the CPU from this
                                                                 length on skips the masked quarter of scores
