@@ -91,8 +91,7 @@ def _observed(method, event, ctx, arrays, params, shown=None):
     seconds = time.perf_counter() - start
     # (counted only while a trace watches: trace.py)
     ctx.compiled = compiles.count > compiled_before
-    ctx.spent = {part: tuple(now - then for now, then in zip(wall_cpu, spent_before[part]))
-                 for part, wall_cpu in spent.snapshot().items()}
+    ctx.spent = spent.since(spent_before)
     for observer in list(observers):
         observer(event, ctx, arrays if shown is None else shown, output, seconds)
     return output

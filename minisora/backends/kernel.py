@@ -95,6 +95,10 @@ class TimeSpent:
     def snapshot(self):
         return {part: tuple(total) for part, total in self.totals.items()}
 
+    def since(self, before):
+        """{part: (wall, cpu)} spent since `before` (a snapshot)."""
+        return {part: tuple(now - then for now, then in zip(total, before[part])) for part, total in self.totals.items()}
+
 
 spent = TimeSpent()
 

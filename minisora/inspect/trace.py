@@ -75,8 +75,7 @@ class Trace:
 
     def __exit__(self, *exc):
         autograd.observers.remove(self._observe)
-        self.spent = {part: tuple(now - then for now, then in zip(wall_cpu, self._spent_before[part]))
-                      for part, wall_cpu in spent.snapshot().items()}
+        self.spent = spent.since(self._spent_before)
         for watching in reversed(self._watching):
             watching.__exit__(*exc)
         return False
