@@ -16,13 +16,13 @@ from .errors import Error
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import gradcheck
 from .random import manual_seed
-from .serialization import load, save
+from .serialization import load, load_safetensors, save
 from .tensor import Tensor, as_tensor
 
 __version__ = "0.1.0"
 
 F = functional
-cat, stack, split, chunk = functional.cat, functional.stack, functional.split, functional.chunk
+cat, stack, split, chunk, unbind = functional.cat, functional.stack, functional.split, functional.chunk, functional.unbind
 where, matmul = functional.where, functional.matmul
 exp, log, sqrt = functional.exp, functional.log, functional.sqrt
 abs, sign, sin, cos, clamp = functional.abs, functional.sign, functional.sin, functional.cos, functional.clamp
@@ -32,6 +32,6 @@ float32, float64, int64 = "float32", "float64", "int64"
 __all__ = [
     "Tensor", "Error", "errors", "config", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
-    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "cat", "stack", "split", "chunk", "where", "matmul", "exp", "log", "sqrt",
+    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "load_safetensors", "cat", "stack", "split", "chunk", "unbind", "where", "matmul", "exp", "log", "sqrt",
     "abs", "sign", "sin", "cos", "clamp", "maximum", "minimum",
 ]

@@ -141,6 +141,7 @@ def backward(root, grad=None, retain_graph=False):
     walk = list(reversed(inputs_first(root)))
     last_result = {id(t._ctx): t for t in walk if t._ctx is not None and t._ctx.output_count}
     results = {}   # id(ctx) -> the gradients of a many-result particle's results, as they arrive
+    summed = set()   # ids of tensors whose gradient so far is a sum made here (no one else holds it)
     for tensor in walk:
         grad_array = grads.pop(id(tensor), None)
         ctx = tensor._ctx
@@ -181,7 +182,13 @@ def backward(root, grad=None, retain_graph=False):
                 parent_grad = checked_gradient(parent, parent_grad, f"{ctx.particle.name}: backward")
             key = id(parent)
             previous = grads.get(key)
-            grads[key] = parent_grad if previous is None else backend.add(previous, parent_grad)
+            if previous is None:
+                grads[key] = parent_grad
+            elif key in summed:   # a sum autograd made itself: add to it in place (a weight used every step)
+                backend.add_into(previous, parent_grad)
+            else:
+                grads[key] = backend.add(previous, parent_grad)
+                summed.add(key)
         if not retain_graph:
             ctx.release()
 

@@ -12,7 +12,7 @@ from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
-from .particles import multi_head_attention as multi_head_particle, positional, shape
+from .particles import multi_head_attention as multi_head_particle, positional, recurrent, shape
 from .dims import dim_or_axis
 from .dtypes import scalar_dtype
 from .tensor import Tensor, operand
@@ -281,6 +281,47 @@ def multi_head_attention(qkv, heads, causal=False):
     return autograd.call(multi_head_particle.MultiHeadAttention, as_tensor(qkv), heads=int(heads), causal=bool(causal))
 
 
+def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):
+    """One RNN step from the input's share gx = x W_ih^T + b_ih (batch, H): act(gx + h W_hh^T +
+    b_hh) for the first `active` rows (all by default), the other rows' h unchanged (the
+    particle rnn_cell). nn.RNN computes gx for every step at once and calls this per step."""
+    return autograd.call(recurrent.RNNCell, *tensors_of(gx, h, weight_hh, bias_hh), nonlinearity=nonlinearity,
+                         active=active)
+
+
+def lstm_step(gx, h, c, weight_hh, bias_hh=None, active=None):
+    """One LSTM step from gx = x W_ih^T + b_ih (batch, 4 H, gates i, f, g, o): returns (h', c')
+    (the particle lstm_cell; rows past `active` keep their state)."""
+    return autograd.call(recurrent.LSTMCell, *tensors_of(gx, h, c, weight_hh, bias_hh), active=active)
+
+
+def gru_step(gx, h, weight_hh, bias_hh=None, active=None):
+    """One GRU step from gx = x W_ih^T + b_ih (batch, 3 H, gates r, z, n): returns h' (the
+    particle gru_cell; rows past `active` keep their state)."""
+    return autograd.call(recurrent.GRUCell, *tensors_of(gx, h, weight_hh, bias_hh), active=active)
+
+
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+    """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), as torch.rnn_tanh_cell / rnn_relu_cell."""
+    return rnn_step(linear(x, weight_ih, bias_ih), h, weight_hh, bias_hh, nonlinearity)
+
+
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """(h', c') of one LSTM step from x and state = (h, c), as torch.lstm_cell."""
+    h, c = state
+    return lstm_step(linear(x, weight_ih, bias_ih), h, c, weight_hh, bias_hh)
+
+
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """h' of one GRU step from x and h, as torch.gru_cell."""
+    return gru_step(linear(x, weight_ih, bias_ih), h, weight_hh, bias_hh)
+
+
+def tensors_of(*values):
+    """The values that are given (a missing bias is None), as tensors."""
+    return tuple(as_tensor(v) for v in values if v is not None)
+
+
 def cat(tensors, dim=0, *, axis=None):
     return autograd.call(shape.Cat, *(as_tensor(t) for t in tensors), dim=dim_or_axis(dim, axis, 0))
 
@@ -289,7 +330,7 @@ def stack(tensors, dim=0, *, axis=None):
     return autograd.call(shape.Stack, *(as_tensor(t) for t in tensors), dim=dim_or_axis(dim, axis, 0))
 
 
-split, chunk = method_as_function(Tensor.split), method_as_function(Tensor.chunk)
+split, chunk, unbind = (method_as_function(m) for m in (Tensor.split, Tensor.chunk, Tensor.unbind))
 var, std, logsumexp, cumsum = (method_as_function(m) for m in (Tensor.var, Tensor.std, Tensor.logsumexp, Tensor.cumsum))
 flatten, flip, tril, triu = (method_as_function(m) for m in (Tensor.flatten, Tensor.flip, Tensor.tril, Tensor.triu))
 masked_fill, gather, amax, amin = (method_as_function(m) for m in (Tensor.masked_fill, Tensor.gather, Tensor.amax,

@@ -146,13 +146,30 @@ def load(path):
         raise CheckpointError(f"load: {path} is corrupt ({type(error).__name__}: {error})") from None
 
 
+def load_safetensors(path):
+    """{name: Tensor} from a plain safetensors file of named arrays, such as a PyTorch model's
+    state dict written by safetensors.torch.save_file: model.load_state_dict(ms.load_safetensors(path)).
+    Never unpickles; a damaged file raises CheckpointError."""
+    from safetensors.numpy import load as safetensors_arrays
+
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    _header(raw, path)
+    try:
+        arrays = safetensors_arrays(raw)
+    except Exception as error:
+        raise CheckpointError(f"load_safetensors: {path} is corrupt ({type(error).__name__}: {error})") from None
+    return {name: Tensor(array) for name, array in arrays.items()}
+
+
 def _parse(raw, path):
     from safetensors.numpy import load as safetensors_arrays
 
     metadata = _header(raw, path).get("__metadata__") or {}
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"load: {path} is a safetensors file but not a minisora checkpoint "
-                              "(no minisora structure in its metadata)")
+                              "(no minisora structure in its metadata); a plain file of named arrays (such as "
+                              "PyTorch's safetensors.torch.save_file(model.state_dict())) reads with ms.load_safetensors")
     if int(metadata.get("version", 0)) > VERSION:
         raise CheckpointError(f"load: {path} was written by a newer minisora (format {metadata['version']})")
     arrays = safetensors_arrays(raw)

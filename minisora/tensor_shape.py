@@ -123,6 +123,10 @@ class ShapeMethods:
             sizes = list(split_size_or_sections)
         return autograd.call(shape_particles.Split, self, sizes=sizes, dim=dim)
 
+    def unbind(self, dim=0, *, axis=None):
+        """The slices x[k] along dim, each without that dim, as views (a recurrent layer's steps)."""
+        return autograd.call(shape_particles.Unbind, self, dim=dim_or_axis(dim, axis, 0))
+
     def chunk(self, chunks, dim=0, *, axis=None):
         """`chunks` pieces along dim, of length ceil(n / chunks) (fewer when n is short, as in PyTorch)."""
         dim = dim_or_axis(dim, axis, 0)

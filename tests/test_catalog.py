@@ -72,9 +72,13 @@ SAMPLES = {
     "permute": (lambda x: x.permute(1, 0), [normal(2, 3)], {"dims": (1, 0)}),
     "cat": (lambda a, b: ms.cat([a, b], dim=1), [normal(2, 3), normal(2, 1)], {"dim": 1}),
     "stack": (lambda a, b: ms.stack([a, b], dim=0), [normal(2, 3), normal(2, 3)], {"dim": 0}),
+    "rnn_cell": (lambda gx, h, w, b: F.rnn_step(gx, h, w, b, active=2), [normal(3, 2), normal(3, 2), normal(2, 2),
+                                                                         normal(2)], {"active": 2}),
+    "gru_cell": (lambda gx, h, w, b: F.gru_step(gx, h, w, b, active=2), [normal(3, 6), normal(3, 2), normal(6, 2),
+                                                                         normal(6)], {"active": 2}),
 }
 # Particles whose results are not one float tensor, each checked by its own few lines below.
-SPECIAL = {"compare", "split", "cast"}
+SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell"}   # (the last two: test_recurrent.py)
 NOT_DIFFERENTIABLE = {"dropout": [True, False]}   # the noise is an input without a gradient
 REFUSES_NON_FINITE = {"binary_cross_entropy"}     # its input must be probabilities, as in PyTorch
 ENTRIES = {entry.name: entry for entry in catalog()}

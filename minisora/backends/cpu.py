@@ -168,8 +168,14 @@ def flat_loop(count, size):
 
 
 def add(a, b):
-    """a + b into a new array (gradient accumulation; particles use kernels)."""
-    return a + b
+    """a + b into a new array (gradient accumulation; particles use kernels). (NumPy gives a
+    number, not an array, for two 0-d arrays: asarray keeps it an array that add_into can change.)"""
+    return np.asarray(a + b)
+
+
+def add_into(total, b):
+    """total += b, in place (autograd's own running sum of a gradient: `add` made it)."""
+    np.add(total, b, out=total)
 
 
 def matmul(a, b, bias=None, out=None, row_sums=None):

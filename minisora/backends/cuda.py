@@ -256,6 +256,13 @@ def add(a, b):
     return out
 
 
+def add_into(total, b):
+    """total += b, in place (autograd's own running sum of a gradient: `add` made it, packed)."""
+    b = contiguous(b)
+    launch_elementwise(add_arrays_kernel, total.size, total.storage(total.size), b.storage(b.size),
+                       total.storage(total.size))
+
+
 def matmul(a, b, bias=None, out=None, row_sums=None):
     """Batched matrix product with broadcast batch dims [plus a bias over the last dim], on the
     hand-written tiled GEMM (gemm.py), which adds the bias as it writes C [into `out`, any view

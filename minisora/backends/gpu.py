@@ -77,7 +77,9 @@ def gpu_twin(fn):
     """The `cuda.jit(device=True)` compilation of a scalar function (one per function)."""
     twin = _twins.get(fn)
     if twin is None:
-        twin = _twins[fn] = cuda.jit(device=True, inline=fn.minisora_scalar == "always")(simulator_ready(for_gpu(fn)))
+        source = getattr(fn, "minisora_gpu", fn)   # kernel.float32_faster: the exact form
+        twin = _twins[fn] = cuda.jit(device=True, inline=fn.minisora_scalar == "always")(
+            simulator_ready(for_gpu(source)))
     return twin
 
 

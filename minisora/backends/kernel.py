@@ -133,6 +133,29 @@ def scalar(fn=None, *, inline=True):
     return register_jitable(inline=fn.minisora_scalar)(fn)
 
 
+def float32_faster(exact, float32):
+    """A scalar function of one number that is `float32` (a faster form, float32 arithmetic the
+    compiler turns into vector instructions) in CPU kernels compiled for float32 numbers, and
+    `exact` everywhere else: float64, plain Python (JIT off) and the GPU.
+
+    The choice is made by the number's type when a kernel compiles (an overload), never by a
+    test at run time: a branch beside a loop keeps the compiler from vectorizing it."""
+    from numba import types
+    from numba.extending import overload
+
+    def chosen(x):
+        return exact(x)
+
+    def faster(x):
+        return float32(x)
+
+    overload(chosen)(lambda x: faster if x == types.float32 else chosen)
+    chosen.__name__, chosen.__doc__ = exact.__name__ + "_or_float32", float32_faster.__doc__
+    chosen.minisora_scalar = exact.minisora_scalar
+    chosen.minisora_gpu = exact   # backends.gpu compiles exact's GPU twin for it
+    return chosen
+
+
 class Kernel:
     """A named loop with one implementation per target: `cpu` (the loop itself) and `cuda` (its `.gpu` twin)."""
 

@@ -7,10 +7,12 @@ from .embedding import Embedding, PositionalEncoding
 from .linear import Flatten, Identity, Linear
 from .module import Module, Parameter
 from .normalization import LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, forget_gate_bias_
 from .transformer import FeedForward, TransformerBlock
 
 __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "GELU", "SiLU", "Softplus", "ELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
-    "FeedForward", "TransformerBlock",
+    "FeedForward", "TransformerBlock", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "forget_gate_bias_",
 ]

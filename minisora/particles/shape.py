@@ -202,6 +202,34 @@ class Split(Particle):
         return (np.concatenate(grads, axis=dim),)
 
 
+class Unbind(Split):
+    """split into pieces of 1, each without the dim: views, and a backward that is split's."""
+
+    name = "unbind"
+    formula = "y_k = x[k] along dim, for every k (views, no copy)"
+    gradient = "dx = [dy_0, dy_1, ...] stacked along dim (zeros for a piece nothing used)"
+
+    @classmethod
+    def forward(cls, ctx, x, dim=0):
+        fits = x.ndim and isinstance(dim, (int, np.integer)) and -x.ndim <= dim < x.ndim
+        pieces = super().forward(ctx, x, sizes=[1] * (x.shape[dim] if fits else 1), dim=dim)   # (split checks dim)
+        return tuple(piece[(slice(None),) * ctx.dim + (0,)] for piece in pieces)
+
+    @staticmethod
+    def backward(ctx, grads):
+        backend = ctx.backend
+        return Split.backward(ctx, tuple(None if g is None else backend.reshape(
+            backend.contiguous(g), g.shape[:ctx.dim] + (1,) + g.shape[ctx.dim:]) for g in grads))
+
+    @staticmethod
+    def reference(x, dim=0):
+        return tuple(np.moveaxis(x, dim, 0))
+
+    @staticmethod
+    def reference_backward(x, grads, dim=0):
+        return (np.stack(grads, axis=dim),)
+
+
 def slices(sizes, dim):
     """The index of each consecutive piece of these sizes along dim."""
     pieces, start = [], 0
