@@ -55,12 +55,30 @@ MODEL_OPTIONS = {
             "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed", "device"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
+    "classifier": ("sequence_model", "data", "level", "window", "max_length", "embedding_dim", "hidden_size",
+                   "num_layers", "heads", "dropout", "optimizer", "lr", "momentum", "weight_decay", "scheduler", "clip",
+                   "epochs", "batch_size", "val_split", "split_seed", "seed", "device", "adding_length"),
 }
+CONFIG_NAMES = {"sequence_model": "model", "data": "dataset"}   # option -> the run configuration's key
+
+
+def run_class_for(model):
+    from .training import ClassifierRun, LanguageModelRun, SequenceRun
+
+    return {"mlp": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun}[model]
+
+
+def default_out(model, given):
+    if model == "mlp":
+        return f"runs/mlp-{given.get('dataset', 'digits')}"
+    if model == "classifier":
+        data = os.path.splitext(os.path.basename(str(given.get("dataset", "pydoc-topics"))))[0]
+        return f"runs/{given.get('model', 'lstm')}-{data}"
+    return f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
 
 
 def command_train(args):
     from .backends.memory import keep_freed_memory
-    from .training import ClassifierRun, LanguageModelRun
     from .training.common import prepare_run_folder, say
 
     keep_freed_memory()   # a step's arrays reuse the last step's memory (backends/memory.py)
@@ -71,24 +89,23 @@ def command_train(args):
     foreign = sorted(set(given) - set(allowed))
     if foreign:
         raise errors.ValueError(f"{', '.join('--' + f.replace('_', '-') for f in foreign)} do(es) not apply to {args.model}")
-    run_class = ClassifierRun if args.model == "mlp" else LanguageModelRun
-    default_out = f"runs/mlp-{given.get('dataset', 'digits')}" if args.model == "mlp" else \
-        f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
-    out = args.out or default_out
+    given = {CONFIG_NAMES.get(name, name): value for name, value in given.items()}
+    run_class = run_class_for(args.model)
+    out = args.out or default_out(args.model, given)
     prepare_run_folder(out, resume=args.resume, force=args.force)
+    by_epochs = args.model != "gpt"
     if args.resume:
         run = run_class.resume(out, overrides=given)
-        say(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if args.model == "mlp"
-                                        else f"step {run.step}"))
+        say(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if by_epochs else f"step {run.step}"))
     else:
-        run = run_class({"model": args.model, **given}, out)
+        run = run_class({"model": args.model, **given} if args.model != "classifier" else given, out)
         say(describe_run(run))
     start = time.perf_counter()
     history = run.fit(progress=not args.no_progress)
     if history:
         last = history[-1]
         result = (f"final val acc {last['val_accuracy']:.2%} (best {max(r['val_accuracy'] for r in history):.2%})"
-                  if args.model == "mlp" else f"final val loss {last['val_loss']:.4f}")
+                  if by_epochs else f"final val loss {last['val_loss']:.4f}")
         print(f"done in {time.perf_counter() - start:.1f} s: {result}; wrote {out}/checkpoint.safetensors, "
               "metrics.jsonl, curves.png")
     return 128 + run.stop_signal if run.stop_requested else 0   # 130 after Ctrl-C, 143 after SIGTERM, as shells report
@@ -96,6 +113,13 @@ def command_train(args):
 
 def describe_run(run):
     c = run.config
+    if run.kind == "sequence-classifier":
+        parameters = sum(p.numel() for p in run.model.parameters())
+        data = ("the adding problem, T " + str(c["adding_length"]) if c["dataset"] == "adding" else
+                f"{c['dataset']} ({c['level']} level, {len(run.class_names)} classes)")
+        return (f"training {c['model']} ({c['num_layers']} layers, hidden {c['hidden_size']}, {parameters:,} parameters) "
+                f"on {data} ({len(run.loader.dataset)} train / {len(run.validation)} val), {c['optimizer']} lr {c['lr']}, "
+                f"clip {c['clip']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, on {c['device']}")
     if c["model"] == "mlp":
         return (f"training mlp {c['hidden']} on {c['dataset']} ({len(run.loader.dataset)} train / {len(run.validation)} "
                 f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, "
@@ -124,24 +148,31 @@ def command_generate(args):
 def command_eval(args):
     from .plot import confusion_matrix, plot_confusion_matrix
     from .serialization import load
-    from .training import ClassifierRun, checkpoint_path
+    from .training import ClassifierRun, SequenceRun, checkpoint_path
     from .training.classifier import accuracy_table
     from .training.data_setup import test_set
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
-    if state.get("kind") != "classifier":
+    run_class = {"classifier": ClassifierRun, "sequence-classifier": SequenceRun}.get(state.get("kind"))
+    if run_class is None:
         raise errors.ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
     # scored on the CPU, wherever it was trained
     config = {**state["config"], "device": "cpu", **({"data_dir": args.data_dir} if args.data_dir else {})}
-    run = ClassifierRun(config, os.path.dirname(path))
+    run = run_class(config, os.path.dirname(path))
     run.model.load_state_dict(state["model"])
-    # the run already holds the train/validation split; only the test files are read anew
-    dataset = test_set(config) if args.split == "test" else {"train": run.loader.dataset, "val": run.validation}[args.split]
+    # the run already holds the train/validation split (and a sequence run its test set); MNIST's test files are read anew
+    if args.split == "test":
+        dataset = run.test if run_class is SequenceRun else test_set(config)
+    else:
+        dataset = {"train": run.loader.dataset, "val": run.validation}[args.split]
     loss, accuracy, predictions, targets = run.evaluate(dataset)
     names = state["classes"]
-    counts = confusion_matrix(targets, predictions, len(names))
     print(f"{path}: {config['model']} on {config['dataset']} ({args.split}, {len(targets)} samples)")
+    if run_class is SequenceRun and run.regression:
+        print(f"MSE {loss:.4f}   answered within 0.04: {accuracy:.2%}   (always answering 1 scores an MSE of 0.167)")
+        return
+    counts = confusion_matrix(targets, predictions, len(names))
     print(f"accuracy {accuracy:.2%}   loss {loss:.4f}\n")
     print(accuracy_table(counts, names))
     picture = args.out or os.path.join(os.path.dirname(path), f"confusion-{args.split}.png")
@@ -317,8 +348,23 @@ def main(argv=None):
 
 def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model; writes a checkpoint, metrics.jsonl and curves.png")
-    train.add_argument("model", choices=sorted(MODEL_OPTIONS), help="mlp (a classifier) or gpt (a character model)")
-    mlp = train.add_argument_group("mlp")
+    train.add_argument("model", choices=sorted(MODEL_OPTIONS),
+                       help="mlp (digits, moons, MNIST), classifier (text or sequences: LSTM, GRU, RNN, transformer) "
+                            "or gpt (a character model)")
+    sequences = train.add_argument_group("classifier")
+    sequences.add_argument("--model", dest="sequence_model", choices=["lstm", "gru", "rnn", "transformer", "bag"],
+                           help="default lstm (Embedding -> 2-layer LSTM -> Linear on the last real step); bag: "
+                                "the bag-of-tokens logistic regression baseline")
+    sequences.add_argument("--data", help="pydoc-topics (the default: Python's help text by topic group), adding (the "
+                                          "adding problem) or the path of a CSV/TSV file of text,label rows")
+    sequences.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or words")
+    sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128)")
+    sequences.add_argument("--max-length", type=COUNT, help="tokens kept per text (default 256)")
+    sequences.add_argument("--embedding-dim", type=COUNT, help="default 64")
+    sequences.add_argument("--hidden-size", type=COUNT, help="default 128")
+    sequences.add_argument("--num-layers", type=COUNT, help="default 2")
+    sequences.add_argument("--adding-length", type=COUNT, help="steps T of the adding problem (default 100)")
+    mlp = train.add_argument_group("mlp (and classifier)")
     mlp.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
                      help="default digits (scikit-learn's 8x8 digits, bundled)")
     mlp.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
@@ -337,7 +383,7 @@ def add_train_parser(commands):
     gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
     gpt.add_argument("--layers", type=COUNT, help="transformer blocks (default 4)")
     gpt.add_argument("--d-model", type=COUNT, help="vector size (default 128)")
-    gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4)")
+    gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer)")
     gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
     gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000)")
     gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250)")

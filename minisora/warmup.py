@@ -32,6 +32,9 @@ def compile_all(dtypes):
             results.append(F.linear(big, big, big[0]))
         attention = nn.MultiHeadAttention(8, 2, causal=True)   # the attention kernels on heads' strided views
         results.append(attention.to(dtype)(tensor(rng.random((1, 3, 8)), dtype=dtype)))
+        sequence = tensor(rng.random((2, 2, 3)), dtype=dtype)   # the recurrent cells, both nonlinearities of the RNN's
+        for layer in (nn.LSTM(3, 2), nn.GRU(3, 2), nn.RNN(3, 2), nn.RNN(3, 2, nonlinearity="relu")):
+            results.append(layer.to(dtype)(sequence)[0])
         for result in results:
             result.sum().backward()
             calls += 1

@@ -33,6 +33,9 @@ WRONG_ANSWERS = {
     ("09_gpt", "09_layer_norm.py"): [("grad_bias = rows.sum(axis=0)", "grad_bias = rows.sum(axis=1)")],
     ("10_gpu", "10_relu_gpu.py"): [("for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):",
                                     "i = cuda.grid(1)\n    if i < x.size:")],
+    ("11_recurrent", "11_lstm_cell.py"): [("dc = grad_c + grad_h * o * (1 - t * t)", "dc = grad_c"),
+                                          ("dc * i * (1 - g * g)", "dc * i"),
+                                          ("dz.sum(axis=0)", "dz.sum(axis=1)")],
 }
 CASES = [(notes, solution, edit, index) for (notes, solution), edits in WRONG_ANSWERS.items()
          for index, edit in enumerate(edits)]
@@ -65,7 +68,7 @@ def test_every_lesson_has_notes_with_their_sections():
         for section in ("## Objectives", "## Timings", "## Expected output", "## What the checker catches",
                         "## Discussion questions"):
             assert section in text, (path, section)
-    assert sorted(n for n, _ in WRONG_ANSWERS) == sorted(f[:-3] for f in os.listdir(NOTES) if f != "11_errata.md")
+    assert sorted(n for n, _ in WRONG_ANSWERS) == sorted(f[:-3] for f in os.listdir(NOTES) if f != "17_errata.md")
     for notes, _ in WRONG_ANSWERS:
         assert len(quoted_messages(notes)) == len(WRONG_ANSWERS[next(k for k in WRONG_ANSWERS if k[0] == notes)])
 

@@ -1,11 +1,14 @@
 """minisora.data: datasets that work offline, and a DataLoader that batches and shuffles them."""
+from .classification import PYDOC_GROUPS, TextTokenizer, read_labelled_texts, text_classification
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .digits import digits
 from .idx import mnist, read_idx
 from .loader import DataLoader
 from .text import CharTokenizer, TextBatches, pydoc_corpus, read_corpus, split_ids
+from .sequences import adding_problem, temporal_order
 from .toy import circles, moons, spiral
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "digits", "moons", "circles",
            "spiral", "mnist", "read_idx", "CharTokenizer", "TextBatches", "pydoc_corpus", "read_corpus",
-           "split_ids"]
+           "split_ids", "adding_problem", "temporal_order", "TextTokenizer", "text_classification",
+           "read_labelled_texts", "PYDOC_GROUPS"]

@@ -1,6 +1,7 @@
 """What `minisora check` checks in a student's file, and how many points each check is worth.
 
-A particle (a Particle subclass with forward and backward, NumPy inside is fine):
+A particle (a Particle subclass with forward and backward, NumPy inside is fine; one with several
+results, such as an LSTM cell's (h', c'), is checked on all of them, end to end):
 
     backward's result   1 point   a tuple with one gradient per input, each shaped as its input
     gradcheck           1 point   per example shape: backward agrees with float64 finite differences
@@ -28,7 +29,7 @@ import numpy as np
 
 from .. import autograd
 from ..gradcheck import gradcheck
-from ..particles import particle as particle_module
+from ..particles import particle as particle_module, shape as shape_particles
 from ..tensor import Tensor
 from .functions import FUNCTION_EXERCISES
 from .result import Result, failure, report, verdict
@@ -89,6 +90,14 @@ def examples(particle):
             for example in shapes]
 
 
+def joined(out):
+    """A particle's result as one tensor: several results (an LSTM cell's h' and c') are flattened
+    and put end to end, so that every check reads all of them."""
+    if type(out) is not tuple:
+        return out
+    return autograd.call(shape_particles.Cat, *(o.reshape(-1) for o in out), dim=0)
+
+
 def is_float(array):
     return array.dtype.kind == "f"
 
@@ -139,7 +148,7 @@ def check_backward_result(particle):
     ctx.params = params
     try:
         out = particle.forward(ctx, *arrays, **params)
-        grads = particle.backward(ctx, np.ones_like(out))
+        grads = particle.backward(ctx, tuple(np.ones_like(o) for o in out) if type(out) is tuple else np.ones_like(out))
     except Exception as error:   # the student's code raising is a result to report, not a crash
         return failure("backward's result", error, "forward and backward on one example")
     if not isinstance(grads, (tuple, list)):
@@ -159,7 +168,8 @@ def check_backward_result(particle):
 def check_gradients(particle, arrays, params):
     shapes = ", ".join(str(a.shape) for a in arrays)
     try:
-        result = gradcheck(lambda *ts: autograd.call(particle, *ts, **params), as_inputs(arrays, requires_grad=True))
+        result = gradcheck(lambda *ts: joined(autograd.call(particle, *ts, **params)),
+                           as_inputs(arrays, requires_grad=True))
     except Exception as error:
         return failure(f"gradcheck {shapes}", error, f"gradcheck on {shapes}")
     if result:
@@ -173,8 +183,8 @@ def check_gradients(particle, arrays, params):
 def check_float32(particle):
     arrays, params = examples(particle)[0]
     try:
-        out = autograd.call(particle, *as_inputs(arrays, "float32"), **params)
-        reference = autograd.call(particle, *as_inputs(arrays, "float64"), **params)
+        out = joined(autograd.call(particle, *as_inputs(arrays, "float32"), **params))
+        reference = joined(autograd.call(particle, *as_inputs(arrays, "float64"), **params))
     except Exception as error:
         return failure("float32", error, "float32 input")
     if out.dtype != np.float32:
@@ -193,8 +203,8 @@ def check_stability(particle, own):
             scaled = [a * scale if is_float(a) else a for a in arrays]
             try:
                 with np.errstate(all="ignore"):
-                    theirs = autograd.call(particle, *as_inputs(scaled), **params).numpy()
-                    ours = autograd.call(own, *as_inputs(scaled), **params).numpy()
+                    theirs = joined(autograd.call(particle, *as_inputs(scaled), **params)).numpy()
+                    ours = joined(autograd.call(own, *as_inputs(scaled), **params)).numpy()
             except Exception as error:
                 return failure("stability", error, f"inputs scaled by {scale:g}")
             broken = np.isfinite(ours) & ~np.isfinite(theirs)
@@ -212,7 +222,8 @@ def compare_with_own(particle, own):
     for arrays, params in examples(particle):
         ours, theirs = as_inputs(arrays, requires_grad=True), as_inputs(arrays, requires_grad=True)
         try:
-            expected, got = autograd.call(own, *ours, **params), autograd.call(particle, *theirs, **params)
+            expected = joined(autograd.call(own, *ours, **params))
+            got = joined(autograd.call(particle, *theirs, **params))
         except Exception as error:
             return failure("same as minisora's", error, "forward beside minisora's", points=2.0)
         if expected.shape != got.shape or not np.allclose(got.numpy(), expected.numpy(), rtol=1e-7, atol=1e-10):

@@ -1,5 +1,6 @@
 """Reference models the CLI and the lessons train."""
 from .gpt import GPT
 from .mlp import MLP
+from .text_classifier import SequenceRegressor, TextClassifier
 
-__all__ = ["MLP", "GPT"]
+__all__ = ["MLP", "GPT", "TextClassifier", "SequenceRegressor"]

@@ -28,18 +28,27 @@ class MultiHeadAttention(Module):
         self.weights = None   # the last call's attention weights (B, heads, T, T), when keep_weights is set
         self.keep_weights = False
 
-    def forward(self, x, need_weights=False):
+    def forward(self, x, need_weights=False, key_padding_mask=None):
+        """key_padding_mask (batch, length) bool, True at padding (as PyTorch's): no position
+        attends to those keys."""
         if x.ndim != 3 or x.shape[-1] != self.d_model:
             raise errors.ValueError(f"MultiHeadAttention(d_model={self.d_model}): input must be (batch, length, "
                                     f"{self.d_model}), got shape {x.shape}")
         batch, length, _ = x.shape
+        mask = None
+        if key_padding_mask is not None:
+            padding = np.asarray(key_padding_mask.numpy() if hasattr(key_padding_mask, "numpy") else key_padding_mask)
+            if padding.shape != (batch, length) or padding.dtype != np.bool_:
+                raise errors.ValueError(f"MultiHeadAttention: key_padding_mask must be bool ({batch}, {length}), "
+                                        f"got {padding.dtype}{list(padding.shape)}")
+            mask = ~padding[:, None, None, :]   # (B, 1, 1, T): True where a key may be attended to
         qkv = self.qkv(x)
-        if need_weights or self.keep_weights:
+        if need_weights or self.keep_weights or mask is not None:
             # the steps one by one, to hand out the weights: (B, T, 3d) seen as 3 x heads heads of
             # (T, d / heads), cut into the query, key and value heads (views: no copy is made)
             heads = qkv.reshape(batch, length, 3 * self.heads, self.d_model // self.heads).permute(0, 2, 1, 3)
             q, k, v = heads.split(self.heads, dim=1)
-            out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, need_weights=True)
+            out, weights = F.scaled_dot_product_attention(q, k, v, causal=self.causal, attn_mask=mask, need_weights=True)
             out = out.permute(0, 2, 1, 3).reshape(batch, length, self.d_model)
         else:   # the same steps fused: no head is copied either way (the GPU never forms the weights)
             out, weights = F.multi_head_attention(qkv, self.heads, causal=self.causal), None

@@ -33,6 +33,6 @@ class TransformerBlock(Module):
         self.norm2 = LayerNorm(d_model)
         self.feed_forward = FeedForward(d_model, hidden, dropout)
 
-    def forward(self, x):
-        x = x + self.attention(self.norm1(x))
+    def forward(self, x, key_padding_mask=None):
+        x = x + self.attention(self.norm1(x), key_padding_mask=key_padding_mask)
         return x + self.feed_forward(self.norm2(x))

@@ -3,8 +3,8 @@
 Every function returns the matplotlib Figure and, given `path`, also saves it as a PNG.
 """
 from .confusion import confusion_matrix, plot_confusion_matrix
-from .curves import training_curves
+from .curves import line_plot, training_curves
 from .layers import attention_heatmap, decision_boundary, gradient_flow, gradient_histograms, histograms
 
-__all__ = ["training_curves", "confusion_matrix", "plot_confusion_matrix", "histograms", "gradient_histograms",
+__all__ = ["training_curves", "line_plot", "confusion_matrix", "plot_confusion_matrix", "histograms", "gradient_histograms",
            "gradient_flow", "attention_heatmap", "decision_boundary"]

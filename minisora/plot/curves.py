@@ -28,3 +28,21 @@ def training_curves(history, path=None, title=None, x="epoch"):
     if title:
         figure.suptitle(title)
     return finish(figure, path)
+
+
+def line_plot(series, path=None, title=None, xlabel="step", ylabel="value", log_y=False):
+    """series: {label: values} drawn against 0, 1, 2, ... on one axes (log scale on y if asked):
+    a quantity per step or per time step, several side by side."""
+    figure = new_figure(6, 4)
+    axes = figure.subplots()
+    for label, values in series.items():
+        axes.plot(range(len(values)), list(values), label=label)
+    if log_y:
+        axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    if title:
+        axes.set_title(title)
+    return finish(figure, path)

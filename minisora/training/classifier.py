@@ -68,14 +68,15 @@ def make_model(config, features, classes):
 
 
 class ClassifierRun:
+    kind, defaults = "classifier", DEFAULTS   # (what its checkpoints are marked as; its configuration's defaults)
+
     def __init__(self, config, out, log=say):
-        self.config = {**DEFAULTS, **config}
+        self.config = {**self.defaults, **config}
         self.out, self.log = out, log
         ms_random.manual_seed(self.config["seed"])
-        train, validation = train_val_split(self.config)
-        features, classes, self.class_names = shape_of(train)
         self.device = self.config["device"]
-        self.model = make_model(self.config, features, classes).to(self.device)   # built on the CPU: same init
+        train, validation, self.class_names, model = self.build()
+        self.model = model.to(self.device)   # built on the CPU: the same initial weights on any device
         self.optimizer = make_optimizer(self.config, self.model.parameters())
         self.scheduler = make_scheduler(self.config, self.optimizer)
         self.loader = DataLoader(train, self.config["batch_size"], shuffle=True, seed=[self.config["seed"], 1])
@@ -86,33 +87,54 @@ class ClassifierRun:
         self.history = []
         self.stop_requested, self.stop_signal = False, None
 
+    def build(self):
+        """(train set, validation set, class names, model) for this run's configuration."""
+        train, validation = train_val_split(self.config)
+        features, classes, class_names = shape_of(train)
+        return train, validation, class_names, make_model(self.config, features, classes)
+
     # --- one step and one evaluation --------------------------------------------------------
-    def train_step(self, x, y):
-        x, y = x.to(self.device), y.to(self.device)
+    # A batch is (inputs..., targets); a model takes the inputs. What a run scores its outputs by:
+    @staticmethod
+    def loss(outputs, targets, reduction="mean"):
+        return F.cross_entropy(outputs, targets, reduction=reduction)
+
+    @staticmethod
+    def predicted(outputs):
+        """What the model answers, from its outputs (NumPy): the class with the largest logit."""
+        return outputs.argmax(1)
+
+    @staticmethod
+    def hits(predictions, targets):
+        """Which answers count as right (accuracy is their share)."""
+        return predictions == targets
+
+    def train_step(self, *batch):
+        *inputs, y = (t.to(self.device) for t in batch)
         self.model.train()
         self.optimizer.zero_grad()
-        logits = self.model(x)
-        loss = F.cross_entropy(logits, y)
+        outputs = self.model(*inputs)
+        loss = self.loss(outputs, y)
         loss.backward()
         if self.config["clip"]:
             optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
         self.optimizer.step()
-        correct = int((logits.numpy().argmax(1) == y.numpy()).sum())
+        correct = int(self.hits(self.predicted(outputs.numpy()), y.numpy()).sum())
         return loss.item(), correct
 
     def evaluate(self, dataset, batch_size=1024):
-        """(mean loss, accuracy, predicted classes, true classes) over `dataset`, in eval mode."""
+        """(mean loss, accuracy, predictions, targets) over `dataset`, in eval mode."""
         self.model.eval()
         total, predictions, targets = 0.0, [], []
         with no_grad():
-            for x, y in DataLoader(dataset, batch_size):
-                x, y = x.to(self.device), y.to(self.device)
-                logits = self.model(x)
-                total += F.cross_entropy(logits, y, reduction="sum").item()
-                predictions.append(logits.numpy().argmax(1))
+            for batch in DataLoader(dataset, batch_size):
+                *inputs, y = (t.to(self.device) for t in batch)
+                outputs = self.model(*inputs)
+                total += self.loss(outputs, y, reduction="sum").item()
+                predictions.append(self.predicted(outputs.numpy()))
                 targets.append(y.numpy())
         predictions, targets = np.concatenate(predictions), np.concatenate(targets)
-        return total / len(targets), float((predictions == targets).mean()), predictions, targets
+        return total / len(targets), float(self.hits(predictions, targets).mean()), predictions, targets
 
     # --- the loop ---------------------------------------------------------------------------
     def fit(self, progress=True):
@@ -137,13 +159,13 @@ class ClassifierRun:
         label = f"epoch {self.epoch + 1}/{self.config['epochs']}"
         bar = tqdm(total=len(self.loader), desc=label, leave=False, disable=None if progress else True,
                    initial=self.batch, unit="step")
-        for index, (x, y) in enumerate(self.loader):
+        for index, batch in enumerate(self.loader):
             if index < self.batch:
                 continue
-            loss, correct = self.train_step(x, y)
-            self.running["loss"] += loss * len(y)
+            loss, correct = self.train_step(*batch)
+            self.running["loss"] += loss * len(batch[-1])   # (the targets come last)
             self.running["correct"] += correct
-            self.running["seen"] += len(y)
+            self.running["seen"] += len(batch[-1])
             self.batch = index + 1
             bar.update(1)
             if self.stop_requested:
@@ -174,7 +196,7 @@ class ClassifierRun:
 
     def save_checkpoint(self):
         state = {
-            "kind": "classifier", "config": self.config, "model": self.model.state_dict(),
+            "kind": self.kind, "config": self.config, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "position": {"epoch": self.epoch, "batch": self.batch}, "running": self.running,
@@ -186,7 +208,7 @@ class ClassifierRun:
     @classmethod
     def resume(cls, out, overrides=None, log=say):
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
-        state = load_run(out, "classifier")
+        state = load_run(out, cls.kind)
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("epochs", "device"))
         if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:

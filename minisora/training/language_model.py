@@ -39,6 +39,8 @@ def make_optimizer(config, model):
 
 
 class LanguageModelRun:
+    kind = "gpt"   # what its checkpoints are marked as
+
     def __init__(self, config, out, log=say, tokenizer=None):
         self.config = {**DEFAULTS, **config}
         self.out, self.log = out, log
@@ -126,7 +128,7 @@ class LanguageModelRun:
 
     def save_checkpoint(self):
         state = {
-            "kind": "gpt", "config": self.config, "model": self.model.state_dict(),
+            "kind": self.kind, "config": self.config, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "tokenizer": self.tokenizer.state_dict(),
             "step": self.step, "running": self.running, "history": self.history,
             "batches": self.batches.state_dict(), "random": ms_random.generator().bit_generator.state,

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 11: errata of the source articles, each correction proved
+# # Lesson 17: errata of the source articles, each correction proved
 #
 # minisora's lessons follow a series of articles on the "basic particles" of neural networks.
 # They are good reading, and they hold five slips. Each one below has the article's statement,
