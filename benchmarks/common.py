@@ -131,13 +131,14 @@ def summary(label, rounds):
     return "  ".join(cells)
 
 
-def startup_times(module, function, root=None):
-    """Seconds from `import` to the end of the first step of benchmarks/<module>.<function> on the
-    784-64-10 MLP in a fresh process: cold (empty kernel cache, so every kernel compiles) and warm
-    (minisora imported from the checkout `root` when given)."""
+def startup_times(module, function, root=None, case=None):
+    """Seconds from `import` to the end of the first step of benchmarks/<module>.<function> on
+    `case` (the 784-64-10 MLP by default) in a fresh process: cold (empty kernel cache, so every
+    kernel compiles) and warm (minisora imported from the checkout `root` when given)."""
     roots = ["benchmarks"] + ([os.path.abspath(root)] if root else [])
+    case = case or {"sizes": [784, 64, 10], "batch": 128}
     code = (f"import time; t0 = time.perf_counter(); import sys; sys.path[:0] = {roots!r}; "
-            f"import {module} as b; b.{function}(*b.inputs({{'sizes': [784, 64, 10], 'batch': 128}}))(); "
+            f"import {module} as b; b.{function}(*b.inputs({case!r}))(); "
             "print(time.perf_counter() - t0)")
     repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

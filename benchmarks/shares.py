@@ -1,6 +1,6 @@
 """Where a training step's time goes on the CPU: matrix products, minisora's kernels, Python.
 
-    python benchmarks/shares.py [--before /tmp/before] [--steps 20]
+    python benchmarks/shares.py [--before /tmp/before] [--steps 20] [--only LSTM]
 
 For each workload, the share of a step's wall time spent in matrix products (BLAS), in
 minisora's own loop kernels (particles and optimizer) and in everything else (the particles'
@@ -26,7 +26,8 @@ from common import machine
 WORKLOADS = [("MLP 784-64-10 step", "train_step", "minisora_step", {"sizes": [784, 64, 10], "batch": 128}),
              ("MLP 784-512-512-10 step", "train_step", "minisora_step", {"sizes": [784, 512, 512, 10], "batch": 128}),
              ("GPT training step", "gpt", "minisora_gpt_step", {}),
-             ("attention block T256", "gpt", "minisora_attention", {"length": 256})]
+             ("attention block T256", "gpt", "minisora_attention", {"length": 256}),
+             ("2-layer LSTM fwd+bwd", "lstm", "minisora_lstm", {})]
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = """
@@ -82,12 +83,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="another checkout's root folder, measured the same way")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--only", help="only the workloads whose label holds this text (e.g. LSTM)")
     args = parser.parse_args()
     print(machine())
     print("| workload | checkout | step: ms, cores | products: ms, share, cores | kernels: ms, share, cores | python: ms, share |")
     print("| --- | --- | --- | --- | --- | --- |")
     checkouts = [("after", HERE)] + ([("before", args.before)] if args.before else [])
     for label, module, builder, case in WORKLOADS:
+        if args.only and args.only not in label:
+            continue
         for name, root in checkouts:
             parts = shares(measure(root, module, builder, case, args.steps))
             step_ms, _, step_cores = parts.pop("step")

@@ -55,7 +55,7 @@ MODEL_OPTIONS = {
             "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed", "device"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
-    "classifier": ("sequence_model", "data", "level", "window", "max_length", "embedding_dim", "hidden_size",
+    "classifier": ("sequence_model", "data", "level", "window", "stride", "max_length", "embedding_dim", "hidden_size",
                    "num_layers", "heads", "dropout", "optimizer", "lr", "momentum", "weight_decay", "scheduler", "clip",
                    "epochs", "batch_size", "val_split", "split_seed", "seed", "device", "adding_length"),
 }
@@ -357,8 +357,10 @@ def add_train_parser(commands):
                                 "the bag-of-tokens logistic regression baseline")
     sequences.add_argument("--data", help="pydoc-topics (the default: Python's help text by topic group), adding (the "
                                           "adding problem) or the path of a CSV/TSV file of text,label rows")
-    sequences.add_argument("--level", choices=["char", "word"], help="tokens: characters (default) or words")
+    sequences.add_argument("--level", choices=["char", "word"], help="tokens: words (default) or characters")
     sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128)")
+    sequences.add_argument("--stride", type=COUNT, help="characters between pydoc-topics training windows "
+                                                        "(default 32: overlapping; test windows never overlap)")
     sequences.add_argument("--max-length", type=COUNT, help="tokens kept per text (default 256)")
     sequences.add_argument("--embedding-dim", type=COUNT, help="default 64")
     sequences.add_argument("--hidden-size", type=COUNT, help="default 128")

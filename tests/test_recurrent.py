@@ -229,3 +229,57 @@ def test_bad_layer_options_are_refused():
         ms.nn.LSTM(3, 4, nonlinearity="relu")
     with pytest.raises(ValueError, match=r"^LSTMCell: a state of shape \(3, 4\) must be \(2, 4\)"):
         ms.nn.LSTMCell(3, 4)(ms.randn(2, 3), (ms.zeros(3, 4), ms.zeros(3, 4)))
+
+
+@settings(max_examples=10, deadline=None)
+@given(kind=st.sampled_from(["RNN", "LSTM", "GRU"]), steps=st.sampled_from([1, 2, 3]), batch=st.sampled_from([1, 2]),
+       hidden=st.sampled_from([1, 2]), bidirectional=st.booleans(), padded=st.booleans())
+def test_layers_pass_gradcheck_through_time(kind, steps, batch, hidden, bidirectional, padded):
+    """Whole layers (2 of them, T = 1 included, H = 1, batch 1), their input a transposed view,
+    sometimes padded: float64 finite differences agree with backward for the input, h_0 and
+    every parameter."""
+    ms.manual_seed(steps * 10 + batch)
+    layer = getattr(ms.nn, kind)(2, hidden, num_layers=2, bidirectional=bidirectional, dtype="float64")
+    lengths = list(range(steps, steps - batch, -1)) if padded and steps >= batch else None
+    count = 2 * (2 if bidirectional else 1)
+    rng = np.random.default_rng(steps)
+    x = rng.standard_normal((batch, steps, 2))
+    h0 = rng.standard_normal((count, batch, hidden))
+
+    def run(x_batch_first, h0, *parameters):
+        for (name, _), value in zip(layer.named_parameters(), parameters):
+            layer._parameters[name] = value
+        hx = (h0, h0 * 0.5) if kind == "LSTM" else h0
+        output, final = layer(x_batch_first.transpose(0, 1), hx, lengths=lengths)   # (T, batch, 2): a view
+        return ms.cat([output.reshape(-1), (final[0] if kind == "LSTM" else final).reshape(-1)])
+
+    check_gradcheck(run, [x, h0] + [p.numpy() for p in layer.parameters()])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_a_layer_on_the_gpu_matches_the_cpu(kind, device):
+    ms.manual_seed(0)
+    layer = getattr(ms.nn, kind)(2, 2, bidirectional=True, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((3, 2, 2))
+    results = {}
+    for where in ("cpu", device):
+        layer.to(where)
+        layer.zero_grad()
+        xs = ms.tensor(x, device=where, requires_grad=True)
+        output, _ = layer(xs, lengths=[3, 2])
+        output.backward(ms.tensor(np.ones(output.shape), device=where))
+        results[where] = [output.numpy(), xs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+    for cpu, other in zip(results["cpu"], results[device]):
+        np.testing.assert_allclose(other, cpu, rtol=1e-10, atol=1e-12)
+
+
+def test_forget_gate_bias_opens_every_layer_and_direction_and_refuses_others():
+    lstm = ms.nn.forget_gate_bias_(ms.nn.LSTM(2, 3, num_layers=2, bidirectional=True), 2.0)
+    for name, p in lstm.named_parameters():
+        if name.startswith("bias"):
+            np.testing.assert_allclose(p.numpy()[3:6], 1.0, err_msg=name)
+    with pytest.raises(TypeError, match="forget_gate_bias_: expected an LSTM or LSTMCell, got GRU"):
+        ms.nn.forget_gate_bias_(ms.nn.GRU(2, 3))
+    with pytest.raises(ValueError, match="forget_gate_bias_: this LSTM has no biases"):
+        ms.nn.forget_gate_bias_(ms.nn.LSTM(2, 3, bias=False))

@@ -59,20 +59,29 @@ def test_tokenizers_pad_with_0_and_map_unseen_tokens_to_1():
         TextTokenizer.fit(["x"], level="byte")
 
 
-def test_pydoc_topics_cover_every_topic_once_and_test_windows_come_after_training_ones():
+def test_pydoc_topics_cover_every_topic_once_and_hold_out_whole_passages():
     from pydoc_data.topics import topics
 
     grouped = [t for group in PYDOC_GROUPS.values() for t in group]
     assert len(grouped) == len(set(grouped))
     covered = sum(len(topics[t]) for t in grouped if t in topics)
     assert covered / sum(len(v) for v in topics.values()) > 0.95
-    train, test, groups = pydoc_topic_texts(window=64)
-    assert groups == list(PYDOC_GROUPS) and all(len(text) == 64 for text, _ in train + test)
-    text = topics["assert"]   # the first topic of the first group: its windows come first, in order
-    cut = int(len(text) * 0.8)
-    own_train = [(text[s:s + 64], 0) for s in range(0, cut - 63, 64)]
-    own_test = [(text[s:s + 64], 0) for s in range(cut, len(text) - 63, 64)]
-    assert train[:len(own_train)] == own_train and test[:len(own_test)] == own_test   # apart: no window straddles
+    train, validation, test, groups = pydoc_topic_texts(window=64)
+    assert groups == list(PYDOC_GROUPS) and all(len(text) == 64 for text, _ in train + validation + test)
+
+    def windows(topic, numbers):   # passages of 8 windows, numbered from 0; `numbers`: which, modulo 10
+        text = topics[topic]
+        passages = [text[start:start + 8 * 64] for start in range(0, len(text), 8 * 64)]
+        return [(p[s:s + 64], 0) for n, p in enumerate(passages) if n % 10 in numbers for s in range(0, len(p) - 63, 64)]
+
+    first = PYDOC_GROUPS["statements"][0]   # its windows come first, in order
+    assert train[:len(windows(first, {0, 1, 2, 3, 5, 6, 8}))] == windows(first, {0, 1, 2, 3, 5, 6, 8})
+    for part, numbers in ((test, {4, 9}), (validation, {7})):
+        topic = next(t for t in PYDOC_GROUPS["statements"] if windows(t, numbers))   # the first with such passages
+        assert part[:len(windows(topic, numbers))] == windows(topic, numbers)
+    assert 0.15 < len(test) / (len(train) + len(validation) + len(test)) < 0.25
+    overlapping = pydoc_topic_texts(window=64, stride=16)[0]   # more training windows; the others the same
+    assert len(overlapping) > 3.5 * len(train)
 
 
 def test_labelled_text_files_csv_and_tsv_with_their_errors(tmp_path):
@@ -169,3 +178,18 @@ def test_the_adding_problem_trains_as_regression_and_scores_within_0_04(tmp_path
     assert predictions.shape == targets.shape == (20,)
     np.testing.assert_allclose(loss, float(((predictions - targets) ** 2).mean()), rtol=1e-5)
     assert accuracy == float((np.abs(predictions - targets) < 0.04).mean())
+
+
+def test_attention_with_a_key_padding_mask_ignores_the_padded_keys():
+    ms.manual_seed(0)
+    layer = ms.nn.MultiHeadAttention(8, 2)
+    x = np.random.default_rng(0).standard_normal((2, 5, 8))
+    x[1, 3:] = 100.0   # padding that would dominate if attended to
+    padding = np.zeros((2, 5), dtype=bool)
+    padding[1, 3:] = True
+    both = layer(ms.tensor(x, dtype="float32"), key_padding_mask=padding).numpy()
+    alone = layer(ms.tensor(x[1:2, :3], dtype="float32")).numpy()
+    np.testing.assert_allclose(both[1, :3], alone[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both[0], layer(ms.tensor(x[:1], dtype="float32")).numpy()[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"MultiHeadAttention: key_padding_mask must be bool \(2, 5\), got int64\[2, 5\]"):
+        layer(ms.tensor(x, dtype="float32"), key_padding_mask=padding.astype(np.int64))

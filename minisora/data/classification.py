@@ -12,8 +12,9 @@ pydoc topics: Python ships its reference manual's help topics (`pydoc_data.topic
 (PYDOC_GROUPS): statements (simple and compound statements), expressions (expressions and
 literals), data model (the data model and execution model) and built-in types (the library's
 built-in types). Each topic's text is cut into passages of 8 windows of `window` characters, every
-window labelled by its topic's group; one passage in five is held out for testing, so the test
-windows come from every topic but never overlap a training window.
+window labelled by its topic's group; of every ten passages two are held out for testing and one
+for validation, so those windows come from every topic but never overlap a training window
+(training windows may overlap one another: `stride`).
 """
 import collections
 import csv
@@ -103,28 +104,25 @@ class TextTokenizer:
         return cls(state["tokens"], state["level"])
 
 
-def pydoc_topic_texts(window=128, test_fraction=0.2, stride=None):
-    """([(text, group)] for training, the same for testing, the group names): see the module docstring.
-
-    Each topic's text is cut into passages of PASSAGE_WINDOWS windows; every 1/test_fraction-th
-    passage (the last of each run of five, for 0.2) is held out for testing. Training windows
-    start every `stride` characters of a training passage (window by default; less gives more,
-    overlapping windows); test windows never overlap, and no window crosses a passage's end."""
+def pydoc_topic_texts(window=128, stride=None):
+    """([(text, group)] for training, validation and testing, and the group names): see the module
+    docstring. Of every ten passages of a topic the fifth and the tenth are held out for testing
+    (20%) and the eighth for validation (10%). Training windows start every `stride` characters
+    of a training passage (window by default; less gives more, overlapping windows); validation
+    and test windows never overlap, and no window crosses a passage's end."""
     from pydoc_data.topics import topics
 
-    if not 0 < test_fraction < 1:
-        raise errors.ValueError(f"pydoc topics: test_fraction must be between 0 and 1, got {test_fraction}")
-    groups, every = list(PYDOC_GROUPS), max(2, round(1 / test_fraction))
-    passage = PASSAGE_WINDOWS * window
-    train, test = [], []
+    groups, passage = list(PYDOC_GROUPS), PASSAGE_WINDOWS * window
+    train, validation, test = [], [], []
     for label, group in enumerate(groups):
         for topic in PYDOC_GROUPS[group]:
             text = topics.get(topic, "")   # (a Python without the topic has one fewer)
             for number, start in enumerate(range(0, len(text), passage)):
                 part = text[start:start + passage]
-                into, step = (test, window) if number % every == every - 1 else (train, stride or window)
+                into, step = {4: (test, window), 9: (test, window), 7: (validation, window)}.get(
+                    number % 10, (train, stride or window))
                 into.extend((part[s:s + window], label) for s in range(0, len(part) - window + 1, step))
-    return train, test, groups
+    return train, validation, test, groups
 
 
 def read_labelled_texts(path):
@@ -157,26 +155,31 @@ def read_labelled_texts(path):
 
 
 def text_classification(source="pydoc-topics", level="char", window=128, max_length=256, max_tokens=20000,
-                        test_fraction=0.2, seed=0):
-    """(train, test, tokenizer): TensorDatasets of (ids, lengths, labels) with `.classes`.
+                        val_fraction=0.1, test_fraction=0.2, seed=0, stride=None):
+    """(train, validation, test, tokenizer): TensorDatasets of (ids, lengths, labels) with `.classes`.
 
-    source: "pydoc-topics" (see the module docstring), or the path of a CSV/TSV file of
-    text,label rows (a seeded shuffle puts test_fraction of them in the test set)."""
+    source: "pydoc-topics" (see the module docstring; `stride`: where its training windows start),
+    or the path of a CSV/TSV file of text,label rows (a seeded shuffle puts test_fraction of them
+    in the test set and val_fraction in the validation set)."""
     if source == "pydoc-topics":
-        train_pairs, test_pairs, classes = pydoc_topic_texts(window, test_fraction)
+        *parts, classes = pydoc_topic_texts(window, stride)
         name = f"pydoc topics (window {window})"
     else:
         pairs = read_labelled_texts(source)
         classes = sorted({label for _, label in pairs})
-        order = np.random.default_rng(seed).permutation(len(pairs))
-        cut = max(1, int(len(pairs) * (1 - test_fraction)))
         numbered = [(text, classes.index(label)) for text, label in pairs]
-        train_pairs, test_pairs = [numbered[i] for i in order[:cut]], [numbered[i] for i in order[cut:]]
+        order = np.random.default_rng(seed).permutation(len(pairs))
+        tested, validated = round(len(pairs) * test_fraction), round(len(pairs) * val_fraction)
+        if tested + validated >= len(pairs):
+            raise errors.ValueError(f"{source}: {len(pairs)} rows leave none to train on after holding out "
+                                    f"{tested} for testing and {validated} for validation")
+        cuts = [order[tested + validated:], order[tested:tested + validated], order[:tested]]
+        parts = [[numbered[i] for i in cut] for cut in cuts]
         name = str(source)
-    tokenizer = TextTokenizer.fit((text for text, _ in train_pairs), level, max_tokens)
+    tokenizer = TextTokenizer.fit((text for text, _ in parts[0]), level, max_tokens)
 
     def dataset(pairs, part):
         ids, lengths = tokenizer.encode_batch([text for text, _ in pairs], max_length)
         labels = np.array([label for _, label in pairs], dtype=np.int64)
         return TensorDataset(ids, lengths, labels, classes=list(classes), name=f"{name} {part}")
-    return dataset(train_pairs, "train"), dataset(test_pairs, "test"), tokenizer
+    return (*(dataset(p, part) for p, part in zip(parts, ("train", "validation", "test"))), tokenizer)

@@ -9,7 +9,8 @@ the two (through safetensors):
     bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse] (G * hidden,)    G = 1 (RNN), 4 (LSTM), 3 (GRU)
     every one drawn from U(-1/sqrt(hidden), 1/sqrt(hidden))
 
-How a layer runs: one `linear` computes every step's input share gx = x W_ih^T + b_ih at once;
+How a layer runs: one `linear` computes every step's input share gx = x W_ih^T + b_ih at once
+(with b_hh too, for the RNN and the LSTM: their cells add it unchanged at every step);
 `unbind` cuts it into steps; then one cell particle a step (rnn_cell, lstm_cell, gru_cell), in
 time order (the reverse direction from the last step back); `stack` gathers the states into
 the output. Backward through time is that graph walked back: inspect.trace() shows a cell call
@@ -127,6 +128,9 @@ class RNNBase(Module):
             outputs = []
             for direction, suffix in enumerate(("", "_reverse")[:self.directions]):
                 w_ih, w_hh, b_ih, b_hh = self.weights(layer, suffix)
+                if b_hh is not None and self.kind != "GRU":
+                    # b_hh joins b_ih in the one product for every step (the GRU's cannot: r scales it)
+                    b_ih, b_hh = b_ih + b_hh, None
                 gx = F.linear(x, w_ih, b_ih).unbind(0)
                 index = layer * self.directions + direction
                 state = tuple(s[index] for s in states) if self.kind == "LSTM" else states[0][index]
