@@ -11,7 +11,7 @@ import numpy as np
 from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
-from .particles import activations, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
+from .particles import activations, convolution, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, positional, recurrent, shape
 from .dims import dim_or_axis
 from .dtypes import scalar_dtype
@@ -279,6 +279,19 @@ def multi_head_attention(qkv, heads, causal=False):
     split into heads, attend, merge -> (B, T, D), without copying the heads (the fused particle
     multi_head_attention; nn.MultiHeadAttention's path when it is not asked for the weights)."""
     return autograd.call(multi_head_particle.MultiHeadAttention, as_tensor(qkv), heads=int(heads), causal=bool(causal))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over (N, C, H, W) with weight (O, C / groups, kh, kw), as torch's F.conv2d;
+    padding: an int, a pair, "valid" or "same" (stride 1)."""
+    return autograd.call(convolution.Conv2d, *tensors_of(input, weight, bias), stride=stride, padding=padding,
+                         dilation=dilation, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C, L) with weight (O, C / groups, k), as torch's F.conv1d."""
+    return autograd.call(convolution.Conv1d, *tensors_of(input, weight, bias), stride=stride, padding=padding,
+                         dilation=dilation, groups=groups)
 
 
 def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):

@@ -35,6 +35,7 @@ def compile_all(dtypes):
         sequence = tensor(rng.random((2, 2, 3)), dtype=dtype)   # the recurrent cells, both nonlinearities of the RNN's
         for layer in (nn.LSTM(3, 2), nn.GRU(3, 2), nn.RNN(3, 2), nn.RNN(3, 2, nonlinearity="relu")):
             results.append(layer.to(dtype)(sequence)[0])
+        results.append(nn.Conv2d(2, 2, 3, padding=1).to(dtype)(tensor(rng.random((1, 2, 4, 4)), dtype=dtype)))
         for result in results:
             result.sum().backward()
             calls += 1

@@ -76,6 +76,10 @@ SAMPLES = {
                                                                          normal(2)], {"active": 2}),
     "gru_cell": (lambda gx, h, w, b: F.gru_step(gx, h, w, b, active=2), [normal(3, 6), normal(3, 2), normal(6, 2),
                                                                          normal(6)], {"active": 2}),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2),
+               [normal(2, 4, 5, 4), normal(2, 2, 3, 3), normal(2)], {"stride": 2, "padding": 1, "groups": 2}),
+    "conv1d": (lambda x, w, b: F.conv1d(x, w, b, padding="same", dilation=2), [normal(2, 3, 6), normal(2, 3, 2),
+                                                                             normal(2)], {"padding": "same", "dilation": 2}),
 }
 # Particles whose results are not one float tensor, each checked by its own few lines below.
 SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell"}   # (the last two: test_recurrent.py)

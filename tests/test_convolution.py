@@ -1,0 +1,119 @@
+"""conv1d and conv2d: PyTorch's numbers (golden/convolution.npz, float64, no torch needed), the
+im2col/col2im kernels against the direct NumPy reference on every device, float64 gradient checks
+on drawn shapes and layouts, the layers' PyTorch init and names, and clear errors.
+(The catalog tests add NaN/inf propagation and the empty batch.)"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import minisora as ms
+from minisora import F
+from minisora.particles import get
+from golden.convolution_cases import CASES
+from helpers import DEVICES, TOLERANCE, check_gradcheck, layout_tensor
+
+GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "convolution.npz"))
+
+
+def convolve(shape):
+    return F.conv1d if len(shape) == 3 else F.conv2d
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_convolution_matches_pytorch(name):
+    shape, _, bias, options = CASES[name]
+    inputs = [ms.tensor(GOLDEN[f"{name}/input{i}"], requires_grad=True) for i in range(3 if bias else 2)]
+    out = convolve(shape)(*inputs, **options)
+    np.testing.assert_allclose(out.numpy(), GOLDEN[f"{name}/output"], rtol=1e-10, atol=1e-12, err_msg=name)
+    out.backward(ms.tensor(GOLDEN[f"{name}/weight"]))
+    for i, t in enumerate(inputs):
+        np.testing.assert_allclose(t.grad.numpy(), GOLDEN[f"{name}/grad{i}"], rtol=1e-10, atol=1e-12,
+                                   err_msg=f"{name} gradient of input {i}")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["conv2d_stride_padding", "conv2d_dilation_groups", "conv2d_depthwise_same_even",
+                                  "conv1d_stride_dilation_groups"])
+def test_kernels_match_the_direct_reference(name, dtype, device):
+    shape, weight_shape, bias, options = CASES[name]
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(shape), rng.standard_normal(weight_shape)] + ([rng.standard_normal(weight_shape[0])]
+                                                                              if bias else [])
+    particle = get("conv1d" if len(shape) == 3 else "conv2d")
+    tensors = [ms.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in arrays]
+    out = convolve(shape)(*tensors, **options)
+    tolerance = TOLERANCE["float64"] if dtype == "float64" else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out.numpy(), particle.reference(*arrays, **options), **tolerance)
+    grad = rng.standard_normal(out.shape)
+    out.backward(ms.tensor(grad, dtype=dtype, device=device))
+    for i, (t, expected) in enumerate(zip(tensors, particle.reference_backward(*arrays, grad, **options))):
+        np.testing.assert_allclose(t.grad.numpy(), expected, **tolerance, err_msg=f"gradient of input {i}")
+
+
+@settings(max_examples=12, deadline=None)
+@given(batch=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), size=st.sampled_from([(1, 5), (4, 4), (5, 3)]),
+       kernel=st.sampled_from([(1, 1), (2, 3), (3, 2)]), stride=st.sampled_from([1, 2, (2, 1)]),
+       padding=st.sampled_from([0, 1, (0, 2), "same"]), dilation=st.sampled_from([1, 2]), bias=st.booleans(),
+       layout=st.sampled_from(["contiguous", "transposed", "strided"]))
+def test_conv2d_gradcheck_on_drawn_shapes(batch, groups, size, kernel, stride, padding, dilation, bias, layout):
+    """float64 finite differences agree with backward for x (given as a non-contiguous view too),
+    the weight and the bias, wherever the padded input holds the dilated kernel."""
+    if padding == "same" and stride != 1:
+        stride = 1
+    padding_rows = {0: (0, 0), 1: (1, 1), (0, 2): (0, 2)}.get(padding, (kernel[0] - 1, kernel[1] - 1))
+    if any(n + 2 * p < dilation * (k - 1) + 1 for n, p, k in zip(size, padding_rows, kernel)):
+        return   # the kernel does not fit: a case for the error test below
+    rng = np.random.default_rng(batch + 10 * groups)
+    arrays = [rng.standard_normal((batch, 2 * groups) + size), rng.standard_normal((3 * groups, 2) + kernel)]
+    arrays += [rng.standard_normal(3 * groups)] if bias else []
+    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    x, _ = layout_tensor(arrays[0], layout, "float64")
+    np.testing.assert_allclose(F.conv2d(x, *(ms.tensor(a) for a in arrays[1:]), **options).numpy(),
+                               get("conv2d").reference(*arrays, **options), **TOLERANCE["float64"])
+    check_gradcheck(lambda *t: F.conv2d(*t, **options), arrays)
+
+
+def test_conv1d_gradcheck():
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((2, 4, 7)), rng.standard_normal((2, 2, 3)), rng.standard_normal(2)]
+    check_gradcheck(lambda *t: F.conv1d(*t, stride=2, padding=2, dilation=2, groups=2), arrays)
+
+
+def test_layers_start_as_pytorchs_and_name_their_parameters_alike():
+    ms.manual_seed(0)
+    layer = ms.nn.Conv2d(8, 16, (3, 5), stride=2, padding=1, groups=2)
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert layer.weight.shape == (16, 4, 3, 5) and layer.bias.shape == (16,)
+    bound = 1 / np.sqrt(4 * 3 * 5)   # kaiming_uniform_(a=sqrt(5)) and the bias: U(-1/sqrt(fan_in), ..)
+    for p in (layer.weight, layer.bias):
+        assert np.abs(p.numpy()).max() <= bound and np.abs(p.numpy()).max() > 0.8 * bound
+    assert layer(ms.randn(2, 8, 9, 9)).shape == (2, 16, 5, 4)   # (9 + 2 - 3) // 2 + 1, (9 + 2 - 5) // 2 + 1
+    assert repr(layer) == "Conv2d(8, 16, kernel_size=(3, 5), stride=2, padding=1, groups=2)"
+    one = ms.nn.Conv1d(3, 4, 5, padding="same", bias=False)
+    assert one(ms.randn(2, 3, 11)).shape == (2, 4, 11) and one.bias is None
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: F.conv2d(ms.randn(1, 3, 5, 5), ms.randn(4, 2, 3, 3)), ValueError,
+     r"^conv2d: input float32\[1, 3, 5, 5\] has 3 channels, weight float32\[4, 2, 3, 3\] expects 2"),
+    (lambda: F.conv2d(ms.randn(1, 2, 2, 2), ms.randn(4, 2, 3, 3)), ValueError,
+     r"^conv2d: the kernel \(3, 3\) \(dilation \(1, 1\)\) is larger than the padded input \(2, 2\)"),
+    (lambda: F.conv2d(ms.randn(2, 5, 5), ms.randn(4, 2, 3, 3)), ValueError, r"^conv2d: input float32\[2, 5, 5\] must be \(N, C, H, W\)"),
+    (lambda: F.conv1d(ms.randn(2, 3, 5, 5), ms.randn(4, 3, 3)), ValueError, r"^conv1d: input float32\[2, 3, 5, 5\] must be \(N, C, L\)"),
+    (lambda: F.conv2d(ms.randn(1, 4, 5, 5), ms.randn(4, 2, 3, 3), groups=3), ValueError,
+     r"^conv2d: groups=3 must divide both the input's 4 channels and the weight's 4 outputs"),
+    (lambda: F.conv2d(ms.randn(1, 2, 5, 5), ms.randn(4, 2, 3, 3), stride=2, padding="same"), ValueError,
+     r"^conv2d: padding='same' needs stride 1"),
+    (lambda: F.conv2d(ms.randn(1, 2, 5, 5), ms.randn(4, 2, 3, 3), stride=0), ValueError,
+     r"^conv2d: stride must be a positive int or a pair of them, got 0"),
+    (lambda: F.conv2d(ms.randn(1, 2, 5, 5).double(), ms.randn(4, 2, 3, 3)), TypeError, r"^conv2d: inputs must share a dtype"),
+    (lambda: F.conv2d(ms.tensor(np.ones((1, 2, 5, 5), np.int64)), ms.randn(4, 2, 3, 3)), TypeError,
+     r"^conv2d: expected float32 or float64 input, got int64"),
+    (lambda: ms.nn.Conv2d(4, 6, 3, groups=4), ValueError, r"^Conv2d: groups=4 must divide in_channels=4 and out_channels=6"),
+])
+def test_bad_input_names_the_particle_and_shapes(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
