@@ -12,7 +12,7 @@ from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
 from .particles import activations, convolution, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
-from .particles import multi_head_attention as multi_head_particle, positional, recurrent, shape
+from .particles import multi_head_attention as multi_head_particle, pooling, positional, recurrent, shape
 from .dims import dim_or_axis
 from .dtypes import scalar_dtype
 from .tensor import Tensor, operand
@@ -292,6 +292,21 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C, L) with weight (O, C / groups, k), as torch's F.conv1d."""
     return autograd.call(convolution.Conv1d, *tensors_of(input, weight, bias), stride=stride, padding=padding,
                          dilation=dilation, groups=groups)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):
+    """The largest number of each kh x kw window (every `stride`, default kernel_size), as torch's F.max_pool2d."""
+    return autograd.call(pooling.MaxPool2d, as_tensor(input), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """The mean of each window (padding counted as 0), as torch's F.avg_pool2d."""
+    return autograd.call(pooling.AvgPool2d, as_tensor(input), kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Means over output_size windows that tile each channel (1: the global average), as torch's."""
+    return autograd.call(pooling.AdaptiveAvgPool2d, as_tensor(input), output_size=output_size)
 
 
 def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):

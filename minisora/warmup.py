@@ -35,7 +35,9 @@ def compile_all(dtypes):
         sequence = tensor(rng.random((2, 2, 3)), dtype=dtype)   # the recurrent cells, both nonlinearities of the RNN's
         for layer in (nn.LSTM(3, 2), nn.GRU(3, 2), nn.RNN(3, 2), nn.RNN(3, 2, nonlinearity="relu")):
             results.append(layer.to(dtype)(sequence)[0])
-        results.append(nn.Conv2d(2, 2, 3, padding=1).to(dtype)(tensor(rng.random((1, 2, 4, 4)), dtype=dtype)))
+        image = tensor(rng.random((1, 2, 4, 4)), dtype=dtype, requires_grad=True)
+        results += [nn.Conv2d(2, 2, 3, padding=1).to(dtype)(image), F.max_pool2d(image, 2), F.avg_pool2d(image, 2),
+                    F.adaptive_avg_pool2d(image, 1)]
         for result in results:
             result.sum().backward()
             calls += 1

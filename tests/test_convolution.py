@@ -1,4 +1,4 @@
-"""conv1d and conv2d: PyTorch's numbers (golden/convolution.npz, float64, no torch needed), the
+"""conv1d, conv2d and pooling: PyTorch's numbers (golden/convolution.npz, float64, no torch needed), the
 im2col/col2im kernels against the direct NumPy reference on every device, float64 gradient checks
 on drawn shapes and layouts, the layers' PyTorch init and names, and clear errors.
 (The catalog tests add NaN/inf propagation and the empty batch.)"""
@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
-from golden.convolution_cases import CASES
+from golden.convolution_cases import CASES, POOL_CASES
 from helpers import DEVICES, TOLERANCE, check_gradcheck, layout_tensor
 
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "convolution.npz"))
@@ -117,3 +117,63 @@ def test_layers_start_as_pytorchs_and_name_their_parameters_alike():
 def test_bad_input_names_the_particle_and_shapes(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", sorted(POOL_CASES))
+def test_pooling_matches_pytorch_ties_included(name):
+    _, function, arguments, _ = POOL_CASES[name]
+    x = ms.tensor(GOLDEN[f"{name}/input0"], requires_grad=True)
+    out = getattr(F, function)(x, *arguments)
+    np.testing.assert_allclose(out.numpy(), GOLDEN[f"{name}/output"], rtol=1e-12, atol=1e-14, err_msg=name)
+    out.backward(ms.tensor(GOLDEN[f"{name}/weight"]))
+    np.testing.assert_allclose(x.grad.numpy(), GOLDEN[f"{name}/grad0"], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["max_pool2d_ties", "avg_pool2d_rect_padding", "adaptive_avg_pool2d_3x4"])
+def test_pooling_kernels_match_the_reference(name, dtype, device):
+    shape, function, arguments, ties = POOL_CASES[name]
+    rng = np.random.default_rng(2)
+    x = rng.integers(-2, 3, shape).astype(np.float64) if ties else rng.standard_normal(shape)
+    t = ms.tensor(x, dtype=dtype, device=device, requires_grad=True)
+    out = getattr(F, function)(t, *arguments)
+    particle = get(function)
+    tolerance = TOLERANCE["float64"] if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), particle.reference(x, *arguments), **tolerance)
+    grad = rng.standard_normal(out.shape)
+    out.backward(ms.tensor(grad, dtype=dtype, device=device))
+    np.testing.assert_allclose(t.grad.numpy(), particle.reference_backward(x, grad, *arguments)[0], **tolerance)
+
+
+@settings(max_examples=12, deadline=None)
+@given(function=st.sampled_from(["max_pool2d", "avg_pool2d"]), size=st.sampled_from([(1, 3), (4, 4), (5, 3)]),
+       kernel=st.sampled_from([1, 2, (2, 3)]), stride=st.sampled_from([None, 1, (2, 1)]), padding=st.sampled_from([0, 1]),
+       batch=st.sampled_from([1, 2]), layout=st.sampled_from(["contiguous", "transposed", "strided"]))
+def test_pooling_gradcheck_on_drawn_shapes(function, size, kernel, stride, padding, batch, layout):
+    sizes = (kernel, kernel) if isinstance(kernel, int) else kernel
+    if any(padding > k // 2 or n + 2 * padding < k for n, k in zip(size, sizes)):
+        return   # no window fits, or the padding is more than half of one: the error test's cases
+    x = np.random.default_rng(batch).permutation(batch * 2 * size[0] * size[1]).reshape((batch, 2) + size) * 0.1
+    view, _ = layout_tensor(x, layout, "float64")   # distinct numbers: no ties, no kink
+    args = (kernel, stride, padding)
+    np.testing.assert_allclose(getattr(F, function)(view, *args).numpy(), get(function).reference(x, *args),
+                               **TOLERANCE["float64"])
+    check_gradcheck(lambda t: getattr(F, function)(t, *args), [x])
+
+
+def test_pooling_layers_and_their_errors():
+    x = ms.randn(2, 3, 6, 5)
+    assert ms.nn.MaxPool2d(2)(x).shape == (2, 3, 3, 2) and ms.nn.AvgPool2d(3, 1, 1)(x).shape == (2, 3, 6, 5)
+    assert ms.nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, 1).numpy()[..., 0, 0], x.numpy().mean((2, 3)), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^max_pool2d: input float32\[3, 6, 5\] must be \(N, C, H, W\)"):
+        F.max_pool2d(ms.randn(3, 6, 5), 2)
+    with pytest.raises(ValueError, match=r"^avg_pool2d: the window \(7, 7\) is larger than the padded input"):
+        F.avg_pool2d(x, 7)
+    with pytest.raises(ValueError, match=r"^max_pool2d: padding must be ints from 0 to half the kernel"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match=r"^adaptive_avg_pool2d: output_size 7 must be 1 to the input's size"):
+        F.adaptive_avg_pool2d(x, 7)
+    with pytest.raises(TypeError, match=r"^max_pool2d: expected float32 or float64 input, got int64"):
+        F.max_pool2d(ms.tensor(np.ones((1, 1, 4, 4), np.int64)), 2)

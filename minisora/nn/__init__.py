@@ -3,7 +3,7 @@ from . import init
 from .activation import ELU, GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh
 from .attention import MultiHeadAttention
 from .container import Sequential
-from .convolution import Conv1d, Conv2d
+from .convolution import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .embedding import Embedding, PositionalEncoding
 from .linear import Flatten, Identity, Linear
 from .module import Module, Parameter
@@ -15,5 +15,5 @@ __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
     "GELU", "SiLU", "Softplus", "ELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
     "FeedForward", "TransformerBlock", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-    "forget_gate_bias_", "Conv1d", "Conv2d",
+    "forget_gate_bias_", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
 ]

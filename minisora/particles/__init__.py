@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import backends, errors
 from . import activations, arithmetic, attention, convolution, dropout, embedding, indexing, layer_norm  # noqa: F401
-from . import losses  # noqa: F401
+from . import losses, pooling  # noqa: F401
 from . import matmul, multi_head_attention, pointwise, positional, recurrent, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry
 

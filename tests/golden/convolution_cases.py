@@ -12,3 +12,13 @@ CASES = {
                                                                       "padding": 2}),
     "conv1d_same_even": ((2, 2, 7), (3, 2, 4), False, {"padding": "same"}),
 }
+# pooling: (input shape, function name, arguments); "ties": integers in [-2, 2], so windows tie
+POOL_CASES = {
+    "max_pool2d_2": ((2, 3, 7, 6), "max_pool2d", (2,), False),
+    "max_pool2d_overlap_padding": ((1, 2, 9, 8), "max_pool2d", (3, 2, 1), False),
+    "max_pool2d_ties": ((2, 2, 6, 6), "max_pool2d", (3, 1, 1), True),
+    "avg_pool2d_2": ((2, 3, 7, 6), "avg_pool2d", (2,), False),
+    "avg_pool2d_rect_padding": ((1, 2, 7, 9), "avg_pool2d", ((3, 2), (2, 1), (1, 1)), False),
+    "adaptive_avg_pool2d_1": ((2, 4, 5, 7), "adaptive_avg_pool2d", (1,), False),
+    "adaptive_avg_pool2d_3x4": ((1, 2, 7, 6), "adaptive_avg_pool2d", ((3, 4),), False),
+}

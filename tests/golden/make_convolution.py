@@ -1,5 +1,5 @@
-"""Write convolution.npz: PyTorch's conv1d/conv2d outputs and the gradients of a fixed weighted
-sum of them for the cases in convolution_cases.py, in float64.
+"""Write convolution.npz: PyTorch's conv1d/conv2d and pooling outputs and the gradients of a fixed
+weighted sum of them for the cases in convolution_cases.py, in float64.
 
 Run once with PyTorch installed (python tests/golden/make_convolution.py); the file is committed
 so CI checks minisora's convolutions against PyTorch without installing it.
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convolution_cases import CASES
+from convolution_cases import CASES, POOL_CASES
 
 
 def main():
@@ -27,6 +27,15 @@ def main():
         arrays[f"{name}/output"], arrays[f"{name}/weight"] = out.detach().numpy(), weight
         for i, t in enumerate(tensors):
             arrays[f"{name}/input{i}"], arrays[f"{name}/grad{i}"] = t.detach().numpy(), t.grad.numpy()
+    for index, (name, (shape, function, arguments, ties)) in enumerate(POOL_CASES.items()):
+        rng = np.random.default_rng(100 + index)
+        x = rng.integers(-2, 3, shape).astype(np.float64) if ties else rng.standard_normal(shape)
+        tensor = torch.tensor(x, requires_grad=True)
+        out = getattr(F, function)(tensor, *arguments)
+        weight = rng.standard_normal(out.shape)
+        (out * torch.tensor(weight)).sum().backward()
+        arrays[f"{name}/output"], arrays[f"{name}/weight"] = out.detach().numpy(), weight
+        arrays[f"{name}/input0"], arrays[f"{name}/grad0"] = x, tensor.grad.numpy()
     np.savez_compressed(os.path.join(os.path.dirname(os.path.abspath(__file__)), "convolution.npz"), **arrays)
 
 
