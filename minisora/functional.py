@@ -11,7 +11,8 @@ import numpy as np
 from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
-from .particles import activations, convolution, layer_norm as layer_norm_particle, losses, matmul as matmul_particle
+from .particles import activations, batch_norm as batch_norm_particle, convolution, layer_norm as layer_norm_particle
+from .particles import losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, pooling, positional, recurrent, shape
 from .dims import dim_or_axis
 from .dtypes import scalar_dtype
@@ -307,6 +308,19 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
 def adaptive_avg_pool2d(input, output_size):
     """Means over output_size windows that tile each channel (1: the global average), as torch's."""
     return autograd.call(pooling.AdaptiveAvgPool2d, as_tensor(input), output_size=output_size)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Each channel of input (N, C, ...) normalized, as torch's F.batch_norm: by the batch's mean and
+    (biased) variance when training (running_mean and running_var, when given, then move towards
+    them by `momentum`, the variance unbiased), else by the running statistics."""
+    x = as_tensor(input)
+    channels = x.shape[1] if x.ndim > 1 else 0
+    weight = Tensor(np.ones(channels), dtype=x.dtype, device=x.device) if weight is None else weight
+    bias = Tensor(np.zeros(channels), dtype=x.dtype, device=x.device) if bias is None else bias
+    running = tuple(r for r in (running_mean, running_var) if r is not None)
+    return autograd.call(batch_norm_particle.BatchNorm, x, *tensors_of(weight, bias, *running), training=bool(training),
+                         momentum=float(momentum), eps=float(eps))
 
 
 def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):

@@ -37,7 +37,7 @@ def compile_all(dtypes):
             results.append(layer.to(dtype)(sequence)[0])
         image = tensor(rng.random((1, 2, 4, 4)), dtype=dtype, requires_grad=True)
         results += [nn.Conv2d(2, 2, 3, padding=1).to(dtype)(image), F.max_pool2d(image, 2), F.avg_pool2d(image, 2),
-                    F.adaptive_avg_pool2d(image, 1)]
+                    F.adaptive_avg_pool2d(image, 1), nn.BatchNorm2d(2).to(dtype)(image)]
         for result in results:
             result.sum().backward()
             calls += 1

@@ -83,6 +83,8 @@ SAMPLES = {
     "max_pool2d": (lambda x: F.max_pool2d(x, 2, 1, 1), [normal(2, 2, 3, 4)], {"kernel_size": 2, "stride": 1, "padding": 1}),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1), [normal(2, 2, 5, 4)], {"kernel_size": 3, "stride": 2, "padding": 1}),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [normal(2, 2, 5, 4)], {"output_size": (2, 3)}),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [normal(3, 2, 4), normal(2),
+                                                                                    normal(2)], {"training": True}),
 }
 # Particles whose results are not one float tensor, each checked by its own few lines below.
 SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell"}   # (the last two: test_recurrent.py)

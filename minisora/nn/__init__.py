@@ -2,6 +2,7 @@
 from . import init
 from .activation import ELU, GELU, Dropout, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh
 from .attention import MultiHeadAttention
+from .batch_norm import BatchNorm1d, BatchNorm2d
 from .container import Sequential
 from .convolution import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .embedding import Embedding, PositionalEncoding
@@ -16,4 +17,5 @@ __all__ = [
     "GELU", "SiLU", "Softplus", "ELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
     "FeedForward", "TransformerBlock", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "forget_gate_bias_", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "BatchNorm1d", "BatchNorm2d",
 ]
