@@ -53,6 +53,8 @@ def command_demo(args):
 MODEL_OPTIONS = {
     "mlp": ("dataset", "data_dir", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "weight_decay",
             "scheduler", "clip", "epochs", "batch_size", "val_split", "split_seed", "seed", "device"),
+    "cnn": ("dataset", "data_dir", "optimizer", "lr", "momentum", "weight_decay", "scheduler", "clip", "epochs",
+            "batch_size", "val_split", "split_seed", "seed", "device", "augment"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
     "classifier": ("sequence_model", "data", "level", "window", "stride", "max_length", "embedding_dim", "hidden_size",
@@ -65,12 +67,12 @@ CONFIG_NAMES = {"sequence_model": "model", "data": "dataset"}   # option -> the 
 def run_class_for(model):
     from .training import ClassifierRun, LanguageModelRun, SequenceRun
 
-    return {"mlp": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun}[model]
+    return {"mlp": ClassifierRun, "cnn": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun}[model]
 
 
 def default_out(model, given):
-    if model == "mlp":
-        return f"runs/mlp-{given.get('dataset', 'digits')}"
+    if model in ("mlp", "cnn"):
+        return f"runs/{model}-{given.get('dataset', 'digits')}"
     if model == "classifier":
         data = os.path.splitext(os.path.basename(str(given.get("dataset", "pydoc-topics"))))[0]
         return f"runs/{given.get('model', 'lstm')}-{data}"
@@ -120,6 +122,10 @@ def describe_run(run):
         return (f"training {c['model']} ({c['num_layers']} layers, hidden {c['hidden_size']}, {parameters:,} parameters) "
                 f"on {data} ({len(run.loader.dataset)} train / {len(run.validation)} val), {c['optimizer']} lr {c['lr']}, "
                 f"clip {c['clip']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, on {c['device']}")
+    if c["model"] == "cnn":
+        return (f"training cnn (LeNet, {sum(p.numel() for p in run.model.parameters()):,} parameters) on {c['dataset']} "
+                f"({len(run.loader.dataset)} train / {len(run.validation)} val), {c['optimizer']} lr {c['lr']}, "
+                f"batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, on {c['device']}")
     if c["model"] == "mlp":
         return (f"training mlp {c['hidden']} on {c['dataset']} ({len(run.loader.dataset)} train / {len(run.validation)} "
                 f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, "
@@ -349,8 +355,8 @@ def main(argv=None):
 def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model; writes a checkpoint, metrics.jsonl and curves.png")
     train.add_argument("model", choices=sorted(MODEL_OPTIONS),
-                       help="mlp (digits, moons, MNIST), classifier (text or sequences: LSTM, GRU, RNN, transformer) "
-                            "or gpt (a character model)")
+                       help="mlp (digits, moons, MNIST), cnn (LeNet on digits or MNIST), classifier (text or "
+                            "sequences: LSTM, GRU, RNN, transformer) or gpt (a character model)")
     sequences = train.add_argument_group("classifier")
     sequences.add_argument("--model", dest="sequence_model", choices=["lstm", "gru", "rnn", "transformer", "bag"],
                            help="default lstm (Embedding -> 2-layer LSTM -> Linear on the last real step); bag: "
@@ -377,6 +383,8 @@ def add_train_parser(commands):
                      help="for sgd and rmsprop (default 0.9)")
     mlp.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
     mlp.add_argument("--clip", type=POSITIVE, help="clip the gradient norm to this value")
+    mlp.add_argument("--augment", action="store_true", default=None,
+                     help="cnn: shift each training image by up to a pixel each way (seeded)")
     mlp.add_argument("--epochs", type=COUNT, help="default 30")
     mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
                      help="fraction held out for validation (default 0.2)")

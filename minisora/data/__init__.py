@@ -1,5 +1,6 @@
 """minisora.data: datasets that work offline, and a DataLoader that batches and shuffles them."""
 from .classification import PYDOC_GROUPS, TextTokenizer, read_labelled_texts, text_classification
+from . import transforms
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .digits import digits
 from .idx import mnist, read_idx
@@ -11,4 +12,4 @@ from .toy import circles, moons, spiral
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "digits", "moons", "circles",
            "spiral", "mnist", "read_idx", "CharTokenizer", "TextBatches", "pydoc_corpus", "read_corpus",
            "split_ids", "adding_problem", "temporal_order", "TextTokenizer", "text_classification",
-           "read_labelled_texts", "PYDOC_GROUPS"]
+           "read_labelled_texts", "PYDOC_GROUPS", "transforms"]

@@ -1,6 +1,7 @@
 """Reference models the CLI and the lessons train."""
 from .gpt import GPT
+from .lenet import LeNet
 from .mlp import MLP
 from .text_classifier import SequenceRegressor, TextClassifier
 
-__all__ = ["MLP", "GPT", "TextClassifier", "SequenceRegressor"]
+__all__ = ["MLP", "GPT", "LeNet", "TextClassifier", "SequenceRegressor"]
