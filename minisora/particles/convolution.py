@@ -13,8 +13,8 @@ Backward, by hand:
     dw_g = sum over n of dy[n, g] @ cols[n, g]^T             db[o] = sum over n, u, v of dy[n, o, u, v]
     dcols[n, g] = w_g^T @ dy[n, g]
     dx[n, c, h, w] = sum of dcols over every (i, j, u, v) that read x[n, c, h, w]    (col2im)
-col2im gathers: each input place adds up the few columns that read it, so no two writes meet
-(no scatter, no atomics, the same on every core and every GPU thread).
+col2im never lets two writes meet: on the CPU each (n, c) plane of dx adds up its own columns; on
+the GPU each input place gathers the few columns that read it (a thread each, no atomics).
 
 conv1d is conv2d on (N, C, 1, L) with a kernel of height 1.
 """
@@ -78,27 +78,45 @@ def output_size(size, kernel_size, stride, pads, dilation):
 def im2col_kernel(x, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w, cols):
     count, rows, places = cols.shape
     channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    out_h = places // out_w
     for n in range(count):
         for row in range(rows):
             c, i, j = row // (kernel_h * kernel_w), row // kernel_w % kernel_h, row % kernel_w
-            for place in range(places):
-                h = place // out_w * stride_h - pad_top + i * dilation_h
-                w = place % out_w * stride_w - pad_left + j * dilation_w
-                inside = 0 <= h < height and 0 <= w < width
-                cols[n, row, place] = x[n, c, h, w] if inside else 0.0
+            for u in range(out_h):
+                h = u * stride_h - pad_top + i * dilation_h
+                first = u * out_w
+                if h < 0 or h >= height:   # a row of padding
+                    for v in range(out_w):
+                        cols[n, row, first + v] = 0.0
+                    continue
+                for v in range(out_w):
+                    w = v * stride_w - pad_left + j * dilation_w
+                    cols[n, row, first + v] = x[n, c, h, w] if 0 <= w < width else 0.0
 
 
 @kernel
 def col2im_kernel(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w,
                   grad_x):
+    """The CPU's col2im: each (n, c) plane of dx is one loop's own, and it adds up its columns
+    row by row, in a fixed order (the GPU gathers instead: `gathered`)."""
     count, channels, height, width = grad_x.shape
     out_h = cols.shape[2] // out_w
     for n in range(count):
         for c in range(channels):
             for h in range(height):
                 for w in range(width):
-                    grad_x[n, c, h, w] = gathered(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
-                                                  dilation_h, dilation_w, out_h, out_w, n, c, h, w)
+                    grad_x[n, c, h, w] = 0.0
+            for i in range(kernel_h):
+                for j in range(kernel_w):
+                    row = (c * kernel_h + i) * kernel_w + j
+                    for u in range(out_h):
+                        h = u * stride_h - pad_top + i * dilation_h
+                        if h < 0 or h >= height:
+                            continue
+                        for v in range(out_w):
+                            w = v * stride_w - pad_left + j * dilation_w
+                            if 0 <= w < width:
+                                grad_x[n, c, h, w] += cols[n, row, u * out_w + v]
 
 
 @scalar(inline=False)
