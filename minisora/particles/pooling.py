@@ -11,8 +11,9 @@ Windows of kh x kw places, every s rows and columns, over the input padded by p 
     adaptive_avg_pool2d   out_h x out_w windows that tile the input: rows floor(i H / out_h) to
                           ceil((i + 1) H / out_h) (the same across); y = their mean
                                                                    dx[place] += dy / (window's size)
-Backward gathers: each input place adds up the outputs whose window holds it (and, for max, whose
-winner it was), so no two writes meet, on any core or GPU thread.
+Backward never lets two writes meet: on the CPU each (n, c) plane of dx adds up its own outputs'
+gradients; on the GPU each input place gathers the outputs whose window holds it (and, for max,
+whose winner it was), a thread each, no atomics.
 """
 import numpy as np
 
@@ -165,13 +166,30 @@ def pooled_back(grad_y, winner, n, c, h, w, width, kernel_h, kernel_w, stride_h,
 
 @kernel
 def pool2d_backward_kernel(grad_y, winner, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, by_max, grad_x):
+    """The CPU's way back: each (n, c) plane of dx is one loop's own, and it adds each output's
+    gradient to its window's winner (max) or to every place of its window (average), outputs in
+    order (the GPU gathers instead: `pooled_back`)."""
     count, channels, height, width = grad_x.shape
+    out_h, out_w = grad_y.shape[2], grad_y.shape[3]
+    share = 1.0 / (kernel_h * kernel_w)
     for n in range(count):
         for c in range(channels):
             for h in range(height):
                 for w in range(width):
-                    grad_x[n, c, h, w] = pooled_back(grad_y, winner, n, c, h, w, width, kernel_h, kernel_w, stride_h,
-                                                     stride_w, pad_h, pad_w, by_max)
+                    grad_x[n, c, h, w] = 0.0
+            for u in range(out_h):
+                for v in range(out_w):
+                    if by_max:
+                        place = winner[n, c, u, v]
+                        grad_x[n, c, place // width, place % width] += grad_y[n, c, u, v]
+                        continue
+                    for i in range(kernel_h):
+                        h = u * stride_h - pad_h + i
+                        if 0 <= h < height:
+                            for j in range(kernel_w):
+                                w = v * stride_w - pad_w + j
+                                if 0 <= w < width:
+                                    grad_x[n, c, h, w] += grad_y[n, c, u, v] * share
 
 
 @scalar(inline=False)
