@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..backends.gpu import cuda, gpu_kernel
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
 
@@ -49,101 +49,82 @@ def batch_norm_backward_reference(x, weight, bias, *running_and_grad, training=T
     return (grad_x, (grad_y * xhat).sum(axes), grad_y.sum(axes)) + (None,) * len(running)
 
 
+# A channel's work, written once: the CPU kernels loop over the channels, the GPU gives each a thread.
+@scalar(inline=False)
+def channel_moments(x, c):
+    """(mean, biased variance) of channel c of x (N, C, S), summed in float64, in two passes."""
+    count, places = x.shape[0], x.shape[2]
+    total = 0.0
+    for n in range(count):
+        for s in range(places):
+            total += x[n, c, s]
+    mu = total / (count * places)
+    squares = 0.0
+    for n in range(count):
+        for s in range(places):
+            squares += (x[n, c, s] - mu) ** 2
+    return mu, squares / (count * places)
+
+
+@scalar(inline=False)
+def normalize_channel(x, weight, bias, eps, use_batch, update, momentum, running_mean, running_var, y, mean, rstd, c):
+    size = x.shape[0] * x.shape[2]
+    if use_batch:
+        mu, var = channel_moments(x, c)
+        if update:
+            running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
+            running_var[c] = (1 - momentum) * running_var[c] + momentum * var * size / (size - 1)
+    else:
+        mu, var = running_mean[c], running_var[c]
+    inverse = 1.0 / math.sqrt(var + eps)
+    mean[c], rstd[c] = mu, inverse
+    for n in range(x.shape[0]):
+        for s in range(x.shape[2]):
+            y[n, c, s] = (x[n, c, s] - mu) * inverse * weight[c] + bias[c]
+
+
+@scalar(inline=False)
+def channel_backward(x, weight, mean, rstd, use_batch, grad_y, grad_x, grad_weight, grad_bias, c):
+    size = x.shape[0] * x.shape[2]
+    mu, inverse = mean[c], rstd[c]
+    dy_sum, dy_xhat_sum = 0.0, 0.0
+    for n in range(x.shape[0]):
+        for s in range(x.shape[2]):
+            dy_sum += grad_y[n, c, s]
+            dy_xhat_sum += grad_y[n, c, s] * (x[n, c, s] - mu) * inverse
+    grad_weight[c], grad_bias[c] = dy_xhat_sum, dy_sum
+    g_mean, g_xhat_mean = dy_sum * weight[c] / size, dy_xhat_sum * weight[c] / size
+    for n in range(x.shape[0]):
+        for s in range(x.shape[2]):
+            g = grad_y[n, c, s] * weight[c]
+            if use_batch:
+                g = g - g_mean - (x[n, c, s] - mu) * inverse * g_xhat_mean
+            grad_x[n, c, s] = inverse * g
+
+
 @kernel
 def batch_norm_kernel(x, weight, bias, eps, use_batch, update, momentum, running_mean, running_var, y, mean, rstd):
-    count, channels, places = x.shape
-    size = count * places
-    for c in range(channels):
-        if use_batch:
-            total = 0.0
-            for n in range(count):
-                for s in range(places):
-                    total += x[n, c, s]
-            mu = total / size
-            squares = 0.0
-            for n in range(count):
-                for s in range(places):
-                    squares += (x[n, c, s] - mu) ** 2
-            var = squares / size
-            if update:
-                running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
-                running_var[c] = (1 - momentum) * running_var[c] + momentum * var * size / (size - 1)
-        else:
-            mu, var = running_mean[c], running_var[c]
-        inverse = 1.0 / math.sqrt(var + eps)
-        mean[c], rstd[c] = mu, inverse
-        for n in range(count):
-            for s in range(places):
-                y[n, c, s] = (x[n, c, s] - mu) * inverse * weight[c] + bias[c]
+    for c in range(x.shape[1]):
+        normalize_channel(x, weight, bias, eps, use_batch, update, momentum, running_mean, running_var, y, mean, rstd, c)
 
 
 @kernel
 def batch_norm_backward_kernel(x, weight, mean, rstd, use_batch, grad_y, grad_x, grad_weight, grad_bias):
-    count, channels, places = x.shape
-    size = count * places
-    for c in range(channels):
-        mu, inverse = mean[c], rstd[c]
-        dy_sum, dy_xhat_sum = 0.0, 0.0
-        for n in range(count):
-            for s in range(places):
-                dy_sum += grad_y[n, c, s]
-                dy_xhat_sum += grad_y[n, c, s] * (x[n, c, s] - mu) * inverse
-        grad_weight[c], grad_bias[c] = dy_xhat_sum, dy_sum
-        g_mean, g_xhat_mean = dy_sum * weight[c] / size, dy_xhat_sum * weight[c] / size
-        for n in range(count):
-            for s in range(places):
-                g = grad_y[n, c, s] * weight[c]
-                if use_batch:
-                    g = g - g_mean - (x[n, c, s] - mu) * inverse * g_xhat_mean
-                grad_x[n, c, s] = inverse * g
+    for c in range(x.shape[1]):
+        channel_backward(x, weight, mean, rstd, use_batch, grad_y, grad_x, grad_weight, grad_bias, c)
 
 
 # GPU twins: a thread per channel (the last argument has one number per channel)
 @gpu_kernel
 def batch_norm_gpu(x, weight, bias, eps, use_batch, update, momentum, running_mean, running_var, y, mean, rstd):
-    count, channels, places = x.shape
-    size = count * places
-    for c in range(cuda.grid(1), channels, cuda.gridsize(1)):
-        if use_batch:
-            total = 0.0
-            for e in range(size):
-                total += x[e // places, c, e % places]
-            mu = total / size
-            squares = 0.0
-            for e in range(size):
-                squares += (x[e // places, c, e % places] - mu) ** 2
-            var = squares / size
-            if update:
-                running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mu
-                running_var[c] = (1 - momentum) * running_var[c] + momentum * var * size / (size - 1)
-        else:
-            mu, var = running_mean[c], running_var[c]
-        inverse = 1.0 / math.sqrt(var + eps)
-        mean[c], rstd[c] = mu, inverse
-        for e in range(size):
-            n, s = e // places, e % places
-            y[n, c, s] = (x[n, c, s] - mu) * inverse * weight[c] + bias[c]
+    for c in range(cuda.grid(1), x.shape[1], cuda.gridsize(1)):
+        normalize_channel(x, weight, bias, eps, use_batch, update, momentum, running_mean, running_var, y, mean, rstd, c)
 
 
 @gpu_kernel
 def batch_norm_backward_gpu(x, weight, mean, rstd, use_batch, grad_y, grad_x, grad_weight, grad_bias):
-    count, channels, places = x.shape
-    size = count * places
-    for c in range(cuda.grid(1), channels, cuda.gridsize(1)):
-        mu, inverse = mean[c], rstd[c]
-        dy_sum, dy_xhat_sum = 0.0, 0.0
-        for e in range(size):
-            n, s = e // places, e % places
-            dy_sum += grad_y[n, c, s]
-            dy_xhat_sum += grad_y[n, c, s] * (x[n, c, s] - mu) * inverse
-        grad_weight[c], grad_bias[c] = dy_xhat_sum, dy_sum
-        g_mean, g_xhat_mean = dy_sum * weight[c] / size, dy_xhat_sum * weight[c] / size
-        for e in range(size):
-            n, s = e // places, e % places
-            g = grad_y[n, c, s] * weight[c]
-            if use_batch:
-                g = g - g_mean - (x[n, c, s] - mu) * inverse * g_xhat_mean
-            grad_x[n, c, s] = inverse * g
+    for c in range(cuda.grid(1), x.shape[1], cuda.gridsize(1)):
+        channel_backward(x, weight, mean, rstd, use_batch, grad_y, grad_x, grad_weight, grad_bias, c)
 
 
 class BatchNorm(Particle):
