@@ -77,8 +77,38 @@ def test_train_cnn_resumes_bit_for_bit_with_augmentation(tmp_path):
 def test_train_cnn_from_the_command_line(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", "cnn", "--epochs", "2", "--out", out, "--no-progress"]) == 0
+    assert os.path.getsize(os.path.join(out, "filters.png")) > 5000   # the filters and one image's feature maps
     printed = capsys.readouterr().out
     assert "training cnn (LeNet," in printed and "lr 0.05, batch 32" in printed
     assert main(["eval", "--checkpoint", out]) == 0 and "cnn on digits (val, 359 samples)" in capsys.readouterr().out
     assert main(["train", "mlp", "--augment", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "--augment do(es) not apply to mlp" in capsys.readouterr().err
+
+
+def test_image_grids_show_filters_and_refuse_other_shapes(tmp_path):
+    figure = ms.plot.image_grid(ms.randn(6, 1, 5, 5), path=str(tmp_path / "filters.png"), title="filters")
+    assert len([a for a in figure.axes if a.images]) == 6 and (tmp_path / "filters.png").exists()
+    with pytest.raises(ValueError, match=r"image_grid: images must be \(K, H, W\) or a weight"):
+        ms.plot.image_grid(np.zeros((3, 4)))
+
+
+def test_train_cnn_on_mnist_idx_files_the_test_writes(tmp_path, capsys):
+    """An MNIST-format subset, written here: the 8x8 digits scaled up to 28x28 (each pixel 3x3, a
+    2-pixel border), 600 training images and 200 test ones. LeNet learns them, and eval reads the
+    test files."""
+    from minisora.data.idx import FILES
+    from test_data import write_idx
+
+    digits = ms.data.digits()
+    images = np.pad(np.kron(digits.arrays[0].reshape(-1, 8, 8), np.ones((3, 3))), ((0, 0), (2, 2), (2, 2)))
+    images, labels = (images * 255).astype(np.uint8), digits.arrays[1].astype(np.uint8)
+    for split, rows in (("train", slice(0, 600)), ("test", slice(600, 800))):
+        write_idx(str(tmp_path / FILES[split][0]), images[rows])
+        write_idx(str(tmp_path / FILES[split][1]), labels[rows])
+    out = str(tmp_path / "run")
+    assert main(["train", "cnn", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "10", "--out", out,
+                 "--no-progress"]) == 0
+    assert main(["eval", "--checkpoint", out, "--split", "test"]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(printed.split("accuracy ")[1].split("%")[0])
+    assert "cnn on mnist (test, 200 samples)" in printed and accuracy > 80, printed[-300:]

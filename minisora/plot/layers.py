@@ -92,3 +92,46 @@ def decision_boundary(predict, points, labels, path=None, title="decision bounda
     axes.scatter(points[:, 0], points[:, 1], c=labels, cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
     axes.set_title(title)
     return finish(figure, path)
+
+
+def image_grid(images, path=None, title=None, labels=None, columns=8):
+    """Small pictures side by side, each scaled to its own range (grey: low to high): a first
+    convolution layer's filters, or one image's feature maps. images (K, H, W), or a weight
+    (out, in, kh, kw) (each output's filter; of several input channels, their mean)."""
+    array = np.asarray(images.numpy() if hasattr(images, "numpy") else images, dtype=np.float64)
+    if array.ndim == 4:
+        array = array.mean(axis=1)
+    if array.ndim != 3 or not len(array):
+        raise errors.ValueError(f"image_grid: images must be (K, H, W) or a weight (out, in, kh, kw), got shape "
+                                f"{array.shape}")
+    count = len(array)
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    figure = new_figure(1.2 * columns + 0.4, 1.3 * rows + (0.4 if title else 0))
+    for index, axes in enumerate(figure.subplots(rows, columns, squeeze=False).ravel()):
+        axes.axis("off")   # pictures, not plots: no axes to label
+        if index < count:
+            axes.imshow(array[index], cmap="gray", interpolation="nearest")
+            axes.set_title(labels[index] if labels is not None else str(index), fontsize=8)
+    if title:
+        figure.suptitle(title)
+    return finish(figure, path)
+
+
+def filters_and_feature_maps(model, image, path=None):
+    """A CNN's first-layer filters and the maps its two convolution stages make of one image
+    (model.features(image) -> [maps, ...], each (1, C, H, W)), as one picture per row."""
+    maps = [m.numpy()[0] for m in model.features(image)]
+    panels = [np.asarray(model.conv1.weight.numpy(), dtype=np.float64).mean(axis=1)] + maps
+    names = ["conv1 filters"] + [f"maps after conv{k + 1}" for k in range(len(maps))]
+    columns = max(len(p) for p in panels)
+    figure = new_figure(1.1 * columns + 0.4, 1.3 * len(panels) + 0.4)
+    grid = figure.subplots(len(panels), columns, squeeze=False)
+    for row, (panel, name) in enumerate(zip(panels, names)):
+        for index, axes in enumerate(grid[row]):
+            axes.axis("off")
+            if index < len(panel):
+                axes.imshow(panel[index], cmap="gray", interpolation="nearest")
+                if index == 0:
+                    axes.set_title(name, fontsize=8, loc="left")
+    return finish(figure, path)

@@ -7,6 +7,7 @@ The folder ends up holding
     checkpoint.safetensors   model, optimizer, schedule, RNG states and position (resumable)
     metrics.jsonl            one JSON object per epoch
     curves.png               loss and accuracy per epoch
+    filters.png              (a CNN's) the first layer's filters and the maps of one validation image
 
 A checkpoint records where the run stands down to the batch, the state of the data order and
 of the random numbers, so a resumed run computes exactly what the uninterrupted run would
@@ -23,8 +24,9 @@ from ..autograd import no_grad
 from ..data import DataLoader, transforms
 from ..models import MLP, LeNet
 from ..models.lenet import image_side
-from ..plot import training_curves
+from ..plot import filters_and_feature_maps, training_curves
 from ..serialization import save
+from ..tensor import Tensor
 from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, say, stop_on_signals,
                      write_metrics)
 from .data_setup import shape_of, train_val_split
@@ -34,6 +36,8 @@ DEFAULTS = {
     "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "scheduler": "cosine", "clip": None,
     "epochs": 30, "batch_size": 128, "val_split": 0.2, "split_seed": 0, "seed": 0, "device": "cpu", "augment": False,
 }
+
+FILTERS = "filters.png"
 
 # The CNN's own defaults (where the options do not say): smaller batches, a lower lr, weight decay.
 # On the digits' held-out 20% LeNet then scores 99.16 / 99.72 / 98.61% for seeds 0 / 1 / 2 (with
@@ -212,6 +216,11 @@ class ClassifierRun:
         if self.history:
             title = f"{self.config['model']} on {self.config['dataset']}"
             training_curves(self.history, path=os.path.join(self.out, CURVES), title=title)
+        if self.config["model"] == "cnn":   # what the first layer looks for, and what it sees in one image
+            image = self.validation.batch([0])[0]
+            self.model.eval()
+            with no_grad():
+                filters_and_feature_maps(self.model, Tensor(image, device=self.device), os.path.join(self.out, FILTERS))
 
     def save_checkpoint(self):
         state = {
