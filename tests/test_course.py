@@ -36,6 +36,9 @@ WRONG_ANSWERS = {
     ("11_recurrent", "11_lstm_cell.py"): [("dc = grad_c + grad_h * o * (1 - t * t)", "dc = grad_c"),
                                           ("dc * i * (1 - g * g)", "dc * i"),
                                           ("dz.sum(axis=0)", "dz.sum(axis=1)")],
+    ("13_convolution", "13_conv2d.py"): [("grad_x[:, :, i:i + out_h, j:j + out_w]", "grad_x[:, :, j:j + out_h, i:i + out_w]"),
+                                         ("weight[:, :, i, j])", "weight[:, :, j, i])"),
+                                         ("grad_y.sum(axis=(0, 2, 3))", "grad_y.sum(axis=(0, 2))")],
 }
 CASES = [(notes, solution, edit, index) for (notes, solution), edits in WRONG_ANSWERS.items()
          for index, edit in enumerate(edits)]
