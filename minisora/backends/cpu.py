@@ -174,7 +174,8 @@ def add(a, b):
 
 
 def add_into(total, b):
-    """total += b, in place (autograd's own running sum of a gradient: `add` made it)."""
+    """total += b, in place (total: an array no one else reads, as autograd's own running sum of a
+    gradient, which `add` made)."""
     np.add(total, b, out=total)
 
 

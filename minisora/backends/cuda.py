@@ -257,7 +257,8 @@ def add(a, b):
 
 
 def add_into(total, b):
-    """total += b, in place (autograd's own running sum of a gradient: `add` made it, packed)."""
+    """total += b, in place (total: packed rows no one else reads, as autograd's own running sum of
+    a gradient, which `add` made)."""
     b = contiguous(b)
     launch_elementwise(add_arrays_kernel, total.size, total.storage(total.size), b.storage(b.size),
                        total.storage(total.size))

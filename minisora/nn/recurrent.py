@@ -145,8 +145,8 @@ class RNNBase(Module):
             x = outputs[0] if len(outputs) == 1 else F.cat(outputs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        if lengths is not None and min(active) < batch:
-            x = x * padding_mask(lengths, steps, dtype, x.device)
+        if min(active, default=batch) < batch:
+            x = x * padding_mask(active, batch, dtype, x.device)
         finals = tuple(F.stack(kept, 0) for kept in finals)
         if unbatched:
             x, finals = x.squeeze(1), tuple(f.squeeze(1) for f in finals)
@@ -221,10 +221,10 @@ def forget_gate_bias_(lstm, value=1.0):
     return lstm
 
 
-def padding_mask(lengths, steps, dtype, device):
-    """(T, batch, 1): 1 at a sequence's real steps, 0 at its padding."""
-    host = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
-    return Tensor((np.arange(steps)[:, None] < host[None, :])[..., None], dtype=dtype, device=device)
+def padding_mask(active, batch, dtype, device):
+    """(T, batch, 1): 1 at a sequence's real steps, 0 at its padding (at step t the first active[t]
+    sequences are real: the longest come first)."""
+    return Tensor((np.arange(batch)[None, :] < np.array(active)[:, None])[..., None], dtype=dtype, device=device)
 
 
 class RNN(RNNBase):

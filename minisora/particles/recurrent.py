@@ -416,7 +416,7 @@ class RecurrentCell(Particle):
             zeros = backend.zeros(weight.shape, weight.dtype), backend.zeros(weight.shape[:1], weight.dtype)
             return zeros if has_bias else zeros[:1]
         if adds_to_h:
-            backend.copy_into(grad_h_prev[:rows], backend.add(grad_h_prev[:rows], product(ctx, grad_gh, weight)))
+            backend.add_into(grad_h_prev[:rows], product(ctx, grad_gh, weight))
         else:
             product(ctx, grad_gh, weight, out=grad_h_prev[:rows])
         needs_bias = has_bias and needs[-1]
