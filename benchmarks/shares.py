@@ -27,7 +27,9 @@ WORKLOADS = [("MLP 784-64-10 step", "train_step", "minisora_step", {"sizes": [78
              ("MLP 784-512-512-10 step", "train_step", "minisora_step", {"sizes": [784, 512, 512, 10], "batch": 128}),
              ("GPT training step", "gpt", "minisora_gpt_step", {}),
              ("attention block T256", "gpt", "minisora_attention", {"length": 256}),
-             ("2-layer LSTM fwd+bwd", "lstm", "minisora_lstm", {})]
+             ("2-layer LSTM fwd+bwd", "lstm", "minisora_lstm", {}),
+             ("LeNet step B128", "cnn", "minisora_step", {"workload": "lenet"}),
+             ("conv 64->64 fwd+bwd", "cnn", "minisora_step", {"workload": "conv"})]
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = """

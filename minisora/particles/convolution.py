@@ -6,12 +6,13 @@ dilation d and zero padding p (top, bottom, left, right):
                     w[o, c, i, j] x[n, c, u s - p_top + i d, v s - p_left + j d]       (0 outside x)
     Ho = (H + p_top + p_bottom - d (kh - 1) - 1) // s + 1, and the same for Wo
 
-Computed as im2col + one product + col2im:
-    cols[n, (c kh + i) kw + j, u Wo + v] = x[n, c, u s - p_top + i d, v s - p_left + j d]   (im2col)
-    y[n, group g] = w_g (O/G, K) @ cols[n, g] (K, Ho Wo),    K = C/G kh kw       (the product, on BLAS/the GEMM)
-Backward, by hand:
-    dw_g = sum over n of dy[n, g] @ cols[n, g]^T             db[o] = sum over n, u, v of dy[n, o, u, v]
-    dcols[n, g] = w_g^T @ dy[n, g]
+Computed as im2col + one product + col2im, the whole batch side by side in the columns:
+    cols[(c kh + i) kw + j, (n Ho + u) Wo + v] = x[n, c, u s - p_top + i d, v s - p_left + j d]   (im2col)
+    y_g = w_g (O/G, K) @ cols_g (K, N Ho Wo),    K = C/G kh kw     (the product, on BLAS/the GEMM)
+    y[n, o, u, v] = y[o, (n Ho + u) Wo + v] + b[o]                  (back to NCHW: `images`)
+Backward, by hand (dy in the product's layout first: `columns_of`):
+    dw_g = dy_g @ cols_g^T                                    db[o] = sum of dy's row o
+    dcols_g = w_g^T @ dy_g
     dx[n, c, h, w] = sum of dcols over every (i, j, u, v) that read x[n, c, h, w]    (col2im)
 col2im never lets two writes meet: on the CPU each (n, c) plane of dx adds up its own columns; on
 the GPU each input place gathers the few columns that read it (a thread each, no atomics).
@@ -19,6 +20,7 @@ the GPU each input place gathers the few columns that read it (a thread each, no
 conv1d is conv2d on (N, C, 1, L) with a kernel of height 1.
 """
 import numpy as np
+from numba import prange
 
 from .. import errors
 from ..backends.gpu import cuda, gpu_kernel
@@ -73,50 +75,55 @@ def output_size(size, kernel_size, stride, pads, dilation):
                  for k, n in enumerate(size))
 
 
-# 2. the kernels: im2col and col2im, and the bias of each output channel ----------------------
-@kernel
+# 2. the kernels: im2col and col2im, and the move between image and column layouts -----------
+# cols holds the whole batch side by side: row (c kh + i) kw + j, column n Ho Wo + u Wo + v. So a
+# group's product is one big matrix product over every sample at once (BLAS's best case), not N
+# small ones; the output comes out as (O, N Ho Wo) and `images` puts it back as (N, O, Ho Wo).
+@kernel(parallel=True)
 def im2col_kernel(x, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w, cols):
-    count, rows, places = cols.shape
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    count, channels, height, width = x.shape
+    rows, places = cols.shape[0], cols.shape[1] // count
     out_h = places // out_w
-    for n in range(count):
-        for row in range(rows):
-            c, i, j = row // (kernel_h * kernel_w), row // kernel_w % kernel_h, row % kernel_w
+    for row in prange(rows):   # each row of cols is one (channel, kernel place): its own task
+        c, i, j = row // (kernel_h * kernel_w), row // kernel_w % kernel_h, row % kernel_w
+        for n in range(count):
             for u in range(out_h):
                 h = u * stride_h - pad_top + i * dilation_h
-                first = u * out_w
+                first = n * places + u * out_w
                 if h < 0 or h >= height:   # a row of padding
                     for v in range(out_w):
-                        cols[n, row, first + v] = 0.0
+                        cols[row, first + v] = 0.0
                     continue
                 for v in range(out_w):
                     w = v * stride_w - pad_left + j * dilation_w
-                    cols[n, row, first + v] = x[n, c, h, w] if 0 <= w < width else 0.0
+                    cols[row, first + v] = x[n, c, h, w] if 0 <= w < width else 0.0
 
 
-@kernel
+@kernel(parallel=True)
 def col2im_kernel(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w,
                   grad_x):
-    """The CPU's col2im: each (n, c) plane of dx is one loop's own, and it adds up its columns
+    """The CPU's col2im: each (n, c) plane of dx is one task's own, and it adds up its columns
     row by row, in a fixed order (the GPU gathers instead: `gathered`)."""
     count, channels, height, width = grad_x.shape
-    out_h = cols.shape[2] // out_w
-    for n in range(count):
-        for c in range(channels):
-            for h in range(height):
-                for w in range(width):
-                    grad_x[n, c, h, w] = 0.0
-            for i in range(kernel_h):
-                for j in range(kernel_w):
-                    row = (c * kernel_h + i) * kernel_w + j
-                    for u in range(out_h):
-                        h = u * stride_h - pad_top + i * dilation_h
-                        if h < 0 or h >= height:
-                            continue
-                        for v in range(out_w):
-                            w = v * stride_w - pad_left + j * dilation_w
-                            if 0 <= w < width:
-                                grad_x[n, c, h, w] += cols[n, row, u * out_w + v]
+    places = cols.shape[1] // count
+    out_h = places // out_w
+    for plane in prange(count * channels):
+        n, c = plane // channels, plane % channels
+        for h in range(height):
+            for w in range(width):
+                grad_x[n, c, h, w] = 0.0
+        for i in range(kernel_h):
+            for j in range(kernel_w):
+                row = (c * kernel_h + i) * kernel_w + j
+                for u in range(out_h):
+                    h = u * stride_h - pad_top + i * dilation_h
+                    if h < 0 or h >= height:
+                        continue
+                    first = n * places + u * out_w
+                    for v in range(out_w):
+                        w = v * stride_w - pad_left + j * dilation_w
+                        if 0 <= w < width:
+                            grad_x[n, c, h, w] += cols[row, first + v]
 
 
 @scalar(inline=False)
@@ -138,37 +145,49 @@ def gathered(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, di
                 continue
             v = across // stride_w
             if v < out_w:
-                total += cols[n, (c * kernel_h + i) * kernel_w + j, u * out_w + v]
+                total += cols[(c * kernel_h + i) * kernel_w + j, (n * out_h + u) * out_w + v]
     return total
 
 
-@kernel
-def channel_bias_kernel(bias, y):
+@kernel(parallel=True)
+def images_kernel(columns, bias, y):
+    """y[n, o, place] = columns[o, n places + place] + bias[o]: the product's (O, N Ho Wo) back in NCHW."""
     count, channels, places = y.shape
-    for n in range(count):
-        for o in range(channels):
-            for place in range(places):
-                y[n, o, place] += bias[o]
+    for task in prange(count * channels):
+        n, o = task // channels, task % channels
+        for place in range(places):
+            y[n, o, place] = columns[o, n * places + place] + bias[o]
+
+
+@kernel(parallel=True)
+def columns_kernel(y, columns):
+    """columns[o, n places + place] = y[n, o, place]: dy in the layout of the product's output."""
+    count, channels, places = y.shape
+    for task in prange(count * channels):
+        n, o = task // channels, task % channels
+        for place in range(places):
+            columns[o, n * places + place] = y[n, o, place]
 
 
 # GPU twins: a thread per number written
 @gpu_kernel
 def im2col_gpu(x, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w, cols):
-    count, rows, places = cols.shape
-    height, width = x.shape[2], x.shape[3]
+    count, height, width = x.shape[0], x.shape[2], x.shape[3]
+    places = cols.shape[1] // count
     for e in range(cuda.grid(1), cols.size, cuda.gridsize(1)):
-        n, row, place = e // (rows * places), e // places % rows, e % places
+        row, column = e // cols.shape[1], e % cols.shape[1]
+        n, place = column // places, column % places
         c, i, j = row // (kernel_h * kernel_w), row // kernel_w % kernel_h, row % kernel_w
         h = place // out_w * stride_h - pad_top + i * dilation_h
         w = place % out_w * stride_w - pad_left + j * dilation_w
-        cols[n, row, place] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else 0.0
+        cols[row, column] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else 0.0
 
 
 @gpu_kernel
 def col2im_gpu(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, out_w,
                grad_x):
     count, channels, height, width = grad_x.shape
-    out_h = cols.shape[2] // out_w
+    out_h = cols.shape[1] // count // out_w
     for e in range(cuda.grid(1), grad_x.size, cuda.gridsize(1)):
         n, c, h, w = e // (channels * height * width), e // (height * width) % channels, e // width % height, e % width
         grad_x[n, c, h, w] = gathered(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left,
@@ -176,16 +195,25 @@ def col2im_gpu(cols, kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, 
 
 
 @gpu_kernel
-def channel_bias_gpu(bias, y):
+def images_gpu(columns, bias, y):
     channels, places = y.shape[1], y.shape[2]
     for e in range(cuda.grid(1), y.size, cuda.gridsize(1)):
-        y[e // (channels * places), e // places % channels, e % places] += bias[e // places % channels]
+        n, o, place = e // (channels * places), e // places % channels, e % places
+        y[n, o, place] = columns[o, n * places + place] + bias[o]
 
+
+@gpu_kernel
+def columns_gpu(y, columns):
+    count, places = y.shape[0], y.shape[2]
+    for e in range(cuda.grid(1), columns.size, cuda.gridsize(1)):
+        o, column = e // (count * places), e % (count * places)
+        columns[o, column] = y[column // places, o, column % places]
 
 
 im2col = im2col_kernel.on_gpu(im2col_gpu)
 col2im = col2im_kernel.on_gpu(col2im_gpu)
-channel_bias = channel_bias_kernel.on_gpu(channel_bias_gpu)
+images = images_kernel.on_gpu(images_gpu)
+columns_of = columns_kernel.on_gpu(columns_gpu)
 
 
 # 3. the particles -----------------------------------------------------------------------------
@@ -217,9 +245,9 @@ def paddings(padding, kernel_size, dilation, stride, name):
 class Conv2d(Particle):
     name = "conv2d"
     formula = "y[n, o] = b[o] + sum over c in o's group, i, j of w[o, c, i, j] x[n, c, u s - p + i d, v s - p + j d]"
-    gradient = ("cols = im2col(x); dw_g = sum_n dy_g cols_g^T; db = sum of dy over n, u, v; "
+    gradient = ("cols = im2col(x); dw_g = dy_g cols_g^T; db = sum of dy over n, u, v; "
                 "dx = col2im(w_g^T dy_g)")
-    kernels = (im2col, col2im, channel_bias)
+    kernels = (im2col, col2im, images, columns_of)
 
     @classmethod
     def forward(cls, ctx, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -227,15 +255,15 @@ class Conv2d(Particle):
         backend, (count, channels) = ctx.backend, x.shape[:2]
         outs, kernel_h, kernel_w = weight.shape[0], weight.shape[2], weight.shape[3]
         out_h, out_w = geometry["out"]
-        k = channels // groups * kernel_h * kernel_w
-        cols = backend.empty((count, channels * kernel_h * kernel_w, out_h * out_w), x.dtype)
+        k, columns = channels // groups * kernel_h * kernel_w, count * out_h * out_w
+        cols = backend.empty((channels * kernel_h * kernel_w, columns), x.dtype)
         ctx.run(im2col, backend.contiguous(x), kernel_h, kernel_w, *geometry["launch"], out_w, cols)
-        # y[n, g] = w_g @ cols[n, g]: one batched product over (n, g)
+        # y_g = w_g @ cols_g: one product per group, over every sample at once
         w_groups = backend.reshape(backend.contiguous(weight), (groups, outs // groups, k))
-        y = product(ctx, w_groups, backend.reshape(cols, (count, groups, k, out_h * out_w)))
-        y = backend.reshape(y, (count, outs, out_h * out_w))
-        if bias is not None:
-            ctx.run(channel_bias, backend.contiguous(bias), y)
+        y_columns = product(ctx, w_groups, backend.reshape(cols, (groups, k, columns)))
+        y = backend.empty((count, outs, out_h * out_w), x.dtype)
+        ctx.run(images, backend.reshape(y_columns, (outs, columns)),
+                backend.zeros((outs,), x.dtype) if bias is None else backend.contiguous(bias), y)
         ctx.save(cols, w_groups)
         ctx.geometry, ctx.x_shape, ctx.weight_shape, ctx.has_bias = geometry, x.shape, weight.shape, bias is not None
         return backend.reshape(y, (count, outs, out_h, out_w))
@@ -245,21 +273,24 @@ class Conv2d(Particle):
         cols, w_groups = ctx.saved
         backend, needs = ctx.backend, ctx.needs_input_grad
         groups, outs_per_group, k = w_groups.shape
-        count, places = ctx.x_shape[0], cols.shape[2]
-        grad = backend.reshape(backend.contiguous(backend.astype(grad_y, cols.dtype)),
-                               (count, groups, outs_per_group, places))
+        count, columns = ctx.x_shape[0], cols.shape[1]
+        grad = backend.contiguous(backend.astype(grad_y, cols.dtype))
+        grad_columns = backend.empty((groups * outs_per_group, columns), cols.dtype)
+        ctx.run(columns_of, backend.reshape(grad, (count, groups * outs_per_group, columns // count)), grad_columns)
+        grad_groups = backend.reshape(grad_columns, (groups, outs_per_group, columns))
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
-            grad_cols = product(ctx, transposed(backend, w_groups), grad)   # (n, g, K, places)
+            grad_cols = product(ctx, transposed(backend, w_groups), grad_groups)   # (G, K, N Ho Wo)
             grad_x = backend.empty(ctx.x_shape, cols.dtype)
             kernel_h, kernel_w = ctx.weight_shape[2:]
             ctx.run(col2im, backend.reshape(grad_cols, cols.shape), kernel_h, kernel_w, *ctx.geometry["launch"],
                     ctx.geometry["out"][1], grad_x)
         if needs[1]:
-            per_sample = product(ctx, grad, transposed(backend, backend.reshape(cols, (count, groups, k, places))))
-            grad_weight = backend.reshape(sum_over(ctx, per_sample, (0,)), ctx.weight_shape)
+            # dw_g^T = cols_g dy_g^T (K, O/G): BLAS is faster with the long sum inside a tall, thin product
+            grad_w_t = product(ctx, backend.reshape(cols, (groups, k, columns)), transposed(backend, grad_groups))
+            grad_weight = backend.reshape(backend.contiguous(transposed(backend, grad_w_t)), ctx.weight_shape)
         if ctx.has_bias and needs[2]:
-            grad_bias = backend.reshape(sum_over(ctx, grad, (0, 3)), (groups * outs_per_group,))
+            grad_bias = sum_over(ctx, grad_columns, (1,))
         return (grad_x, grad_weight) + ((grad_bias,) if ctx.has_bias else ())
 
     @classmethod

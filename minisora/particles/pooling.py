@@ -16,6 +16,7 @@ gradients; on the GPU each input place gathers the outputs whose window holds it
 whose winner it was), a thread each, no atomics.
 """
 import numpy as np
+from numba import prange
 
 from .. import errors
 from ..backends.gpu import cuda, gpu_kernel
@@ -131,15 +132,15 @@ def window_max(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad
     return best
 
 
-@kernel
+@kernel(parallel=True)
 def max_pool2d_kernel(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, winner, y):
     count, channels, out_h, out_w = y.shape
-    for n in range(count):
-        for c in range(channels):
-            for u in range(out_h):
-                for v in range(out_w):
-                    y[n, c, u, v] = window_max(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
-                                               winner)
+    for plane in prange(count * channels):   # each (n, c) plane: a task of its own
+        n, c = plane // channels, plane % channels
+        for u in range(out_h):
+            for v in range(out_w):
+                y[n, c, u, v] = window_max(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                                           winner)
 
 
 @scalar(inline=False)
@@ -164,32 +165,32 @@ def pooled_back(grad_y, winner, n, c, h, w, width, kernel_h, kernel_w, stride_h,
     return total
 
 
-@kernel
+@kernel(parallel=True)
 def pool2d_backward_kernel(grad_y, winner, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, by_max, grad_x):
-    """The CPU's way back: each (n, c) plane of dx is one loop's own, and it adds each output's
+    """The CPU's way back: each (n, c) plane of dx is one task's own, and it adds each output's
     gradient to its window's winner (max) or to every place of its window (average), outputs in
     order (the GPU gathers instead: `pooled_back`)."""
     count, channels, height, width = grad_x.shape
     out_h, out_w = grad_y.shape[2], grad_y.shape[3]
     share = 1.0 / (kernel_h * kernel_w)
-    for n in range(count):
-        for c in range(channels):
-            for h in range(height):
-                for w in range(width):
-                    grad_x[n, c, h, w] = 0.0
-            for u in range(out_h):
-                for v in range(out_w):
-                    if by_max:
-                        place = winner[n, c, u, v]
-                        grad_x[n, c, place // width, place % width] += grad_y[n, c, u, v]
-                        continue
-                    for i in range(kernel_h):
-                        h = u * stride_h - pad_h + i
-                        if 0 <= h < height:
-                            for j in range(kernel_w):
-                                w = v * stride_w - pad_w + j
-                                if 0 <= w < width:
-                                    grad_x[n, c, h, w] += grad_y[n, c, u, v] * share
+    for plane in prange(count * channels):   # each (n, c) plane: a task of its own
+        n, c = plane // channels, plane % channels
+        for h in range(height):
+            for w in range(width):
+                grad_x[n, c, h, w] = 0.0
+        for u in range(out_h):
+            for v in range(out_w):
+                if by_max:
+                    place = winner[n, c, u, v]
+                    grad_x[n, c, place // width, place % width] += grad_y[n, c, u, v]
+                    continue
+                for i in range(kernel_h):
+                    h = u * stride_h - pad_h + i
+                    if 0 <= h < height:
+                        for j in range(kernel_w):
+                            w = v * stride_w - pad_w + j
+                            if 0 <= w < width:
+                                grad_x[n, c, h, w] += grad_y[n, c, u, v] * share
 
 
 @scalar(inline=False)
@@ -204,14 +205,14 @@ def window_mean(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pa
     return total / (kernel_h * kernel_w)
 
 
-@kernel
+@kernel(parallel=True)
 def avg_pool2d_kernel(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, y):
     count, channels, out_h, out_w = y.shape
-    for n in range(count):
-        for c in range(channels):
-            for u in range(out_h):
-                for v in range(out_w):
-                    y[n, c, u, v] = window_mean(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
+    for plane in prange(count * channels):   # each (n, c) plane: a task of its own
+        n, c = plane // channels, plane % channels
+        for u in range(out_h):
+            for v in range(out_w):
+                y[n, c, u, v] = window_mean(x, n, c, u, v, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w)
 
 
 @scalar(inline=False)
@@ -242,24 +243,24 @@ def adaptive_back(grad_y, n, c, h, w, height, width):
     return total
 
 
-@kernel
+@kernel(parallel=True)
 def adaptive_avg_pool2d_kernel(x, y):
     count, channels, out_h, out_w = y.shape
-    for n in range(count):
-        for c in range(channels):
-            for u in range(out_h):
-                for v in range(out_w):
-                    y[n, c, u, v] = adaptive_mean(x, n, c, u, v, out_h, out_w)
+    for plane in prange(count * channels):   # each (n, c) plane: a task of its own
+        n, c = plane // channels, plane % channels
+        for u in range(out_h):
+            for v in range(out_w):
+                y[n, c, u, v] = adaptive_mean(x, n, c, u, v, out_h, out_w)
 
 
-@kernel
+@kernel(parallel=True)
 def adaptive_avg_pool2d_backward_kernel(grad_y, grad_x):
     count, channels, height, width = grad_x.shape
-    for n in range(count):
-        for c in range(channels):
-            for h in range(height):
-                for w in range(width):
-                    grad_x[n, c, h, w] = adaptive_back(grad_y, n, c, h, w, height, width)
+    for plane in prange(count * channels):   # each (n, c) plane: a task of its own
+        n, c = plane // channels, plane % channels
+        for h in range(height):
+            for w in range(width):
+                grad_x[n, c, h, w] = adaptive_back(grad_y, n, c, h, w, height, width)
 
 
 # GPU twins: a thread per number written (the index of each is taken apart the same way)
