@@ -11,7 +11,8 @@ import numpy as np
 from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
-from .particles import activations, batch_norm as batch_norm_particle, convolution, layer_norm as layer_norm_particle
+from .particles import activations, batch_norm as batch_norm_particle, convolution, graph as graph_particle
+from .particles import layer_norm as layer_norm_particle
 from .particles import losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, pooling, positional, recurrent, shape
 from .dims import dim_or_axis
@@ -321,6 +322,58 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     running = tuple(r for r in (running_mean, running_var) if r is not None)
     return autograd.call(batch_norm_particle.BatchNorm, x, *tensors_of(weight, bias, *running), training=bool(training),
                          momentum=float(momentum), eps=float(eps))
+
+
+def gather_rows(x, index, graph_groups=None):
+    """x[index]: row index[e] of x (nodes, ...) for every edge e (the particle gather_rows). Its
+    backward adds the rows' gradients per node; `graph_groups` (a Graph's by_source() when index is
+    its sources) saves grouping them again."""
+    return autograd.call(graph_particle.GatherRows, as_tensor(x), as_tensor(index), groups=graph_groups)
+
+
+SCATTERS = {"sum": graph_particle.ScatterAdd, "add": graph_particle.ScatterAdd, "mean": graph_particle.ScatterMean,
+            "max": graph_particle.ScatterMax}
+
+
+def scatter(src, index, num_nodes=None, reduce="sum", graph_groups=None, deterministic=False):
+    """Rows of src (E, ...) combined into num_nodes rows by index (E,): y[i] = the sum, mean or max of
+    src[e] over the e with index[e] = i (0 for a row no edge reaches), as torch_scatter's scatter.
+    deterministic=True: the GPU adds in a fixed order too (else with atomics; the CPU always is)."""
+    if reduce not in SCATTERS:
+        raise errors.ValueError(f"scatter: reduce must be one of {', '.join(SCATTERS)}, got {reduce!r}")
+    src, index = as_tensor(src), as_tensor(index)
+    if num_nodes is None:
+        num_nodes = int(index.numpy().max()) + 1 if index.numel() else 0
+    options = {} if reduce == "max" else {"deterministic": bool(deterministic)}
+    return autograd.call(SCATTERS[reduce], src, index, num_nodes=num_nodes, groups=graph_groups, **options)
+
+
+def scatter_add(src, index, num_nodes=None, **options):
+    return scatter(src, index, num_nodes, "sum", **options)
+
+
+def scatter_mean(src, index, num_nodes=None, **options):
+    return scatter(src, index, num_nodes, "mean", **options)
+
+
+def scatter_max(src, index, num_nodes=None, **options):
+    return scatter(src, index, num_nodes, "max", **options)
+
+
+def segment_softmax(scores, index, num_nodes=None, graph_groups=None):
+    """The softmax of scores (E,) or (E, heads) over the edges that share index[e] (a target node):
+    GAT's attention over each node's neighbours."""
+    scores, index = as_tensor(scores), as_tensor(index)
+    if num_nodes is None:
+        num_nodes = int(index.numpy().max()) + 1 if index.numel() else 0
+    return autograd.call(graph_particle.SegmentSoftmax, scores, index, num_nodes=num_nodes, groups=graph_groups)
+
+
+def spmm(graph, x, values):
+    """A x for the sparse A with A[t, s] = values[e] for each edge e = (s -> t) of `graph` (an
+    ms.graph.Graph, whose groupings are built once): y[t] = sum of values[e] x[s] over t's edges."""
+    return autograd.call(graph_particle.Spmm, as_tensor(values), as_tensor(x), graph.edge_index,
+                         by_target=graph.by_target(), by_source=graph.by_source())
 
 
 def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):

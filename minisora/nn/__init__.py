@@ -6,6 +6,7 @@ from .batch_norm import BatchNorm1d, BatchNorm2d
 from .container import Sequential
 from .convolution import AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .embedding import Embedding, PositionalEncoding
+from .graph import GATConv, GCNConv, SAGEConv, global_add_pool, global_max_pool, global_mean_pool
 from .linear import Flatten, Identity, Linear
 from .module import Module, Parameter
 from .normalization import LayerNorm
@@ -17,5 +18,6 @@ __all__ = [
     "GELU", "SiLU", "Softplus", "ELU", "Dropout", "Sequential", "init", "Embedding", "PositionalEncoding", "LayerNorm", "MultiHeadAttention",
     "FeedForward", "TransformerBlock", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "forget_gate_bias_", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-    "BatchNorm1d", "BatchNorm2d",
+    "BatchNorm1d", "BatchNorm2d", "GCNConv", "GATConv", "SAGEConv", "global_mean_pool", "global_max_pool",
+    "global_add_pool",
 ]

@@ -42,3 +42,13 @@ def kaiming_uniform_(tensor, a=0.0):
     """He init for a leaky-ReLU of slope a: U(-bound, bound), bound = sqrt(6 / ((1 + a^2) fan_in))."""
     bound = math.sqrt(6.0 / ((1.0 + a * a) * fan_in(tensor)))
     return uniform_(tensor, -bound, bound)
+
+
+def glorot_(tensor):
+    """Glorot (Xavier) uniform as PyTorch Geometric draws it: U(-bound, bound) with
+    bound = sqrt(6 / (size[-2] + size[-1])), from the last two dims (GATConv's attention vectors
+    (1, heads, channels) too)."""
+    if tensor.ndim < 2:
+        raise errors.ValueError(f"glorot_ needs a tensor of 2 or more dims, got shape {tensor.shape}")
+    bound = math.sqrt(6.0 / (tensor.shape[-2] + tensor.shape[-1]))
+    return uniform_(tensor, -bound, bound)

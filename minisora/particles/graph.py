@@ -1,0 +1,629 @@
+"""Graph particles: message passing is gather -> math on each edge -> scatter to the targets.
+
+Edges are a (2, E) integer edge_index, row 0 the sources, row 1 the targets (PyTorch Geometric's
+layout); x holds one row per node (N, F...), a message one row per edge (E, F...).
+
+    gather_rows      y[e] = x[index[e]]                           dx[i] = sum of dy[e] over e with index[e] = i
+    scatter_add      y[i] = sum of src[e] over e with index[e] = i       dsrc[e] = dy[index[e]]
+    scatter_mean     y[i] = that sum / n_i (0 where n_i = 0)              dsrc[e] = dy[index[e]] / n_i
+    scatter_max      y[i] = the largest src[e] (0 where none; the first   dsrc[e] = dy[i] where e won, else 0
+                     of ties wins, a NaN at once)
+    segment_softmax  a[e] = exp(s[e] - m_i) / sum over e' with index[e'] = i of exp(s[e'] - m_i),
+                     m_i the largest score of target i (so no exp overflows)
+                                                                  ds[e] = a[e] (da[e] - sum over i's edges of a da)
+    spmm             y[t] = sum over edges (s -> t) of w[e] x[s]      (A x, A[t, s] = w[e]: a sparse product)
+                                                                  dx[s] = sum over edges (s -> t) of w[e] dy[t] (A^T dy)
+                                                                  dw[e] = dy[t] . x[s]
+
+Race-free sums on the CPU: the edges are grouped by the node they add into (`group_by`: a
+counting sort, the CSR form of the graph: indptr[i]..indptr[i + 1] are the positions in `order`
+of node i's edges, in edge order), and each node adds up its own edges in a loop of its own, so
+no two threads write one place and the result never depends on the threads' timing. A `Graph`
+(minisora.graph) builds the groupings once and keeps them. On the GPU, scatter_add and
+scatter_mean add with atomics (a thread per edge and feature: fast, but floating-point sums then
+come in any order); deterministic=True uses the grouped sums there too. Every other GPU kernel
+here is grouped: a thread per (node, feature) walks its node's edges.
+
+Every id is range-checked before a kernel runs: compiled code does not check bounds.
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba import prange
+
+from .. import errors
+from ..backends.gpu import cuda, fill, gpu_kernel, launch_elementwise
+from ..backends.kernel import kernel
+from .particle import Particle, describe
+
+Grouping = namedtuple("Grouping", "indptr order")
+Grouping.__doc__ = """Edges grouped by node: node i's edges are order[indptr[i]:indptr[i + 1]] (in edge order)."""
+
+
+# 1. grouping edges by node: the CSR form, a counting sort ------------------------------------------
+@kernel
+def group_kernel(index, indptr, order):
+    """indptr[i + 1] - indptr[i] = how many edges have index i; order lists them node by node."""
+    count = indptr.size - 1
+    for i in range(count + 1):
+        indptr[i] = 0
+    for e in range(index.size):
+        indptr[index[e] + 1] += 1
+    for i in range(count):   # running sums: where each node's edges start
+        indptr[i + 1] += indptr[i]
+    next_slot = indptr[:count].copy()
+    for e in range(index.size):   # in edge order, so each node's edges stay in edge order (stable)
+        order[next_slot[index[e]]] = e
+        next_slot[index[e]] += 1
+
+
+def group_by(index, count):
+    """Grouping of a host array of ids in [0, count) (checked by the caller)."""
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    indptr, order = np.empty(count + 1, np.int64), np.empty(index.size, np.int64)
+    group_kernel.cpu()(index, indptr, order)
+    return Grouping(indptr, order)
+
+
+# 2. the kernels -------------------------------------------------------------------------------------
+@kernel(parallel=True)
+def gather_kernel(x, index, row_scale, y):
+    """y[e] = x[index[e]] * row_scale[index[e]] (row_scale: ones for a plain gather)."""
+    for e in prange(index.size):
+        i = index[e]
+        for j in range(x.shape[1]):
+            y[e, j] = x[i, j] * row_scale[i]
+
+
+@kernel(parallel=True)
+def segment_sum_kernel(src, index, indptr, order, mean, deterministic, y):
+    """y[i] = the sum (mean) of src over node i's edges, each node a task of its own. (index and
+    deterministic serve the GPU's atomic form; the CPU always adds in this fixed order.)"""
+    for i in prange(y.shape[0]):
+        start, stop = indptr[i], indptr[i + 1]
+        for j in range(y.shape[1]):
+            y[i, j] = 0.0
+        for k in range(start, stop):
+            e = order[k]
+            for j in range(y.shape[1]):
+                y[i, j] += src[e, j]
+        if mean and stop > start:
+            for j in range(y.shape[1]):
+                y[i, j] /= stop - start
+
+
+@kernel(parallel=True)
+def segment_max_kernel(src, indptr, order, winner, y):
+    """y[i, j] = the largest src[e, j] over node i's edges (0 where it has none) and winner[i, j] = e
+    (-1 where none): the first of ties, a NaN at once, as torch's scatter_reduce "amax"."""
+    for i in prange(y.shape[0]):
+        for j in range(y.shape[1]):
+            best, won = 0.0, -1
+            for k in range(indptr[i], indptr[i + 1]):
+                e = order[k]
+                value = src[e, j]
+                if value != value:
+                    best, won = value, e
+                    break
+                if won < 0 or value > best:
+                    best, won = value, e
+            y[i, j], winner[i, j] = best, won
+
+
+@kernel(parallel=True)
+def winners_backward_kernel(grad_y, winner, grad_src):
+    """grad_src[e, j] = grad_y[i, j] where edge e won node i's max, else 0. (Each edge has one
+    target, so no two nodes write one place.)"""
+    for e in prange(grad_src.shape[0]):
+        for j in range(grad_src.shape[1]):
+            grad_src[e, j] = 0.0
+    for i in prange(grad_y.shape[0]):
+        for j in range(grad_y.shape[1]):
+            e = winner[i, j]
+            if e >= 0:
+                grad_src[e, j] = grad_y[i, j]
+
+
+@kernel(parallel=True)
+def segment_softmax_kernel(scores, indptr, order, weights):
+    """weights = the softmax of scores over each node's edges, column by column (a column per head)."""
+    for i in prange(indptr.size - 1):
+        start, stop = indptr[i], indptr[i + 1]
+        for h in range(scores.shape[1]):
+            largest = -np.inf
+            for k in range(start, stop):
+                largest = max(largest, scores[order[k], h])
+            total = 0.0
+            for k in range(start, stop):
+                e = order[k]
+                weights[e, h] = np.exp(scores[e, h] - largest)
+                total += weights[e, h]
+            for k in range(start, stop):
+                weights[order[k], h] /= total
+
+
+@kernel(parallel=True)
+def segment_softmax_backward_kernel(weights, grad_weights, indptr, order, grad_scores):
+    """ds[e] = a[e] (da[e] - sum over the node's edges of a da), column by column."""
+    for i in prange(indptr.size - 1):
+        start, stop = indptr[i], indptr[i + 1]
+        for h in range(weights.shape[1]):
+            dot = 0.0
+            for k in range(start, stop):
+                e = order[k]
+                dot += weights[e, h] * grad_weights[e, h]
+            for k in range(start, stop):
+                e = order[k]
+                grad_scores[e, h] = weights[e, h] * (grad_weights[e, h] - dot)
+
+
+@kernel(parallel=True)
+def spmm_kernel(values, x, sources, indptr, order, y):
+    """y[t] = sum over t's edges e (grouped by target) of values[e] x[sources[e]]."""
+    for t in prange(y.shape[0]):
+        for j in range(y.shape[1]):
+            y[t, j] = 0.0
+        for k in range(indptr[t], indptr[t + 1]):
+            e = order[k]
+            weight, s = values[e], sources[e]
+            for j in range(y.shape[1]):
+                y[t, j] += weight * x[s, j]
+
+
+@kernel(parallel=True)
+def edge_dots_kernel(grad_y, x, sources, targets, grad_values):
+    """grad_values[e] = grad_y[targets[e]] . x[sources[e]]: how the loss moves with edge e's weight."""
+    for e in prange(sources.size):
+        total = 0.0
+        for j in range(x.shape[1]):
+            total += grad_y[targets[e], j] * x[sources[e], j]
+        grad_values[e] = total
+
+
+# GPU twins: a thread per number written (grouped), or per edge and feature (atomic)
+@gpu_kernel
+def gather_gpu(x, index, row_scale, y):
+    width = y.shape[1]
+    for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        e, j = n // width, n % width
+        y[e, j] = x[index[e], j] * row_scale[index[e]]
+
+
+@gpu_kernel
+def segment_sum_gpu(src, index, indptr, order, mean, deterministic, y):
+    width = y.shape[1]
+    for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        i, j = n // width, n % width
+        total = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            total += src[order[k], j]
+        if mean and indptr[i + 1] > indptr[i]:
+            total /= indptr[i + 1] - indptr[i]
+        y[i, j] = total
+
+
+@gpu_kernel
+def scatter_atomic_gpu(src, index, y):
+    width = src.shape[1]
+    for n in range(cuda.grid(1), src.size, cuda.gridsize(1)):
+        e, j = n // width, n % width
+        cuda.atomic.add(y, (index[e], j), src[e, j])
+
+
+@gpu_kernel
+def divide_by_counts_gpu(indptr, y):
+    width = y.shape[1]
+    for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        i = n // width
+        if indptr[i + 1] > indptr[i]:
+            y[i, n % width] /= indptr[i + 1] - indptr[i]
+
+
+@segment_sum_kernel.gpu
+def launch_segment_sum(src, index, indptr, order, mean, deterministic, y):
+    if deterministic:
+        launch_elementwise(segment_sum_gpu, y.size, src, index, indptr, order, mean, deterministic, y)
+        return
+    fill(y, 0.0)
+    launch_elementwise(scatter_atomic_gpu, src.size, src, index, y)
+    if mean:
+        launch_elementwise(divide_by_counts_gpu, y.size, indptr, y)
+
+
+@gpu_kernel
+def segment_max_gpu(src, indptr, order, winner, y):
+    width = y.shape[1]
+    for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        i, j = n // width, n % width
+        best, won = 0.0, -1
+        for k in range(indptr[i], indptr[i + 1]):
+            e = order[k]
+            value = src[e, j]
+            if value != value:
+                best, won = value, e
+                break
+            if won < 0 or value > best:
+                best, won = value, e
+        y[i, j], winner[i, j] = best, won
+
+
+@gpu_kernel
+def winners_scatter_gpu(grad_y, winner, grad_src):
+    width = grad_y.shape[1]
+    for n in range(cuda.grid(1), grad_y.size, cuda.gridsize(1)):
+        e = winner[n // width, n % width]
+        if e >= 0:
+            grad_src[e, n % width] = grad_y[n // width, n % width]
+
+
+@winners_backward_kernel.gpu
+def launch_winners_backward(grad_y, winner, grad_src):
+    fill(grad_src, 0.0)
+    launch_elementwise(winners_scatter_gpu, grad_y.size, grad_y, winner, grad_src)
+
+
+@gpu_kernel
+def segment_softmax_gpu(scores, indptr, order, weights):
+    heads = scores.shape[1]
+    for n in range(cuda.grid(1), (indptr.size - 1) * heads, cuda.gridsize(1)):
+        i, h = n // heads, n % heads
+        largest = -np.inf
+        for k in range(indptr[i], indptr[i + 1]):
+            largest = max(largest, scores[order[k], h])
+        total = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            total += np.exp(scores[order[k], h] - largest)
+        for k in range(indptr[i], indptr[i + 1]):
+            weights[order[k], h] = np.exp(scores[order[k], h] - largest) / total
+
+
+@segment_softmax_kernel.gpu
+def launch_segment_softmax(scores, indptr, order, weights):
+    launch_elementwise(segment_softmax_gpu, (indptr.size - 1) * scores.shape[1], scores, indptr, order, weights)
+
+
+@gpu_kernel
+def segment_softmax_backward_gpu(weights, grad_weights, indptr, order, grad_scores):
+    heads = weights.shape[1]
+    for n in range(cuda.grid(1), (indptr.size - 1) * heads, cuda.gridsize(1)):
+        i, h = n // heads, n % heads
+        dot = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            dot += weights[order[k], h] * grad_weights[order[k], h]
+        for k in range(indptr[i], indptr[i + 1]):
+            e = order[k]
+            grad_scores[e, h] = weights[e, h] * (grad_weights[e, h] - dot)
+
+
+@segment_softmax_backward_kernel.gpu
+def launch_segment_softmax_backward(weights, grad_weights, indptr, order, grad_scores):
+    launch_elementwise(segment_softmax_backward_gpu, (indptr.size - 1) * weights.shape[1], weights, grad_weights,
+                       indptr, order, grad_scores)
+
+
+@gpu_kernel
+def spmm_gpu(values, x, sources, indptr, order, y):
+    width = y.shape[1]
+    for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        t, j = n // width, n % width
+        total = 0.0
+        for k in range(indptr[t], indptr[t + 1]):
+            e = order[k]
+            total += values[e] * x[sources[e], j]
+        y[t, j] = total
+
+
+@gpu_kernel
+def edge_dots_gpu(grad_y, x, sources, targets, grad_values):
+    for e in range(cuda.grid(1), grad_values.size, cuda.gridsize(1)):
+        total = 0.0
+        for j in range(x.shape[1]):
+            total += grad_y[targets[e], j] * x[sources[e], j]
+        grad_values[e] = total
+
+
+gather = gather_kernel.on_gpu(gather_gpu)
+segment_max = segment_max_kernel.on_gpu(segment_max_gpu)
+spmm_rows = spmm_kernel.on_gpu(spmm_gpu)
+edge_dots = edge_dots_kernel.on_gpu(edge_dots_gpu)
+
+
+# 3. the particles -----------------------------------------------------------------------------------
+def check_index(particle, backend, index, count, what):
+    """index as flat int64 ids, range-checked against `count` rows (an IndexError naming the particle)."""
+    if index.dtype.kind not in "iu":
+        particle.fail(f"{what} must be integers, got {describe(index)}", TypeError)
+    if index.ndim != 1:
+        particle.fail(f"{what} must be one id per edge (E,), got {describe(index)}")
+    flat = backend.astype(backend.contiguous(index), np.int64)
+    particle.check_ids(backend, flat, count, what.split()[0].rstrip("s"), lambda: f"{count} nodes")
+    return flat
+
+
+def grouped(backend, index, count, groups):
+    """`groups` (a Grouping already on the device: a Graph's) or one built from index now."""
+    if groups is not None:
+        if groups.indptr.shape != (count + 1,) or groups.order.shape != index.shape:
+            raise errors.ValueError(f"the grouping given is for {groups.indptr.shape[0] - 1} nodes and "
+                                    f"{groups.order.shape[0]} edges, not {count} and {index.shape[0]}")
+        return groups
+    host = group_by(backend.to_numpy(index), count)
+    return Grouping(backend.asarray(host.indptr), backend.asarray(host.order))
+
+
+def as_rows(backend, x):
+    """x (n, ...) as a packed (n, features) matrix, and the trailing shape to put back."""
+    return backend.reshape(backend.contiguous(x), (x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64)))), x.shape[1:]
+
+
+def counted_nodes(particle, src, num_nodes):
+    if not isinstance(num_nodes, (int, np.integer)) or num_nodes < 0:
+        particle.fail(f"num_nodes must be an int >= 0, got {num_nodes!r}")
+    if src.ndim < 1:
+        particle.fail(f"src must have a row per edge, got {describe(src)}")
+    return int(num_nodes)
+
+
+class GatherRows(Particle):
+    name = "gather_rows"
+    formula = "y[e] = x[index[e]]"
+    gradient = "dx[i] = sum of dy[e] over the edges e with index[e] = i (grouped by i: no races)"
+    kernels = (gather, segment_sum_kernel)
+
+    @classmethod
+    def forward(cls, ctx, x, index, groups=None):
+        cls.require_float(x)
+        if x.ndim < 1:
+            cls.fail(f"x must have a row per node, got {describe(x)}")
+        backend = ctx.backend
+        flat = check_index(cls, backend, index, x.shape[0], "index")
+        rows, trailing = as_rows(backend, x)
+        y = backend.empty((flat.size, rows.shape[1]), x.dtype)
+        ctx.run(gather, rows, flat, backend.full((x.shape[0],), 1.0, x.dtype), y)
+        ctx.save(flat)
+        ctx.count, ctx.groups, ctx.x_shape = x.shape[0], groups, x.shape
+        return backend.reshape(y, (flat.size,) + trailing)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (flat,) = ctx.saved
+        backend = ctx.backend
+        groups = grouped(backend, flat, ctx.count, ctx.groups)
+        rows, _ = as_rows(backend, backend.astype(grad_y, grad_y.dtype))
+        grad_x = backend.empty((ctx.count, rows.shape[1]), grad_y.dtype)
+        ctx.run(segment_sum_kernel, rows, flat, groups.indptr, groups.order, False, True, grad_x)
+        return backend.reshape(grad_x, ctx.x_shape), None
+
+    @staticmethod
+    def reference(x, index, groups=None):
+        return x[index]
+
+    @staticmethod
+    def reference_backward(x, index, grad_y, groups=None):
+        grad_x = np.zeros_like(x)
+        np.add.at(grad_x, index, grad_y)
+        return grad_x, None
+
+
+class ScatterAdd(Particle):
+    name = "scatter_add"
+    formula = "y[i] = sum of src[e] over the edges e with index[e] = i"
+    gradient = "dsrc[e] = dy[index[e]]"
+    kernels = (segment_sum_kernel, gather)
+    mean = False
+
+    @classmethod
+    def forward(cls, ctx, src, index, num_nodes, groups=None, deterministic=False):
+        cls.require_float(src)
+        count = counted_nodes(cls, src, num_nodes)
+        backend = ctx.backend
+        flat = check_index(cls, backend, index, count, "index")
+        if flat.size != src.shape[0]:
+            cls.fail(f"src {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
+        groups = grouped(backend, flat, count, groups)
+        rows, trailing = as_rows(backend, src)
+        y = backend.empty((count, rows.shape[1]), src.dtype)
+        ctx.run(segment_sum_kernel, rows, flat, groups.indptr, groups.order, cls.mean, bool(deterministic), y)
+        ctx.save(flat, groups.indptr)
+        ctx.src_shape = src.shape
+        return backend.reshape(y, (count,) + trailing)
+
+    @classmethod
+    def backward(cls, ctx, grad_y):
+        flat, indptr = ctx.saved
+        backend = ctx.backend
+        rows, _ = as_rows(backend, grad_y)
+        host_counts = np.diff(backend.to_numpy(indptr)) if cls.mean else None
+        scale = backend.asarray((1.0 / np.maximum(host_counts, 1)).astype(grad_y.dtype)) if cls.mean \
+            else backend.full((rows.shape[0],), 1.0, grad_y.dtype)
+        grad_src = backend.empty((flat.size, rows.shape[1]), grad_y.dtype)
+        ctx.run(gather, rows, flat, scale, grad_src)
+        return backend.reshape(grad_src, ctx.src_shape), None
+
+    @classmethod
+    def reference(cls, src, index, num_nodes, groups=None, deterministic=False):
+        y = np.zeros((num_nodes,) + src.shape[1:], src.dtype)
+        np.add.at(y, index, src)
+        if cls.mean:
+            counts = np.bincount(index, minlength=num_nodes).reshape((-1,) + (1,) * (src.ndim - 1))
+            y = y / np.maximum(counts, 1)
+        return y
+
+    @classmethod
+    def reference_backward(cls, src, index, grad_y, num_nodes, groups=None, deterministic=False):
+        grad = grad_y[index]
+        if cls.mean:
+            counts = np.bincount(index, minlength=num_nodes)[index].reshape((-1,) + (1,) * (src.ndim - 1))
+            grad = grad / counts
+        return grad, None
+
+
+class ScatterMean(ScatterAdd):
+    name = "scatter_mean"
+    formula = "y[i] = the mean of src[e] over the edges e with index[e] = i (0 where none)"
+    gradient = "dsrc[e] = dy[index[e]] / (how many edges have index[e])"
+    mean = True
+
+
+class ScatterMax(Particle):
+    name = "scatter_max"
+    formula = "y[i] = the largest src[e] over the edges e with index[e] = i (0 where none)"
+    gradient = "dsrc[e] = dy[i] for the edge e that won node i's max (the first of ties), else 0"
+    kernels = (segment_max, winners_backward_kernel)
+    has_kinks = True
+
+    @classmethod
+    def forward(cls, ctx, src, index, num_nodes, groups=None):
+        cls.require_float(src)
+        count = counted_nodes(cls, src, num_nodes)
+        backend = ctx.backend
+        flat = check_index(cls, backend, index, count, "index")
+        if flat.size != src.shape[0]:
+            cls.fail(f"src {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
+        groups = grouped(backend, flat, count, groups)
+        rows, trailing = as_rows(backend, src)
+        y = backend.empty((count, rows.shape[1]), src.dtype)
+        winner = backend.empty((count, rows.shape[1]), np.int64)
+        ctx.run(segment_max, rows, groups.indptr, groups.order, winner, y)
+        ctx.save(winner)
+        ctx.src_shape = src.shape
+        return backend.reshape(y, (count,) + trailing)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        (winner,) = ctx.saved
+        backend = ctx.backend
+        rows, _ = as_rows(backend, grad_y)
+        grad_src = backend.empty((ctx.src_shape[0], rows.shape[1]), grad_y.dtype)
+        ctx.run(winners_backward_kernel, rows, winner, grad_src)
+        return backend.reshape(grad_src, ctx.src_shape), None
+
+    @staticmethod
+    def reference(src, index, num_nodes, groups=None):
+        y = np.full((num_nodes,) + src.shape[1:], -np.inf, src.dtype)
+        np.maximum.at(y, index, src)
+        return np.where(np.isneginf(y), 0.0, y).astype(src.dtype)
+
+    @staticmethod
+    def reference_backward(src, index, grad_y, num_nodes, groups=None):
+        rows = src.reshape(src.shape[0], -1)
+        grad = np.zeros_like(rows)
+        flat_grad = grad_y.reshape(num_nodes, -1)
+        for i in range(num_nodes):
+            edges = np.flatnonzero(index == i)
+            if edges.size:
+                winners = edges[np.argmax(rows[edges], axis=0)]   # the first of ties
+                grad[winners, np.arange(rows.shape[1])] = flat_grad[i]
+        return grad.reshape(src.shape), None
+
+
+class SegmentSoftmax(Particle):
+    name = "segment_softmax"
+    formula = "a[e] = exp(s[e] - m_i) / sum over the edges e' with index[e'] = i of exp(s[e'] - m_i), i = index[e]"
+    gradient = "ds[e] = a[e] (da[e] - sum over i's edges of a da)"
+    kernels = (segment_softmax_kernel, segment_softmax_backward_kernel)
+
+    @classmethod
+    def forward(cls, ctx, scores, index, num_nodes, groups=None):
+        cls.require_float(scores)
+        count = counted_nodes(cls, scores, num_nodes)
+        backend = ctx.backend
+        flat = check_index(cls, backend, index, count, "index")
+        if flat.size != scores.shape[0]:
+            cls.fail(f"scores {describe(scores)} has {scores.shape[0]} rows, index {describe(index)} {flat.size} ids")
+        groups = grouped(backend, flat, count, groups)
+        rows, trailing = as_rows(backend, scores)
+        weights = backend.empty(rows.shape, scores.dtype)
+        ctx.run(segment_softmax_kernel, rows, groups.indptr, groups.order, weights)
+        ctx.save(weights, groups.indptr, groups.order)
+        ctx.shape = scores.shape
+        return backend.reshape(weights, scores.shape)
+
+    @staticmethod
+    def backward(ctx, grad_weights):
+        weights, indptr, order = ctx.saved
+        backend = ctx.backend
+        rows, _ = as_rows(backend, grad_weights)
+        grad_scores = backend.empty(weights.shape, weights.dtype)
+        ctx.run(segment_softmax_backward_kernel, weights, rows, indptr, order, grad_scores)
+        return backend.reshape(grad_scores, ctx.shape), None
+
+    @staticmethod
+    def reference(scores, index, num_nodes, groups=None):
+        largest = np.full((num_nodes,) + scores.shape[1:], -np.inf)
+        np.maximum.at(largest, index, scores)
+        exps = np.exp(scores - largest[index])
+        totals = np.zeros_like(largest)
+        np.add.at(totals, index, exps)
+        return (exps / totals[index]).astype(scores.dtype)
+
+    @staticmethod
+    def reference_backward(scores, index, grad_weights, num_nodes, groups=None):
+        weights = SegmentSoftmax.reference(scores, index, num_nodes)
+        dots = np.zeros((num_nodes,) + scores.shape[1:])
+        np.add.at(dots, index, weights * grad_weights)
+        return weights * (grad_weights - dots[index]), None
+
+
+class Spmm(Particle):
+    name = "spmm"
+    formula = "y[t] = sum over the edges e = (s -> t) of w[e] x[s]   (A x with A[t, s] = w[e])"
+    gradient = "dx[s] = sum over the edges (s -> t) of w[e] dy[t] (A^T dy); dw[e] = dy[t] . x[s]"
+    kernels = (spmm_rows, edge_dots)
+
+    @classmethod
+    def forward(cls, ctx, values, x, edge_index, by_target=None, by_source=None):
+        cls.require_float(values, x)
+        if values.dtype != x.dtype:
+            cls.fail(f"values {describe(values)} and x {describe(x)} must share a dtype", TypeError)
+        if x.ndim != 2:
+            cls.fail(f"x must be (nodes, features), got {describe(x)}")
+        backend = ctx.backend
+        sources, targets = check_edges(cls, backend, edge_index, x.shape[0])
+        if values.shape != (sources.size,):
+            cls.fail(f"values {describe(values)} must hold one weight per edge ({sources.size},)")
+        by_target = grouped(backend, targets, x.shape[0], by_target)
+        y = backend.empty(x.shape, x.dtype)
+        ctx.run(spmm_rows, backend.contiguous(values), backend.contiguous(x), sources, by_target.indptr,
+                by_target.order, y)
+        ctx.save(values, x, sources, targets)
+        ctx.by_source = by_source
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        values, x, sources, targets = ctx.saved
+        backend, needs = ctx.backend, ctx.needs_input_grad
+        grad_y = backend.contiguous(grad_y)
+        grad_values = grad_x = None
+        if needs[0]:
+            grad_values = backend.empty(values.shape, values.dtype)
+            ctx.run(edge_dots, grad_y, backend.contiguous(x), sources, targets, grad_values)
+        if needs[1]:   # A^T dy: the same product with the edges turned around, grouped by source
+            by_source = grouped(backend, sources, x.shape[0], ctx.by_source)
+            grad_x = backend.empty(x.shape, x.dtype)
+            ctx.run(spmm_rows, backend.contiguous(values), grad_y, targets, by_source.indptr, by_source.order, grad_x)
+        return grad_values, grad_x, None
+
+    @staticmethod
+    def reference(values, x, edge_index, by_target=None, by_source=None):
+        dense = np.zeros((x.shape[0], x.shape[0]), values.dtype)
+        np.add.at(dense, (edge_index[1], edge_index[0]), values)
+        return dense @ x
+
+    @staticmethod
+    def reference_backward(values, x, edge_index, grad_y, by_target=None, by_source=None):
+        dense = np.zeros((x.shape[0], x.shape[0]), values.dtype)
+        np.add.at(dense, (edge_index[1], edge_index[0]), values)
+        return (np.einsum("ej,ej->e", grad_y[edge_index[1]], x[edge_index[0]]), dense.T @ grad_y, None)
+
+
+def check_edges(particle, backend, edge_index, count):
+    """(sources, targets) of a (2, E) integer edge_index, each id checked against `count` nodes."""
+    if edge_index.dtype.kind not in "iu":
+        particle.fail(f"edge_index must be integers, got {describe(edge_index)}", TypeError)
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        particle.fail(f"edge_index must be (2, E): sources, then targets; got {describe(edge_index)}")
+    edges = backend.astype(backend.contiguous(edge_index), np.int64)
+    particle.check_ids(backend, backend.flat(edges), count, "node id", lambda: f"{count} nodes (edge_index)")
+    return backend.contiguous(edges[0]), backend.contiguous(edges[1])
