@@ -57,6 +57,8 @@ MODEL_OPTIONS = {
             "batch_size", "val_split", "split_seed", "seed", "device", "augment"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
+    "gnn": ("sequence_model", "data", "data_dir", "nodes", "hidden", "heads", "dropout", "optimizer", "lr", "momentum",
+            "weight_decay", "epochs", "seed", "device"),
     "classifier": ("sequence_model", "data", "level", "window", "stride", "max_length", "embedding_dim", "hidden_size",
                    "num_layers", "heads", "dropout", "optimizer", "lr", "momentum", "weight_decay", "scheduler", "clip",
                    "epochs", "batch_size", "val_split", "split_seed", "seed", "device", "adding_length"),
@@ -65,14 +67,17 @@ CONFIG_NAMES = {"sequence_model": "model", "data": "dataset"}   # option -> the 
 
 
 def run_class_for(model):
-    from .training import ClassifierRun, LanguageModelRun, SequenceRun
+    from .training import ClassifierRun, LanguageModelRun, NodeRun, SequenceRun
 
-    return {"mlp": ClassifierRun, "cnn": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun}[model]
+    return {"mlp": ClassifierRun, "cnn": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun,
+            "gnn": NodeRun}[model]
 
 
 def default_out(model, given):
     if model in ("mlp", "cnn"):
         return f"runs/{model}-{given.get('dataset', 'digits')}"
+    if model == "gnn":
+        return f"runs/{given.get('model', 'gcn')}-{given.get('dataset', 'karate')}"
     if model == "classifier":
         data = os.path.splitext(os.path.basename(str(given.get("dataset", "pydoc-topics"))))[0]
         return f"runs/{given.get('model', 'lstm')}-{data}"
@@ -92,15 +97,20 @@ def command_train(args):
     if foreign:
         raise errors.ValueError(f"{', '.join('--' + f.replace('_', '-') for f in foreign)} do(es) not apply to {args.model}")
     given = {CONFIG_NAMES.get(name, name): value for name, value in given.items()}
+    if args.model == "gnn":
+        given = graph_options(given)
+    elif given.get("model") in GRAPH_MODELS:
+        raise errors.ValueError(f"--model {given['model']} is a graph network: minisora train gnn --model {given['model']}")
     run_class = run_class_for(args.model)
     out = args.out or default_out(args.model, given)
     prepare_run_folder(out, resume=args.resume, force=args.force)
     by_epochs = args.model != "gpt"
     if args.resume:
         run = run_class.resume(out, overrides=given)
-        say(f"resuming {out} from " + (f"epoch {run.epoch + 1}, step {run.batch}" if by_epochs else f"step {run.step}"))
+        say(f"resuming {out} from " + (f"epoch {run.epoch + 1}" + ("" if args.model == "gnn" else f", step {run.batch}")
+                                       if by_epochs else f"step {run.step}"))
     else:
-        run = run_class({"model": args.model, **given} if args.model != "classifier" else given, out)
+        run = run_class(given if args.model in ("classifier", "gnn") else {"model": args.model, **given}, out)
         say(describe_run(run))
     start = time.perf_counter()
     history = run.fit(progress=not args.no_progress)
@@ -113,8 +123,34 @@ def command_train(args):
     return 128 + run.stop_signal if run.stop_requested else 0   # 130 after Ctrl-C, 143 after SIGTERM, as shells report
 
 
+GRAPH_MODELS = ("gcn", "gat", "sage")
+
+
+def graph_options(given):
+    """`train gnn`'s options as its run takes them: --model gcn|gat|sage; --data karate, sbm, cora
+    (with --data-dir) or the folder holding Cora's files; one --hidden size."""
+    given = dict(given)
+    if given.get("model", "gcn") not in GRAPH_MODELS:
+        raise errors.ValueError(f"train gnn: --model must be one of {', '.join(GRAPH_MODELS)}, got {given['model']!r}")
+    data = given.get("dataset")
+    if data is not None and data not in ("karate", "sbm", "cora"):
+        if not os.path.isdir(data):
+            raise errors.ValueError(f"train gnn: --data must be karate, sbm, cora or a folder with cora.content and "
+                                    f"cora.cites, got {data!r}")
+        given["dataset"], given["data_dir"] = "cora", data
+    if "hidden" in given:
+        if len(given["hidden"]) != 1:
+            raise errors.ValueError(f"train gnn: --hidden takes one size (the hidden layer), got {given['hidden']}")
+        given["hidden"] = given["hidden"][0]
+    return given
+
+
 def describe_run(run):
     c = run.config
+    if run.kind == "node-classifier":
+        from .training.node_classifier import describe
+
+        return describe(run)
     if run.kind == "sequence-classifier":
         parameters = sum(p.numel() for p in run.model.parameters())
         data = ("the adding problem, T " + str(c["adding_length"]) if c["dataset"] == "adding" else
@@ -154,21 +190,25 @@ def command_generate(args):
 def command_eval(args):
     from .plot import confusion_matrix, plot_confusion_matrix
     from .serialization import load
-    from .training import ClassifierRun, SequenceRun, checkpoint_path
+    from .training import ClassifierRun, NodeRun, SequenceRun, checkpoint_path
     from .training.classifier import accuracy_table
     from .training.data_setup import test_set
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
-    run_class = {"classifier": ClassifierRun, "sequence-classifier": SequenceRun}.get(state.get("kind"))
+    run_class = {"classifier": ClassifierRun, "sequence-classifier": SequenceRun,
+                 "node-classifier": NodeRun}.get(state.get("kind"))
     if run_class is None:
         raise errors.ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
     # scored on the CPU, wherever it was trained
     config = {**state["config"], "device": "cpu", **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = run_class(config, os.path.dirname(path))
     run.model.load_state_dict(state["model"])
-    # the run already holds the train/validation split (and a sequence run its test set); MNIST's test files are read anew
-    if args.split == "test":
+    # the run already holds the train/validation split (and a sequence run its test set, a graph its node
+    # splits); MNIST's test files are read anew
+    if run_class is NodeRun:
+        dataset = args.split
+    elif args.split == "test":
         dataset = run.test if run_class is SequenceRun else test_set(config)
     else:
         dataset = {"train": run.loader.dataset, "val": run.validation}[args.split]
@@ -356,13 +396,17 @@ def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model; writes a checkpoint, metrics.jsonl and curves.png")
     train.add_argument("model", choices=sorted(MODEL_OPTIONS),
                        help="mlp (digits, moons, MNIST), cnn (LeNet on digits or MNIST), classifier (text or "
-                            "sequences: LSTM, GRU, RNN, transformer) or gpt (a character model)")
-    sequences = train.add_argument_group("classifier")
-    sequences.add_argument("--model", dest="sequence_model", choices=["lstm", "gru", "rnn", "transformer", "bag"],
-                           help="default lstm (Embedding -> 2-layer LSTM -> Linear on the last real step); bag: "
-                                "the bag-of-tokens logistic regression baseline")
-    sequences.add_argument("--data", help="pydoc-topics (the default: Python's help text by topic group), adding (the "
-                                          "adding problem) or the path of a CSV/TSV file of text,label rows")
+                            "sequences: LSTM, GRU, RNN, transformer), gnn (a graph network classifying nodes: GCN, "
+                            "GAT, GraphSAGE) or gpt (a character model)")
+    sequences = train.add_argument_group("classifier and gnn")
+    sequences.add_argument("--model", dest="sequence_model",
+                           choices=["lstm", "gru", "rnn", "transformer", "bag"] + list(GRAPH_MODELS),
+                           help="classifier: default lstm (Embedding -> 2-layer LSTM -> Linear on the last real step); "
+                                "bag: the bag-of-tokens logistic regression baseline. gnn: gcn (default), gat or sage")
+    sequences.add_argument("--data", help="classifier: pydoc-topics (the default: Python's help text by topic group), "
+                                          "adding (the adding problem) or the path of a CSV/TSV file of text,label "
+                                          "rows. gnn: karate (the default), sbm, cora (with --data-dir) or Cora's folder")
+    sequences.add_argument("--nodes", type=COUNT, help="gnn: nodes of the sbm graph (default 10000)")
     sequences.add_argument("--level", choices=["char", "word"], help="tokens: words (default) or characters")
     sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128)")
     sequences.add_argument("--stride", type=COUNT, help="characters between pydoc-topics training windows "
@@ -375,17 +419,20 @@ def add_train_parser(commands):
     mlp = train.add_argument_group("mlp (and classifier)")
     mlp.add_argument("--dataset", choices=["digits", "moons", "circles", "spiral", "mnist", "fashion-mnist"],
                      help="default digits (scikit-learn's 8x8 digits, bundled)")
-    mlp.add_argument("--data-dir", help="folder with the IDX files, for mnist and fashion-mnist")
-    mlp.add_argument("--hidden", type=COUNT, nargs="+", help="hidden layer sizes (default 64)")
+    mlp.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist), or with cora.content "
+                                         "and cora.cites (gnn --data cora)")
+    mlp.add_argument("--hidden", type=COUNT, nargs="+", help="hidden layer sizes (default 64; gnn: one size, default 16, "
+                                                                       "gat 8 per head)")
     mlp.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
-    mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"], help="default sgd")
+    mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"],
+                     help="default sgd (gnn: adam)")
     mlp.add_argument("--momentum", type=number(float, 0.0, 1.0, high_open=True),
                      help="for sgd and rmsprop (default 0.9)")
     mlp.add_argument("--scheduler", choices=["none", "cosine", "step"], help="lr schedule over the epochs (default cosine)")
     mlp.add_argument("--clip", type=POSITIVE, help="clip the gradient norm to this value")
     mlp.add_argument("--augment", action="store_true", default=None,
                      help="cnn: shift each training image by up to a pixel each way (seeded)")
-    mlp.add_argument("--epochs", type=COUNT, help="default 30")
+    mlp.add_argument("--epochs", type=COUNT, help="default 30 (gnn: 200 full-graph steps)")
     mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
                      help="fraction held out for validation (default 0.2)")
     mlp.add_argument("--split-seed", type=SEED, help="which samples are held out (default 0; fixed across seeds)")
@@ -393,15 +440,17 @@ def add_train_parser(commands):
     gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
     gpt.add_argument("--layers", type=COUNT, help="transformer blocks (default 4)")
     gpt.add_argument("--d-model", type=COUNT, help="vector size (default 128)")
-    gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer)")
+    gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer; "
+                                                       "gnn gat: 8)")
     gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
     gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000)")
     gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250)")
     both = train.add_argument_group("both")
-    both.add_argument("--lr", type=NON_NEGATIVE, help="learning rate (default 0.1 for mlp, 1e-3 for gpt)")
+    both.add_argument("--lr", type=NON_NEGATIVE, help="learning rate (default 0.1 for mlp, 1e-3 for gpt, "
+                                                               "0.01 for gnn, 0.005 for its gat)")
     both.add_argument("--batch-size", type=COUNT, help="default 128 for mlp, 32 for gpt")
-    both.add_argument("--weight-decay", type=NON_NEGATIVE, help="default 0 for mlp, 0.1 for gpt (AdamW)")
-    both.add_argument("--dropout", type=number(float, 0.0, 1.0, high_open=True), help="default 0")
+    both.add_argument("--weight-decay", type=NON_NEGATIVE, help="default 0 for mlp, 0.1 for gpt (AdamW), 5e-4 for gnn")
+    both.add_argument("--dropout", type=number(float, 0.0, 1.0, high_open=True), help="default 0 (gnn: 0.5, gat 0.6)")
     both.add_argument("--seed", type=SEED, help="initial weights, data order and dropout (default 0)")
     both.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu; cuda needs a GPU)")
     both.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")

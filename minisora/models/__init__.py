@@ -1,7 +1,8 @@
 """Reference models the CLI and the lessons train."""
+from .gnn import GraphClassifier, NodeClassifier
 from .gpt import GPT
 from .lenet import LeNet
 from .mlp import MLP
 from .text_classifier import SequenceRegressor, TextClassifier
 
-__all__ = ["MLP", "GPT", "LeNet", "TextClassifier", "SequenceRegressor"]
+__all__ = ["MLP", "GPT", "LeNet", "TextClassifier", "SequenceRegressor", "NodeClassifier", "GraphClassifier"]
