@@ -47,7 +47,7 @@ def networkx():
     try:
         import networkx
     except ImportError:   # pragma: no cover - a dependency; the message is for broken installs
-        raise errors.ImportError("the graph datasets need networkx: pip install networkx") from None
+        raise ImportError("the graph datasets need networkx: pip install networkx") from None
     return networkx
 
 
@@ -63,7 +63,7 @@ def karate_club():
                     others, others, ["Mr. Hi", "Officer"])
 
 
-def sbm(nodes=10_000, blocks=5, average_degree=10.0, inside_share=0.8, features=32, noise=2.0, label_rate=0.05,
+def sbm(nodes=10_000, blocks=5, average_degree=10.0, inside_share=0.8, features=32, noise=3.0, label_rate=0.05,
         seed=0):
     """A planted partition of `nodes` into `blocks` equal blocks. Each node has about
     `average_degree` neighbours, `inside_share` of them in its own block; features are the block's
@@ -109,11 +109,12 @@ def cora(folder, per_class=20, val=500, test=1000, seed=0):
     """Cora from the LINQS text files in `folder`: cora.content lines are
     `<paper id> <0/1 word attributes...> <class label>`, cora.cites lines `<cited id> <citing id>`.
     The citations become an undirected graph; a citation naming a paper not in cora.content is
-    refused. Splits as Planetoid's: per_class train nodes of each class, then val and test nodes."""
+    refused. Splits as Planetoid's: per_class train nodes of each class, then val and test nodes
+    (fewer in a small file)."""
     content, cites = os.path.join(folder, "cora.content"), os.path.join(folder, "cora.cites")
     for path in (content, cites):
         if not os.path.isfile(path):
-            raise errors.FileNotFoundError(f"cora: no {os.path.basename(path)} in {folder} (the LINQS Cora files)")
+            raise FileNotFoundError(f"cora: no {os.path.basename(path)} in {folder} (the LINQS Cora files)")
     ids, rows, labels = [], [], []
     with open(content) as handle:
         for number, line in enumerate(handle, 1):
@@ -148,8 +149,11 @@ def cora(folder, per_class=20, val=500, test=1000, seed=0):
     class_names = sorted(set(labels))
     y = np.array([class_names.index(label) for label in labels], np.int64)
     rng = np.random.default_rng(seed)
-    train = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(len(class_names))])
+    # (a small file: at most half of each class trains, and at least one node validates)
+    train = np.concatenate([rng.permutation(members)[:min(per_class, max(1, len(members) // 2))]
+                            for members in (np.flatnonzero(y == c) for c in range(len(class_names)))])
     rest = rng.permutation(np.setdiff1d(np.arange(len(y)), train))
+    val = min(val, max(1, len(rest) // 2))
     edges = np.array(pairs, np.int64).reshape(-1, 2).T
     edges = edges[:, edges[0] != edges[1]]
     return NodeData("cora", Graph.undirected(edges, len(ids)), x, y, np.sort(train), np.sort(rest[:val]),

@@ -64,6 +64,9 @@ class NodeRun:
         self.optimizer = make_optimizer(self.config, self.model.parameters())
         self.graph = self.data.graph.to(self.device)
         self.x = Tensor(self.data.x, device=self.device)
+        empty = [split for split, ids in self.splits().items() if split != "test" and len(ids) == 0]
+        if empty:
+            raise errors.ValueError(f"{self.data.name}: no nodes in its {' and '.join(empty)} split")
         self.labels = {split: (Tensor(ids, device=self.device), Tensor(self.data.y[ids], device=self.device))
                        for split, ids in self.splits().items()}
         self.epoch, self.history = 0, []
