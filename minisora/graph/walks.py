@@ -23,10 +23,12 @@ from ..backends.kernel import kernel, scalar
 
 @kernel(parallel=True)
 def uniform_walks_kernel(indptr, neighbours, uniforms, walks):
-    """walks[w, 0] is the start; each step moves to neighbour floor(u * degree) of the current node."""
-    for w in prange(walks.shape[0]):
-        node = walks[w, 0]
-        for step in range(1, walks.shape[1]):
+    """walks[w, 0] is the start; each step moves to neighbour floor(u * degree) of the current node.
+    Every walk takes step 1, then every walk step 2, ...: the walks' memory reads do not wait on
+    each other (one walk's next node waits on its last), so the memory serves many at once."""
+    for step in range(1, walks.shape[1]):
+        for w in prange(walks.shape[0]):
+            node = walks[w, step - 1]
             degree = indptr[node + 1] - indptr[node]
             if degree > 0:
                 pick = min(int(uniforms[w, step - 1] * degree), degree - 1)
@@ -50,10 +52,12 @@ def is_neighbour(indptr, neighbours, node, other):
 @kernel(parallel=True)
 def node2vec_walks_kernel(indptr, neighbours, uniforms, back, away, walks):
     """node2vec: the step to x from v (having come from t) weighs back = 1/p if x = t, 1 if x is
-    t's neighbour, away = 1/q otherwise; one uniform number picks along the running total."""
-    for w in prange(walks.shape[0]):
-        previous, node = -1, walks[w, 0]
-        for step in range(1, walks.shape[1]):
+    t's neighbour, away = 1/q otherwise; one uniform number picks along the running total.
+    (Step by step over all walks, as the uniform walks.)"""
+    for step in range(1, walks.shape[1]):
+        for w in prange(walks.shape[0]):
+            node = walks[w, step - 1]
+            previous = walks[w, step - 2] if step >= 2 else -1
             start, degree = indptr[node], indptr[node + 1] - indptr[node]
             if degree == 0:
                 walks[w, step] = node
@@ -67,8 +71,7 @@ def node2vec_walks_kernel(indptr, neighbours, uniforms, back, away, walks):
                 if target < 0:
                     chosen = neighbours[k]
                     break
-            previous, node = node, chosen
-            walks[w, step] = node
+            walks[w, step] = chosen
 
 
 @scalar(inline=False)
@@ -96,7 +99,7 @@ def random_walks(graph, length, walks_per_node=1, p=1.0, q=1.0, start=None, gene
     generator = generator or ms_random.generator()
     walks = np.empty((starts.size * walks_per_node, length + 1), np.int64)
     walks[:, 0] = np.tile(starts, walks_per_node)
-    uniforms = generator.random((walks.shape[0], max(length, 1)))
+    uniforms = generator.random((walks.shape[0], max(length, 1)), dtype=np.float32)
     indptr, neighbours = graph.neighbours()
     if p == 1.0 and q == 1.0:
         uniform_walks_kernel.cpu()(indptr, neighbours, uniforms, walks)
