@@ -39,6 +39,10 @@ WRONG_ANSWERS = {
     ("13_convolution", "13_conv2d.py"): [("grad_x[:, :, i:i + out_h, j:j + out_w]", "grad_x[:, :, j:j + out_h, i:i + out_w]"),
                                          ("weight[:, :, i, j])", "weight[:, :, j, i])"),
                                          ("grad_y.sum(axis=(0, 2, 3))", "grad_y.sum(axis=(0, 2))")],
+    ("14_graphs", "14_segment_softmax.py"): [
+        ("return weights * (grad_weights - totals[index]), None", "return weights * grad_weights, None"),
+        ("np.add.at(totals, index, weights * grad_weights)", "np.add.at(totals, index, grad_weights)"),
+        ("return weights * (grad_weights - totals[index]), None", "return weights * (grad_weights - totals[index])")],
 }
 CASES = [(notes, solution, edit, index) for (notes, solution), edits in WRONG_ANSWERS.items()
          for index, edit in enumerate(edits)]
