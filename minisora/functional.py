@@ -16,6 +16,7 @@ from .particles import layer_norm as layer_norm_particle
 from .particles import losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, pooling, positional, recurrent, shape
 from .dims import dim_or_axis
+from .graph import Graph
 from .dtypes import scalar_dtype
 from .tensor import Tensor, operand
 
@@ -370,10 +371,13 @@ def segment_softmax(scores, index, num_nodes=None, graph_groups=None):
 
 
 def spmm(graph, x, values):
-    """A x for the sparse A with A[t, s] = values[e] for each edge e = (s -> t) of `graph` (an
-    ms.graph.Graph, whose groupings are built once): y[t] = sum of values[e] x[s] over t's edges."""
-    return autograd.call(graph_particle.Spmm, as_tensor(values), as_tensor(x), graph.edge_index,
-                         by_target=graph.by_target(), by_source=graph.by_source())
+    """A x for the sparse A with A[t, s] = values[e] for each edge e = (s -> t): y[t] = sum of
+    values[e] x[s] over t's edges. `graph`: an ms.graph.Graph (its groupings built once and kept),
+    or a (2, E) integer edge_index (grouped at each call)."""
+    if isinstance(graph, Graph):
+        return autograd.call(graph_particle.Spmm, as_tensor(values), as_tensor(x), graph.edge_index,
+                             by_target=graph.by_target(), by_source=graph.by_source())
+    return autograd.call(graph_particle.Spmm, as_tensor(values), as_tensor(x), as_tensor(graph))
 
 
 def rnn_step(gx, h, weight_hh, bias_hh=None, nonlinearity="tanh", active=None):

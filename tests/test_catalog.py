@@ -85,6 +85,14 @@ SAMPLES = {
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [normal(2, 2, 5, 4)], {"output_size": (2, 3)}),
     "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [normal(3, 2, 4), normal(2),
                                                                                     normal(2)], {"training": True}),
+    "gather_rows": (F.gather_rows, [normal(3, 2), np.array([2, 0, 2, 1])], {}),
+    "scatter_add": (lambda s, i: F.scatter_add(s, i, 3), [normal(4, 2), np.array([2, 0, 2, 2])], {"num_nodes": 3}),
+    "scatter_mean": (lambda s, i: F.scatter_mean(s, i, 3), [normal(4, 2), np.array([2, 0, 2, 2])], {"num_nodes": 3}),
+    "scatter_max": (lambda s, i: F.scatter_max(s, i, 3), [normal(4, 2), np.array([2, 0, 2, 2])], {"num_nodes": 3}),
+    "segment_softmax": (lambda s, i: F.segment_softmax(s, i, 3), [normal(4, 2), np.array([2, 0, 2, 2])],
+                        {"num_nodes": 3}),
+    "spmm": (lambda w, x, e: F.spmm(e, x, w), [normal(4), normal(3, 2),
+                                                                  np.array([[0, 1, 2, 2], [2, 0, 2, 1]])], {}),
 }
 # Particles whose results are not one float tensor, each checked by its own few lines below.
 SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell"}   # (the last two: test_recurrent.py)

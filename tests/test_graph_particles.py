@@ -67,6 +67,9 @@ def test_gather_softmax_spmm_match_the_reference(dtype, device):
     values = rng.standard_normal(EDGES.shape[1])
     check_against_reference(get("spmm"), lambda v, h, _: F.spmm(graph, h, v), [values, x, EDGES], dtype=dtype,
                             device=device)
+    heads = rng.standard_normal((EDGES.shape[1], 2))   # a weight per head: GAT's weighted sum of messages
+    check_against_reference(get("spmm"), lambda v, h, _: F.spmm(graph, h, v), [heads, x.reshape(NODES, 2, 2), EDGES],
+                            dtype=dtype, device=device)
 
 
 def test_segment_softmax_is_stable_and_sums_to_one_per_node():
@@ -114,6 +117,8 @@ def test_segment_softmax_and_spmm_gradcheck_on_drawn_graphs(graph, heads):
     g = Graph(edge_index, n)
     check_gradcheck(lambda v, h: F.spmm(g, h, v), [rng.standard_normal(edge_index.shape[1]),
                                                     rng.standard_normal((n, 3))])
+    check_gradcheck(lambda v, h: F.spmm(g, h, v), [rng.standard_normal((edge_index.shape[1], heads)),
+                                                    rng.standard_normal((n, heads, 2))])
 
 
 def test_graph_self_loops_and_gcn_weights():
@@ -144,8 +149,10 @@ def test_bad_input_names_the_particle_and_the_ids():
         F.scatter_mean(x, ms.tensor([0.0, 1.0, 1.0]), 2)
     with pytest.raises(ValueError, match=r"^scatter_max: src float64\[3, 2\] has 3 rows, index int64\[2\] 2 ids"):
         F.scatter_max(x, ms.tensor([0, 1]), 2)
-    with pytest.raises(ValueError, match=r"^spmm: values float64\[2\] must hold one weight per edge \(7,\)"):
+    with pytest.raises(ValueError, match=r"^spmm: values float64\[2\] must hold one weight per edge \(7 edges\)"):
         F.spmm(Graph(EDGES, NODES), ms.tensor(np.ones((NODES, 2))), ms.tensor(np.ones(2)))
+    with pytest.raises(ValueError, match=r"^spmm: values \(E,\) take x \(nodes, features\) and values \(E, heads\)"):
+        F.spmm(Graph(EDGES, NODES), ms.tensor(np.ones((NODES, 3, 2))), ms.tensor(np.ones((7, 2))))
     with pytest.raises(IndexError, match=r"^Graph: edge_index names node 4, outside num_nodes=3"):
         Graph(EDGES, 3)
     with pytest.raises(TypeError, match=r"^Graph: edge_index must be integers"):

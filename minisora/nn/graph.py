@@ -77,8 +77,7 @@ class GATConv(Module):
         weights = F.segment_softmax(F.leaky_relu(scores, self.negative_slope), targets, looped.num_nodes,
                                     looped.by_target())
         dropped = F.dropout(weights, self.dropout, self.training)
-        messages = F.gather_rows(h, sources, looped.by_source()) * dropped.unsqueeze(-1)   # (E, H, C)
-        out = F.scatter_add(messages, targets, looped.num_nodes, graph_groups=looped.by_target())
+        out = F.spmm(looped, h, dropped)   # out[i, h] = sum over i's sources j of a_ij W x_j, head by head
         out = out.reshape(x.shape[0], self.heads * self.out_channels) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias

@@ -257,13 +257,15 @@ class Conv2d(Particle):
         out_h, out_w = geometry["out"]
         k, columns = channels // groups * kernel_h * kernel_w, count * out_h * out_w
         cols = backend.empty((channels * kernel_h * kernel_w, columns), x.dtype)
-        ctx.run(im2col, backend.contiguous(x), kernel_h, kernel_w, *geometry["launch"], out_w, cols)
+        if count:   # (an empty batch: no columns to fill, and its places would divide by zero)
+            ctx.run(im2col, backend.contiguous(x), kernel_h, kernel_w, *geometry["launch"], out_w, cols)
         # y_g = w_g @ cols_g: one product per group, over every sample at once
         w_groups = backend.reshape(backend.contiguous(weight), (groups, outs // groups, k))
         y_columns = product(ctx, w_groups, backend.reshape(cols, (groups, k, columns)))
         y = backend.empty((count, outs, out_h * out_w), x.dtype)
-        ctx.run(images, backend.reshape(y_columns, (outs, columns)),
-                backend.zeros((outs,), x.dtype) if bias is None else backend.contiguous(bias), y)
+        if count:
+            ctx.run(images, backend.reshape(y_columns, (outs, columns)),
+                    backend.zeros((outs,), x.dtype) if bias is None else backend.contiguous(bias), y)
         ctx.save(cols, w_groups)
         ctx.geometry, ctx.x_shape, ctx.weight_shape, ctx.has_bias = geometry, x.shape, weight.shape, bias is not None
         return backend.reshape(y, (count, outs, out_h, out_w))
@@ -276,15 +278,18 @@ class Conv2d(Particle):
         count, columns = ctx.x_shape[0], cols.shape[1]
         grad = backend.contiguous(backend.astype(grad_y, cols.dtype))
         grad_columns = backend.empty((groups * outs_per_group, columns), cols.dtype)
-        ctx.run(columns_of, backend.reshape(grad, (count, groups * outs_per_group, columns // count)), grad_columns)
+        places = ctx.geometry["out"][0] * ctx.geometry["out"][1]
+        if count:
+            ctx.run(columns_of, backend.reshape(grad, (count, groups * outs_per_group, places)), grad_columns)
         grad_groups = backend.reshape(grad_columns, (groups, outs_per_group, columns))
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
             grad_cols = product(ctx, transposed(backend, w_groups), grad_groups)   # (G, K, N Ho Wo)
             grad_x = backend.empty(ctx.x_shape, cols.dtype)
             kernel_h, kernel_w = ctx.weight_shape[2:]
-            ctx.run(col2im, backend.reshape(grad_cols, cols.shape), kernel_h, kernel_w, *ctx.geometry["launch"],
-                    ctx.geometry["out"][1], grad_x)
+            if count:
+                ctx.run(col2im, backend.reshape(grad_cols, cols.shape), kernel_h, kernel_w, *ctx.geometry["launch"],
+                        ctx.geometry["out"][1], grad_x)
         if needs[1]:
             # dw_g^T = cols_g dy_g^T (K, O/G): BLAS is faster with the long sum inside a tall, thin product
             grad_w_t = product(ctx, backend.reshape(cols, (groups, k, columns)), transposed(backend, grad_groups))

@@ -14,6 +14,8 @@ layout); x holds one row per node (N, F...), a message one row per edge (E, F...
     spmm             y[t] = sum over edges (s -> t) of w[e] x[s]      (A x, A[t, s] = w[e]: a sparse product)
                                                                   dx[s] = sum over edges (s -> t) of w[e] dy[t] (A^T dy)
                                                                   dw[e] = dy[t] . x[s]
+                     with a weight per head, w (E, H) and x (N, H, C): y[t, h] = sum of w[e, h] x[s, h]
+                     (GAT's weighted sum of messages, without making the (E, H, C) messages)
 
 Race-free sums on the CPU: the edges are grouped by the node they add into (`group_by`: a
 counting sort, the CSR form of the graph: indptr[i]..indptr[i + 1] are the positions in `order`
@@ -159,25 +161,34 @@ def segment_softmax_backward_kernel(weights, grad_weights, indptr, order, grad_s
 
 @kernel(parallel=True)
 def spmm_kernel(values, x, sources, indptr, order, y):
-    """y[t] = sum over t's edges e (grouped by target) of values[e] x[sources[e]]."""
+    """y[t, h, :] = sum over t's edges e (grouped by target) of values[e, h] x[sources[e], h, :], with
+    x and y as rows (nodes, H C) and a column of values per head h (one head: A x)."""
+    heads = values.shape[1]
+    width = y.shape[1] // heads
     for t in prange(y.shape[0]):
         for j in range(y.shape[1]):
             y[t, j] = 0.0
         for k in range(indptr[t], indptr[t + 1]):
             e = order[k]
-            weight, s = values[e], sources[e]
-            for j in range(y.shape[1]):
-                y[t, j] += weight * x[s, j]
+            s = sources[e]
+            for h in range(heads):
+                weight = values[e, h]
+                for j in range(h * width, (h + 1) * width):
+                    y[t, j] += weight * x[s, j]
 
 
 @kernel(parallel=True)
 def edge_dots_kernel(grad_y, x, sources, targets, grad_values):
-    """grad_values[e] = grad_y[targets[e]] . x[sources[e]]: how the loss moves with edge e's weight."""
+    """grad_values[e, h] = grad_y[targets[e], h, :] . x[sources[e], h, :]: how the loss moves with
+    edge e's weight in head h."""
+    heads = grad_values.shape[1]
+    width = x.shape[1] // heads
     for e in prange(sources.size):
-        total = 0.0
-        for j in range(x.shape[1]):
-            total += grad_y[targets[e], j] * x[sources[e], j]
-        grad_values[e] = total
+        for h in range(heads):
+            total = 0.0
+            for j in range(h * width, (h + 1) * width):
+                total += grad_y[targets[e], j] * x[sources[e], j]
+            grad_values[e, h] = total
 
 
 # GPU twins: a thread per number written (grouped), or per edge and feature (atomic)
@@ -279,6 +290,8 @@ def segment_softmax_gpu(scores, indptr, order, weights):
 
 @segment_softmax_kernel.gpu
 def launch_segment_softmax(scores, indptr, order, weights):
+    if scores.shape[0] == 0:   # no edges: nothing to weigh (and an empty array's shape may not reach the kernel)
+        return
     launch_elementwise(segment_softmax_gpu, (indptr.size - 1) * scores.shape[1], scores, indptr, order, weights)
 
 
@@ -297,29 +310,35 @@ def segment_softmax_backward_gpu(weights, grad_weights, indptr, order, grad_scor
 
 @segment_softmax_backward_kernel.gpu
 def launch_segment_softmax_backward(weights, grad_weights, indptr, order, grad_scores):
+    if weights.shape[0] == 0:
+        return
     launch_elementwise(segment_softmax_backward_gpu, (indptr.size - 1) * weights.shape[1], weights, grad_weights,
                        indptr, order, grad_scores)
 
 
 @gpu_kernel
 def spmm_gpu(values, x, sources, indptr, order, y):
-    width = y.shape[1]
+    width, heads = y.shape[1], values.shape[1]
     for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         t, j = n // width, n % width
+        h = j // (width // heads)
         total = 0.0
         for k in range(indptr[t], indptr[t + 1]):
             e = order[k]
-            total += values[e] * x[sources[e], j]
+            total += values[e, h] * x[sources[e], j]
         y[t, j] = total
 
 
 @gpu_kernel
 def edge_dots_gpu(grad_y, x, sources, targets, grad_values):
-    for e in range(cuda.grid(1), grad_values.size, cuda.gridsize(1)):
+    heads = grad_values.shape[1]
+    width = x.shape[1] // heads
+    for n in range(cuda.grid(1), grad_values.size, cuda.gridsize(1)):
+        e, h = n // heads, n % heads
         total = 0.0
-        for j in range(x.shape[1]):
+        for j in range(h * width, (h + 1) * width):
             total += grad_y[targets[e], j] * x[sources[e], j]
-        grad_values[e] = total
+        grad_values[e, h] = total
 
 
 gather = gather_kernel.on_gpu(gather_gpu)
@@ -567,7 +586,7 @@ class SegmentSoftmax(Particle):
 
 class Spmm(Particle):
     name = "spmm"
-    formula = "y[t] = sum over the edges e = (s -> t) of w[e] x[s]   (A x with A[t, s] = w[e])"
+    formula = "y[t] = sum over the edges e = (s -> t) of w[e] x[s]   (A x with A[t, s] = w[e]; per head: w (E, H), x (N, H, C))"
     gradient = "dx[s] = sum over the edges (s -> t) of w[e] dy[t] (A^T dy); dw[e] = dy[t] . x[s]"
     kernels = (spmm_rows, edge_dots)
 
@@ -576,46 +595,54 @@ class Spmm(Particle):
         cls.require_float(values, x)
         if values.dtype != x.dtype:
             cls.fail(f"values {describe(values)} and x {describe(x)} must share a dtype", TypeError)
-        if x.ndim != 2:
-            cls.fail(f"x must be (nodes, features), got {describe(x)}")
+        heads = values.shape[1] if values.ndim == 2 else 1
+        if values.ndim not in (1, 2) or x.ndim != values.ndim + 1 or (values.ndim == 2 and x.shape[1] != heads):
+            cls.fail(f"values (E,) take x (nodes, features) and values (E, heads) take x (nodes, heads, features); "
+                     f"got values {describe(values)} and x {describe(x)}")
         backend = ctx.backend
         sources, targets = check_edges(cls, backend, edge_index, x.shape[0])
-        if values.shape != (sources.size,):
-            cls.fail(f"values {describe(values)} must hold one weight per edge ({sources.size},)")
+        if values.shape[0] != sources.size:
+            cls.fail(f"values {describe(values)} must hold one weight per edge ({sources.size} edges)")
         by_target = grouped(backend, targets, x.shape[0], by_target)
-        y = backend.empty(x.shape, x.dtype)
-        ctx.run(spmm_rows, backend.contiguous(values), backend.contiguous(x), sources, by_target.indptr,
-                by_target.order, y)
-        ctx.save(values, x, sources, targets)
-        ctx.by_source = by_source
-        return y
+        weights = backend.reshape(backend.contiguous(values), (sources.size, heads))
+        rows, _ = as_rows(backend, x)
+        y = backend.empty(rows.shape, x.dtype)
+        ctx.run(spmm_rows, weights, rows, sources, by_target.indptr, by_target.order, y)
+        ctx.save(weights, rows, sources, targets)
+        ctx.by_source, ctx.shapes = by_source, (values.shape, x.shape)
+        return backend.reshape(y, x.shape)
 
     @staticmethod
     def backward(ctx, grad_y):
-        values, x, sources, targets = ctx.saved
+        weights, rows, sources, targets = ctx.saved
         backend, needs = ctx.backend, ctx.needs_input_grad
-        grad_y = backend.contiguous(grad_y)
+        grad_rows, _ = as_rows(backend, grad_y)
         grad_values = grad_x = None
         if needs[0]:
-            grad_values = backend.empty(values.shape, values.dtype)
-            ctx.run(edge_dots, grad_y, backend.contiguous(x), sources, targets, grad_values)
+            grad_values = backend.empty(weights.shape, weights.dtype)
+            ctx.run(edge_dots, grad_rows, rows, sources, targets, grad_values)
+            grad_values = backend.reshape(grad_values, ctx.shapes[0])
         if needs[1]:   # A^T dy: the same product with the edges turned around, grouped by source
-            by_source = grouped(backend, sources, x.shape[0], ctx.by_source)
-            grad_x = backend.empty(x.shape, x.dtype)
-            ctx.run(spmm_rows, backend.contiguous(values), grad_y, targets, by_source.indptr, by_source.order, grad_x)
+            by_source = grouped(backend, sources, rows.shape[0], ctx.by_source)
+            grad_x = backend.empty(rows.shape, rows.dtype)
+            ctx.run(spmm_rows, weights, grad_rows, targets, by_source.indptr, by_source.order, grad_x)
+            grad_x = backend.reshape(grad_x, ctx.shapes[1])
         return grad_values, grad_x, None
 
     @staticmethod
     def reference(values, x, edge_index, by_target=None, by_source=None):
-        dense = np.zeros((x.shape[0], x.shape[0]), values.dtype)
-        np.add.at(dense, (edge_index[1], edge_index[0]), values)
-        return dense @ x
+        y = np.zeros(x.shape, np.result_type(values, x))
+        weights = values.reshape(values.shape + (1,) * (x.ndim - values.ndim))
+        np.add.at(y, edge_index[1], weights * x[edge_index[0]])
+        return y
 
     @staticmethod
     def reference_backward(values, x, edge_index, grad_y, by_target=None, by_source=None):
-        dense = np.zeros((x.shape[0], x.shape[0]), values.dtype)
-        np.add.at(dense, (edge_index[1], edge_index[0]), values)
-        return (np.einsum("ej,ej->e", grad_y[edge_index[1]], x[edge_index[0]]), dense.T @ grad_y, None)
+        weights = values.reshape(values.shape + (1,) * (x.ndim - values.ndim))
+        grad_x = np.zeros(x.shape, np.result_type(values, x))
+        np.add.at(grad_x, edge_index[0], weights * grad_y[edge_index[1]])
+        products = grad_y[edge_index[1]] * x[edge_index[0]]
+        return products.reshape(values.shape + (-1,)).sum(-1), grad_x, None
 
 
 def check_edges(particle, backend, edge_index, count):
