@@ -24,7 +24,9 @@ no two threads write one place and the result never depends on the threads' timi
 (minisora.graph) builds the groupings once and keeps them. On the GPU, scatter_add and
 scatter_mean add with atomics (a thread per edge and feature: fast, but floating-point sums then
 come in any order); deterministic=True uses the grouped sums there too. Every other GPU kernel
-here is grouped: a thread per (node, feature) walks its node's edges.
+here is grouped: a thread per (node, feature) walks its node's edges. Where the CPU loop and the
+GPU thread do the same per-node work, it is one scalar function both call (segment_largest,
+softmax_over_edges).
 
 Every id is range-checked before a kernel runs: compiled code does not check bounds.
 """
@@ -35,7 +37,7 @@ from numba import prange
 
 from .. import errors
 from ..backends.gpu import cuda, fill, gpu_kernel, launch_elementwise
-from ..backends.kernel import kernel
+from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
 
 Grouping = namedtuple("Grouping", "indptr order")
@@ -94,22 +96,27 @@ def segment_sum_kernel(src, index, indptr, order, mean, deterministic, y):
                 y[i, j] /= stop - start
 
 
-@kernel(parallel=True)
-def segment_max_kernel(src, indptr, order, winner, y):
+@scalar(inline=False)
+def segment_largest(src, indptr, order, i, j, winner, y):
     """y[i, j] = the largest src[e, j] over node i's edges (0 where it has none) and winner[i, j] = e
     (-1 where none): the first of ties, a NaN at once, as torch's scatter_reduce "amax"."""
+    best, won = 0.0, -1
+    for k in range(indptr[i], indptr[i + 1]):
+        e = order[k]
+        value = src[e, j]
+        if value != value:
+            best, won = value, e
+            break
+        if won < 0 or value > best:
+            best, won = value, e
+    y[i, j], winner[i, j] = best, won
+
+
+@kernel(parallel=True)
+def segment_max_kernel(src, indptr, order, winner, y):
     for i in prange(y.shape[0]):
         for j in range(y.shape[1]):
-            best, won = 0.0, -1
-            for k in range(indptr[i], indptr[i + 1]):
-                e = order[k]
-                value = src[e, j]
-                if value != value:
-                    best, won = value, e
-                    break
-                if won < 0 or value > best:
-                    best, won = value, e
-            y[i, j], winner[i, j] = best, won
+            segment_largest(src, indptr, order, i, j, winner, y)
 
 
 @kernel(parallel=True)
@@ -126,37 +133,45 @@ def winners_backward_kernel(grad_y, winner, grad_src):
                 grad_src[e, j] = grad_y[i, j]
 
 
+@scalar(inline=False)
+def softmax_over_edges(scores, indptr, order, i, h, weights):
+    """weights[e, h] for node i's edges e: the softmax of their scores in column h (a head)."""
+    largest = -np.inf
+    for k in range(indptr[i], indptr[i + 1]):
+        largest = max(largest, scores[order[k], h])
+    total = 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        e = order[k]
+        weights[e, h] = np.exp(scores[e, h] - largest)
+        total += weights[e, h]
+    for k in range(indptr[i], indptr[i + 1]):
+        weights[order[k], h] /= total
+
+
+@scalar(inline=False)
+def softmax_over_edges_backward(weights, grad_weights, indptr, order, i, h, grad_scores):
+    """ds[e, h] = a[e, h] (da[e, h] - sum over node i's edges of a da) for node i's edges e."""
+    dot = 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        e = order[k]
+        dot += weights[e, h] * grad_weights[e, h]
+    for k in range(indptr[i], indptr[i + 1]):
+        e = order[k]
+        grad_scores[e, h] = weights[e, h] * (grad_weights[e, h] - dot)
+
+
 @kernel(parallel=True)
 def segment_softmax_kernel(scores, indptr, order, weights):
-    """weights = the softmax of scores over each node's edges, column by column (a column per head)."""
     for i in prange(indptr.size - 1):
-        start, stop = indptr[i], indptr[i + 1]
         for h in range(scores.shape[1]):
-            largest = -np.inf
-            for k in range(start, stop):
-                largest = max(largest, scores[order[k], h])
-            total = 0.0
-            for k in range(start, stop):
-                e = order[k]
-                weights[e, h] = np.exp(scores[e, h] - largest)
-                total += weights[e, h]
-            for k in range(start, stop):
-                weights[order[k], h] /= total
+            softmax_over_edges(scores, indptr, order, i, h, weights)
 
 
 @kernel(parallel=True)
 def segment_softmax_backward_kernel(weights, grad_weights, indptr, order, grad_scores):
-    """ds[e] = a[e] (da[e] - sum over the node's edges of a da), column by column."""
     for i in prange(indptr.size - 1):
-        start, stop = indptr[i], indptr[i + 1]
         for h in range(weights.shape[1]):
-            dot = 0.0
-            for k in range(start, stop):
-                e = order[k]
-                dot += weights[e, h] * grad_weights[e, h]
-            for k in range(start, stop):
-                e = order[k]
-                grad_scores[e, h] = weights[e, h] * (grad_weights[e, h] - dot)
+            softmax_over_edges_backward(weights, grad_weights, indptr, order, i, h, grad_scores)
 
 
 @kernel(parallel=True)
@@ -247,17 +262,7 @@ def launch_segment_sum(src, index, indptr, order, mean, deterministic, y):
 def segment_max_gpu(src, indptr, order, winner, y):
     width = y.shape[1]
     for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
-        i, j = n // width, n % width
-        best, won = 0.0, -1
-        for k in range(indptr[i], indptr[i + 1]):
-            e = order[k]
-            value = src[e, j]
-            if value != value:
-                best, won = value, e
-                break
-            if won < 0 or value > best:
-                best, won = value, e
-        y[i, j], winner[i, j] = best, won
+        segment_largest(src, indptr, order, n // width, n % width, winner, y)
 
 
 @gpu_kernel
@@ -279,15 +284,7 @@ def launch_winners_backward(grad_y, winner, grad_src):
 def segment_softmax_gpu(scores, indptr, order, weights):
     heads = scores.shape[1]
     for n in range(cuda.grid(1), (indptr.size - 1) * heads, cuda.gridsize(1)):
-        i, h = n // heads, n % heads
-        largest = -np.inf
-        for k in range(indptr[i], indptr[i + 1]):
-            largest = max(largest, scores[order[k], h])
-        total = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            total += np.exp(scores[order[k], h] - largest)
-        for k in range(indptr[i], indptr[i + 1]):
-            weights[order[k], h] = np.exp(scores[order[k], h] - largest) / total
+        softmax_over_edges(scores, indptr, order, n // heads, n % heads, weights)
 
 
 @segment_softmax_kernel.gpu
@@ -301,13 +298,7 @@ def launch_segment_softmax(scores, indptr, order, weights):
 def segment_softmax_backward_gpu(weights, grad_weights, indptr, order, grad_scores):
     heads = weights.shape[1]
     for n in range(cuda.grid(1), (indptr.size - 1) * heads, cuda.gridsize(1)):
-        i, h = n // heads, n % heads
-        dot = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            dot += weights[order[k], h] * grad_weights[order[k], h]
-        for k in range(indptr[i], indptr[i + 1]):
-            e = order[k]
-            grad_scores[e, h] = weights[e, h] * (grad_weights[e, h] - dot)
+        softmax_over_edges_backward(weights, grad_weights, indptr, order, n // heads, n % heads, grad_scores)
 
 
 @segment_softmax_backward_kernel.gpu

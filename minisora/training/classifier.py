@@ -27,8 +27,8 @@ from ..models.lenet import image_side
 from ..plot import filters_and_feature_maps, training_curves
 from ..serialization import save
 from ..tensor import Tensor
-from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, say, stop_on_signals,
-                     write_metrics)
+from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, rebuilt, say,
+                     stop_on_signals, write_metrics)
 from .data_setup import shape_of, train_val_split
 
 DEFAULTS = {
@@ -243,9 +243,7 @@ class ClassifierRun:
             raise errors.ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
                                     "epochs; keep --epochs, or train with --scheduler none to extend a run")
         config.update(overrides)
-        run = cls(config, out, log)
-        run.model.load_state_dict(state["model"])
-        run.optimizer.load_state_dict(state["optimizer"])
+        run = rebuilt(cls, state, config, out, log)
         if run.scheduler is not None:
             run.scheduler.load_state_dict(state["scheduler"])
         run.epoch, run.batch = state["position"]["epoch"], state["position"]["batch"]

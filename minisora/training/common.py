@@ -61,6 +61,15 @@ def load_run(out, kind):
     return state
 
 
+def rebuilt(cls, state, config, out, log):
+    """A run of class `cls` made again from `config`, its model's and optimizer's state loaded from
+    the checkpoint `state` (a resume; the caller restores the rest of its position)."""
+    run = cls(config, out, log)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    return run
+
+
 def prepare_run_folder(out, resume=False, force=False):
     """Check the run folder before any work: a folder (made if missing) that can be written, not
     holding another run unless resumed or forced; then clear what a killed save left (.tmp-* files)."""
