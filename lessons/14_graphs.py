@@ -125,7 +125,8 @@ ms.manual_seed(0)
 walks = ms.graph.random_walks(graph, 10, walks_per_node=20)
 back = lambda w: float(np.mean(w[:, 2:] == w[:, :-2]))   # noqa: E731  (steps straight back)
 local, outward = (ms.graph.random_walks(graph, 10, walks_per_node=20, p=p, q=q) for p, q in ((0.1, 1), (10, 0.1)))
-print(f"steps straight back: uniform {back(walks):.0%}, p = 0.1: {back(local):.0%}, p = 10, q = 0.1: {back(outward):.0%}")
+print(f"steps straight back: uniform {back(walks):.0%}, p = 0.1: {back(local):.0%}, "
+      f"p = 10, q = 0.1: {back(outward):.0%}")
 assert back(local) > back(walks) > back(outward)
 
 probes = []

@@ -100,7 +100,8 @@ def command_train(args):
     if args.model == "gnn":
         given = graph_options(given)
     elif given.get("model") in GRAPH_MODELS:
-        raise errors.ValueError(f"--model {given['model']} is a graph network: minisora train gnn --model {given['model']}")
+        raise errors.ValueError(f"--model {given['model']} is a graph network: "
+                                f"minisora train gnn --model {given['model']}")
     run_class = run_class_for(args.model)
     out = args.out or default_out(args.model, given)
     prepare_run_folder(out, resume=args.resume, force=args.force)
@@ -405,7 +406,8 @@ def add_train_parser(commands):
                                 "bag: the bag-of-tokens logistic regression baseline. gnn: gcn (default), gat or sage")
     sequences.add_argument("--data", help="classifier: pydoc-topics (the default: Python's help text by topic group), "
                                           "adding (the adding problem) or the path of a CSV/TSV file of text,label "
-                                          "rows. gnn: karate (the default), sbm, cora (with --data-dir) or Cora's folder")
+                                          "rows. gnn: karate (the default), sbm, cora (with --data-dir) or "
+                                          "Cora's folder")
     sequences.add_argument("--nodes", type=COUNT, help="gnn: nodes of the sbm graph (default 10000)")
     sequences.add_argument("--level", choices=["char", "word"], help="tokens: words (default) or characters")
     sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128)")
@@ -421,8 +423,8 @@ def add_train_parser(commands):
                      help="default digits (scikit-learn's 8x8 digits, bundled)")
     mlp.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist), or with cora.content "
                                          "and cora.cites (gnn --data cora)")
-    mlp.add_argument("--hidden", type=COUNT, nargs="+", help="hidden layer sizes (default 64; gnn: one size, default 16, "
-                                                                       "gat 8 per head)")
+    mlp.add_argument("--hidden", type=COUNT, nargs="+",
+                     help="hidden layer sizes (default 64; gnn: one size, default 16, gat 8 per head)")
     mlp.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "gelu", "leaky_relu"])
     mlp.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "rmsprop", "adadelta"],
                      help="default sgd (gnn: adam)")

@@ -368,6 +368,18 @@ def as_rows(backend, x):
     return backend.reshape(backend.contiguous(x), (x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64)))), x.shape[1:]
 
 
+def per_edge(particle, backend, src, index, num_nodes, groups, what="src"):
+    """What a scatter or a segment softmax starts from: (num_nodes, the ids as int64, their grouping,
+    src as packed rows (E, features), src's trailing shape), after every check."""
+    particle.require_float(src)
+    count = counted_nodes(particle, src, num_nodes)
+    flat = check_index(particle, backend, index, count, "index")
+    if flat.size != src.shape[0]:
+        particle.fail(f"{what} {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
+    rows, trailing = as_rows(backend, src)
+    return count, flat, grouped(backend, flat, count, groups), rows, trailing
+
+
 def counted_nodes(particle, src, num_nodes):
     if not isinstance(num_nodes, (int, np.integer)) or num_nodes < 0:
         particle.fail(f"num_nodes must be an int >= 0, got {num_nodes!r}")
@@ -426,14 +438,8 @@ class ScatterAdd(Particle):
 
     @classmethod
     def forward(cls, ctx, src, index, num_nodes, groups=None, deterministic=False):
-        cls.require_float(src)
-        count = counted_nodes(cls, src, num_nodes)
         backend = ctx.backend
-        flat = check_index(cls, backend, index, count, "index")
-        if flat.size != src.shape[0]:
-            cls.fail(f"src {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
-        groups = grouped(backend, flat, count, groups)
-        rows, trailing = as_rows(backend, src)
+        count, flat, groups, rows, trailing = per_edge(cls, backend, src, index, num_nodes, groups)
         y = backend.empty((count, rows.shape[1]), src.dtype)
         ctx.run(segment_sum_kernel, rows, flat, groups.indptr, groups.order, cls.mean, bool(deterministic), y)
         ctx.save(flat, groups.indptr)
@@ -486,14 +492,8 @@ class ScatterMax(Particle):
 
     @classmethod
     def forward(cls, ctx, src, index, num_nodes, groups=None):
-        cls.require_float(src)
-        count = counted_nodes(cls, src, num_nodes)
         backend = ctx.backend
-        flat = check_index(cls, backend, index, count, "index")
-        if flat.size != src.shape[0]:
-            cls.fail(f"src {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
-        groups = grouped(backend, flat, count, groups)
-        rows, trailing = as_rows(backend, src)
+        count, flat, groups, rows, trailing = per_edge(cls, backend, src, index, num_nodes, groups)
         y = backend.empty((count, rows.shape[1]), src.dtype)
         winner = backend.empty((count, rows.shape[1]), np.int64)
         ctx.run(segment_max, rows, groups.indptr, groups.order, winner, y)
@@ -537,14 +537,8 @@ class SegmentSoftmax(Particle):
 
     @classmethod
     def forward(cls, ctx, scores, index, num_nodes, groups=None):
-        cls.require_float(scores)
-        count = counted_nodes(cls, scores, num_nodes)
         backend = ctx.backend
-        flat = check_index(cls, backend, index, count, "index")
-        if flat.size != scores.shape[0]:
-            cls.fail(f"scores {describe(scores)} has {scores.shape[0]} rows, index {describe(index)} {flat.size} ids")
-        groups = grouped(backend, flat, count, groups)
-        rows, trailing = as_rows(backend, scores)
+        count, flat, groups, rows, trailing = per_edge(cls, backend, scores, index, num_nodes, groups, "scores")
         weights = backend.empty(rows.shape, scores.dtype)
         ctx.run(segment_softmax_kernel, rows, groups.indptr, groups.order, weights)
         ctx.save(weights, groups.indptr, groups.order)

@@ -27,8 +27,7 @@ from ..models.lenet import image_side
 from ..plot import filters_and_feature_maps, training_curves
 from ..serialization import save
 from ..tensor import Tensor
-from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, rebuilt, say,
-                     stop_on_signals, write_metrics)
+from .common import CHECKPOINT, CURVES, draw_curves_or_skip, resumed, say, stop_on_signals, write_metrics
 from .data_setup import shape_of, train_val_split
 
 DEFAULTS = {
@@ -236,14 +235,7 @@ class ClassifierRun:
     @classmethod
     def resume(cls, out, overrides=None, log=say):
         """The run saved in `out`, ready to continue; `overrides` may raise the epoch count."""
-        state = load_run(out, cls.kind)
-        config, overrides = dict(state["config"]), dict(overrides or {})
-        check_overrides(config, overrides, ("epochs", "device"))
-        if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
-            raise errors.ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
-                                    "epochs; keep --epochs, or train with --scheduler none to extend a run")
-        config.update(overrides)
-        run = rebuilt(cls, state, config, out, log)
+        run, state = resumed(cls, out, overrides, log, check=keeps_the_schedule)
         if run.scheduler is not None:
             run.scheduler.load_state_dict(state["scheduler"])
         run.epoch, run.batch = state["position"]["epoch"], state["position"]["batch"]
@@ -252,6 +244,13 @@ class ClassifierRun:
         run.loader.load_state_dict(state["data_order"])
         ms_random.generator().bit_generator.state = state["random"]
         return run
+
+
+def keeps_the_schedule(config, overrides):
+    """--resume may not change --epochs under an lr schedule planned for them."""
+    if config["scheduler"] != "none" and overrides.get("epochs", config["epochs"]) != config["epochs"]:
+        raise errors.ValueError(f"--resume: the {config['scheduler']} lr schedule was planned for {config['epochs']} "
+                                "epochs; keep --epochs, or train with --scheduler none to extend a run")
 
 
 def accuracy_table(counts, names):

@@ -61,13 +61,20 @@ def load_run(out, kind):
     return state
 
 
-def rebuilt(cls, state, config, out, log):
-    """A run of class `cls` made again from `config`, its model's and optimizer's state loaded from
-    the checkpoint `state` (a resume; the caller restores the rest of its position)."""
-    run = cls(config, out, log)
+def resumed(cls, out, overrides, log, changeable=("epochs", "device"), check=None):
+    """(run, checkpoint state): the run of class `cls` saved in `out`, made again from its saved
+    configuration with the `overrides` it allows (`changeable`; `check(config, overrides)` may
+    refuse more), its model's and optimizer's state loaded. The caller restores the rest of its
+    position."""
+    state = load_run(out, cls.kind)
+    config, overrides = dict(state["config"]), dict(overrides or {})
+    check_overrides(config, overrides, changeable)
+    if check is not None:
+        check(config, overrides)
+    run = cls({**config, **overrides}, out, log)
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
-    return run
+    return run, state
 
 
 def prepare_run_folder(out, resume=False, force=False):

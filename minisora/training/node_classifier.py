@@ -21,8 +21,7 @@ from ..plot import embedding_projection, graph_classes, training_curves
 from ..serialization import save
 from ..tensor import Tensor
 from .classifier import make_optimizer
-from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, rebuilt, say,
-                     stop_on_signals, write_metrics)
+from .common import CHECKPOINT, CURVES, draw_curves_or_skip, resumed, say, stop_on_signals, write_metrics
 
 DEFAULTS = {"model": "gcn", "dataset": "karate", "data_dir": None, "nodes": 10_000, "hidden": None, "heads": 8,
             "dropout": None, "optimizer": "adam", "lr": None, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 200,
@@ -149,11 +148,7 @@ class NodeRun:
 
     @classmethod
     def resume(cls, out, overrides=None, log=say):
-        state = load_run(out, cls.kind)
-        config, overrides = dict(state["config"]), dict(overrides or {})
-        check_overrides(config, overrides, ("epochs", "device"))
-        config.update(overrides)
-        run = rebuilt(cls, state, config, out, log)
+        run, state = resumed(cls, out, overrides, log)
         run.epoch, run.history = state["position"]["epoch"], state["history"]
         ms_random.generator().bit_generator.state = state["random"]
         return run
