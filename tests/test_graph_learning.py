@@ -160,6 +160,16 @@ def test_cora_reads_the_linqs_text_files(tmp_path):
         ms.data.cora(str(tmp_path / "missing"))
 
 
+def test_the_small_networkx_graphs_load_undirected():
+    sizes = {"karate": (34, 156), "florentine": (15, 40), "davis": (32, 178), "les_miserables": (77, 508)}
+    for name, (nodes, edges) in sizes.items():
+        graph, names = ms.data.small_graph(name)
+        assert (graph.num_nodes, graph.num_edges, len(names)) == (nodes, edges, nodes), name
+        assert set(map(tuple, graph.host_edges.T)) == set(map(tuple, graph.host_edges[::-1].T))
+    with pytest.raises(ValueError, match="small_graph: choose one of karate, florentine"):
+        ms.data.small_graph("zachary")
+
+
 # --- the command line -------------------------------------------------------------------------------
 def test_train_gnn_writes_its_files_resumes_bit_exactly_and_evaluates(tmp_path, capsys):
     full, part = str(tmp_path / "full"), str(tmp_path / "part")

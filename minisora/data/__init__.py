@@ -3,7 +3,7 @@ from .classification import PYDOC_GROUPS, TextTokenizer, read_labelled_texts, te
 from . import transforms
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .digits import digits
-from .graphs import GraphBatch, NodeData, batch_graphs, cora, cycles, karate_club, sbm
+from .graphs import GraphBatch, NodeData, batch_graphs, cora, cycles, karate_club, sbm, small_graph
 from .idx import mnist, read_idx
 from .loader import DataLoader
 from .text import CharTokenizer, TextBatches, pydoc_corpus, read_corpus, split_ids
@@ -14,4 +14,4 @@ __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "
            "spiral", "mnist", "read_idx", "CharTokenizer", "TextBatches", "pydoc_corpus", "read_corpus",
            "split_ids", "adding_problem", "temporal_order", "TextTokenizer", "text_classification",
            "read_labelled_texts", "PYDOC_GROUPS", "transforms", "NodeData", "GraphBatch", "karate_club", "sbm", "cora",
-           "cycles", "batch_graphs"]
+           "cycles", "batch_graphs", "small_graph"]

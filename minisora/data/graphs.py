@@ -7,6 +7,9 @@
                            block than across, noisy features around a mean per block, a few labels
     cora(folder)           the Cora citation graph from the LINQS files cora.content and cora.cites
                            that you have (plain text; never a pickle)
+    small_graph(name)      the other small graphs networkx ships, unlabelled (walks, pictures):
+                           "florentine" (Padgett's Florentine families), "davis" (Davis's
+                           southern women and their events), "les_miserables" (co-appearances)
     cycles()               graph classification: the trees and the one-cycle graphs of 3 to 7
                            nodes in networkx's graph atlas, labelled by whether it has a cycle
 
@@ -61,6 +64,19 @@ def karate_club():
     others = np.array([i for i in range(len(y)) if i not in (0, 33)])
     return NodeData("karate", Graph.from_networkx(club), np.eye(len(y), dtype=np.float32), y, np.array([0, 33]),
                     others, others, ["Mr. Hi", "Officer"])
+
+
+SMALL_GRAPHS = {"karate": "karate_club_graph", "florentine": "florentine_families_graph",
+                "davis": "davis_southern_women_graph", "les_miserables": "les_miserables_graph"}
+
+
+def small_graph(name):
+    """(Graph, node names) of one of networkx's bundled social graphs (SMALL_GRAPHS), undirected:
+    each tie listed both ways, nodes numbered in networkx's order."""
+    if name not in SMALL_GRAPHS:
+        raise errors.ValueError(f"small_graph: choose one of {', '.join(SMALL_GRAPHS)}, got {name!r}")
+    bundled = getattr(networkx(), SMALL_GRAPHS[name])()
+    return Graph.from_networkx(bundled), [str(node) for node in bundled.nodes]
 
 
 def sbm(nodes=10_000, blocks=5, average_degree=10.0, inside_share=0.8, features=32, noise=3.0, label_rate=0.05,
