@@ -297,6 +297,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          dilation=dilation, groups=groups)
 
 
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """conv2d's adjoint over (N, C, H, W) with weight (C, O / groups, kh, kw), as torch's
+    F.conv_transpose2d: (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1 rows out."""
+    return autograd.call(convolution.ConvTranspose2d, *tensors_of(input, weight, bias), stride=stride,
+                         padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0):
     """The largest number of each kh x kw window (every `stride`, default kernel_size), as torch's F.max_pool2d."""
     return autograd.call(pooling.MaxPool2d, as_tensor(input), kernel_size=kernel_size, stride=stride, padding=padding)

@@ -80,6 +80,8 @@ SAMPLES = {
                [normal(2, 4, 5, 4), normal(2, 2, 3, 3), normal(2)], {"stride": 2, "padding": 1, "groups": 2}),
     "conv1d": (lambda x, w, b: F.conv1d(x, w, b, padding="same", dilation=2), [normal(2, 3, 6), normal(2, 3, 2),
                                                                              normal(2)], {"padding": "same", "dilation": 2}),
+    "conv_transpose2d": (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, groups=2),
+                         [normal(2, 4, 3, 2), normal(4, 1, 3, 3), normal(2)], {"stride": 2, "padding": 1, "groups": 2}),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2, 1, 1), [normal(2, 2, 3, 4)], {"kernel_size": 2, "stride": 1, "padding": 1}),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1), [normal(2, 2, 5, 4)], {"kernel_size": 3, "stride": 2, "padding": 1}),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [normal(2, 2, 5, 4)], {"output_size": (2, 3)}),

@@ -11,21 +11,21 @@ from hypothesis import given, settings, strategies as st
 import minisora as ms
 from minisora import F
 from minisora.particles import get
-from golden.convolution_cases import CASES, POOL_CASES
+from golden.convolution_cases import CASES, POOL_CASES, TRANSPOSED_CASES
 from helpers import DEVICES, TOLERANCE, check_gradcheck, layout_tensor
 
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "convolution.npz"))
 
 
-def convolve(shape):
-    return F.conv1d if len(shape) == 3 else F.conv2d
+def convolve(shape, name=""):
+    return F.conv_transpose2d if name in TRANSPOSED_CASES else F.conv1d if len(shape) == 3 else F.conv2d
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(TRANSPOSED_CASES))
 def test_convolution_matches_pytorch(name):
-    shape, _, bias, options = CASES[name]
+    shape, _, bias, options = {**CASES, **TRANSPOSED_CASES}[name]
     inputs = [ms.tensor(GOLDEN[f"{name}/input{i}"], requires_grad=True) for i in range(3 if bias else 2)]
-    out = convolve(shape)(*inputs, **options)
+    out = convolve(shape, name)(*inputs, **options)
     np.testing.assert_allclose(out.numpy(), GOLDEN[f"{name}/output"], rtol=1e-10, atol=1e-12, err_msg=name)
     out.backward(ms.tensor(GOLDEN[f"{name}/weight"]))
     for i, t in enumerate(inputs):
@@ -177,3 +177,55 @@ def test_pooling_layers_and_their_errors():
         F.adaptive_avg_pool2d(x, 7)
     with pytest.raises(TypeError, match=r"^max_pool2d: expected float32 or float64 input, got int64"):
         F.max_pool2d(ms.tensor(np.ones((1, 1, 4, 4), np.int64)), 2)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(TRANSPOSED_CASES))
+def test_conv_transpose2d_kernels_match_the_reference(name, dtype, device):
+    shape, weight_shape, bias, options = TRANSPOSED_CASES[name]
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(shape), rng.standard_normal(weight_shape)]
+    arrays += [rng.standard_normal(weight_shape[1] * options.get("groups", 1))] if bias else []
+    particle = get("conv_transpose2d")
+    tensors = [ms.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in arrays]
+    out = F.conv_transpose2d(*tensors, **options)
+    tolerance = TOLERANCE["float64"] if dtype == "float64" else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out.numpy(), particle.reference(*arrays, **options), **tolerance)
+    grad = rng.standard_normal(out.shape)
+    out.backward(ms.tensor(grad, dtype=dtype, device=device))
+    for i, (t, expected) in enumerate(zip(tensors, particle.reference_backward(*arrays, grad, **options))):
+        np.testing.assert_allclose(t.grad.numpy(), expected, **tolerance, err_msg=f"gradient of input {i}")
+
+
+@settings(max_examples=10, deadline=None)
+@given(batch=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), size=st.sampled_from([(1, 3), (3, 2)]),
+       kernel=st.sampled_from([(1, 1), (2, 3)]), stride=st.sampled_from([1, 2, (2, 1)]), padding=st.sampled_from([0, 1]),
+       layout=st.sampled_from(["contiguous", "transposed", "strided"]))
+def test_conv_transpose2d_gradcheck_on_drawn_shapes(batch, groups, size, kernel, stride, padding, layout):
+    rng = np.random.default_rng(batch + 3 * groups)
+    arrays = [rng.standard_normal((batch, 2 * groups) + size), rng.standard_normal((2 * groups, 2) + kernel),
+              rng.standard_normal(2 * groups)]
+    options = dict(stride=stride, padding=padding, groups=groups)
+    strides = (stride, stride) if isinstance(stride, int) else stride
+    if any((n - 1) * s - 2 * padding + k < 1 for n, s, k in zip(size, strides, kernel)):
+        return   # an empty output: a case for the error test
+    x, _ = layout_tensor(arrays[0], layout, "float64")
+    np.testing.assert_allclose(F.conv_transpose2d(x, *(ms.tensor(a) for a in arrays[1:]), **options).numpy(),
+                               get("conv_transpose2d").reference(*arrays, **options), **TOLERANCE["float64"])
+    check_gradcheck(lambda *t: F.conv_transpose2d(*t, **options), arrays)
+
+
+def test_conv_transpose2d_layer_and_errors():
+    ms.manual_seed(0)
+    layer = ms.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    assert layer.weight.shape == (4, 3, 3, 3) and sorted(layer.state_dict()) == ["bias", "weight"]
+    bound = 1 / np.sqrt(3 * 9)   # PyTorch's fan_in of this weight: out_channels / groups * kh * kw
+    assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.weight.numpy()).max() > 0.8 * bound
+    assert layer(ms.randn(2, 4, 5, 5)).shape == (2, 6, 10, 10)
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: input float32\[1, 3, 2, 2\] has 3 channels, weight"):
+        F.conv_transpose2d(ms.randn(1, 3, 2, 2), ms.randn(4, 2, 2, 2))
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: output_padding 2 must be below the stride"):
+        F.conv_transpose2d(ms.randn(1, 4, 2, 2), ms.randn(4, 2, 2, 2), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: input float32\[4, 2, 2\] must be \(N, C, H, W\)"):
+        F.conv_transpose2d(ms.randn(4, 2, 2), ms.randn(4, 2, 2, 2))

@@ -1,4 +1,4 @@
-"""Convolution and pooling layers: Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, with
+"""Convolution and pooling layers: Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, with
 PyTorch's names, shapes, init and state-dict keys.
 
     Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True)
@@ -62,6 +62,38 @@ class Conv2d(ConvNd):
 class Conv1d(ConvNd):
     """A 1-D convolution over (N, C, L)."""
     dims = 1
+
+
+class ConvTranspose2d(Module):
+    """conv2d's adjoint (a learned upsampling): weight (in_channels, out_channels / groups, kh, kw),
+    bias (out_channels,), both from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with PyTorch's fan_in of this
+    weight, out_channels / groups * kh * kw."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, dtype="float32"):
+        super().__init__()
+        sizes = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+        if min(in_channels, out_channels, groups, *sizes) < 1 or in_channels % groups or out_channels % groups:
+            raise errors.ValueError(f"ConvTranspose2d: positive channels and kernel sizes, and groups dividing both "
+                                    f"channel counts, needed; got {in_channels}, {out_channels}, {kernel_size}, "
+                                    f"groups={groups}")
+        self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), sizes
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.groups, self.dilation = int(groups), dilation
+        self.weight = Parameter(zeros(in_channels, out_channels // groups, *sizes, dtype=dtype))
+        self.bias = Parameter(zeros(out_channels, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(init.fan_in(self.weight))
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
 
 
 class MaxPool2d(Module):

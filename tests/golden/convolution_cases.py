@@ -22,3 +22,11 @@ POOL_CASES = {
     "adaptive_avg_pool2d_1": ((2, 4, 5, 7), "adaptive_avg_pool2d", (1,), False),
     "adaptive_avg_pool2d_3x4": ((1, 2, 7, 6), "adaptive_avg_pool2d", ((3, 4),), False),
 }
+# conv_transpose2d: (input shape, weight shape (C, O / groups, kh, kw), bias?, options)
+TRANSPOSED_CASES = {
+    "conv_transpose2d_stride_padding": ((2, 4, 3, 3), (4, 3, 4, 4), True, {"stride": 2, "padding": 1}),
+    "conv_transpose2d_groups_output_padding": ((1, 4, 3, 2), (4, 1, 3, 2), True,
+                                               {"stride": (2, 1), "padding": (1, 0), "output_padding": (1, 0),
+                                                "groups": 2}),
+    "conv_transpose2d_dilation_batch_1": ((1, 2, 3, 4), (2, 3, 2, 2), False, {"dilation": 2}),
+}

@@ -1,4 +1,4 @@
-"""Write convolution.npz: PyTorch's conv1d/conv2d and pooling outputs and the gradients of a fixed
+"""Write convolution.npz: PyTorch's conv1d/conv2d, conv_transpose2d and pooling outputs and the gradients of a fixed
 weighted sum of them for the cases in convolution_cases.py, in float64.
 
 Run once with PyTorch installed (python tests/golden/make_convolution.py); the file is committed
@@ -10,17 +10,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convolution_cases import CASES, POOL_CASES
+from convolution_cases import CASES, POOL_CASES, TRANSPOSED_CASES
 
 
 def main():
     arrays = {}
-    for index, (name, (shape, weight_shape, bias, options)) in enumerate(CASES.items()):
+    cases = list(CASES.items()) + list(TRANSPOSED_CASES.items())
+    for index, (name, (shape, weight_shape, bias, options)) in enumerate(cases):
         rng = np.random.default_rng(index)
         inputs = [rng.standard_normal(shape), rng.standard_normal(weight_shape)]
-        inputs += [rng.standard_normal(weight_shape[0])] if bias else []
+        outs = weight_shape[1] * options.get("groups", 1) if name in TRANSPOSED_CASES else weight_shape[0]
+        inputs += [rng.standard_normal(outs)] if bias else []
         tensors = [torch.tensor(a, requires_grad=True) for a in inputs]
-        convolve = F.conv1d if len(shape) == 3 else F.conv2d
+        convolve = F.conv_transpose2d if name in TRANSPOSED_CASES else F.conv1d if len(shape) == 3 else F.conv2d
         out = convolve(*tensors, **options)
         weight = rng.standard_normal(out.shape)
         (out * torch.tensor(weight)).sum().backward()
