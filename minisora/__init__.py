@@ -9,7 +9,7 @@ from . import config  # first: every layer reads its switches
 from . import errors
 from . import autograd  # it closes the autograd <-> tensor import cycle
 from . import backends, cuda, functional, inspect, particles
-from . import data, models, nn, optim, plot
+from . import data, metrics, models, nn, optim, plot
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backends.kernel import debug
 from .errors import Error

@@ -57,6 +57,8 @@ MODEL_OPTIONS = {
             "batch_size", "val_split", "split_seed", "seed", "device", "augment"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
+    "gan": ("data", "sequence_model", "latent", "hidden", "loss", "lr", "batch_size", "steps", "d_steps", "label_smoothing",
+            "eval_every", "seed", "device"),
     "gnn": ("sequence_model", "data", "data_dir", "nodes", "hidden", "heads", "dropout", "optimizer", "lr", "momentum",
             "weight_decay", "epochs", "seed", "device"),
     "classifier": ("sequence_model", "data", "level", "window", "stride", "max_length", "embedding_dim", "hidden_size",
@@ -67,10 +69,10 @@ CONFIG_NAMES = {"sequence_model": "model", "data": "dataset"}   # option -> the 
 
 
 def run_class_for(model):
-    from .training import ClassifierRun, LanguageModelRun, NodeRun, SequenceRun
+    from .training import ClassifierRun, GANRun, LanguageModelRun, NodeRun, SequenceRun
 
     return {"mlp": ClassifierRun, "cnn": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun,
-            "gnn": NodeRun}[model]
+            "gnn": NodeRun, "gan": GANRun}[model]
 
 
 def default_out(model, given):
@@ -78,6 +80,8 @@ def default_out(model, given):
         return f"runs/{model}-{given.get('dataset', 'digits')}"
     if model == "gnn":
         return f"runs/{given.get('model', 'gcn')}-{given.get('dataset', 'karate')}"
+    if model == "gan":
+        return f"runs/gan-{given.get('dataset', 'ring8')}"
     if model == "classifier":
         data = os.path.splitext(os.path.basename(str(given.get("dataset", "pydoc-topics"))))[0]
         return f"runs/{given.get('model', 'lstm')}-{data}"
@@ -102,25 +106,28 @@ def command_train(args):
     elif given.get("model") in GRAPH_MODELS:
         raise errors.ValueError(f"--model {given['model']} is a graph network: "
                                 f"minisora train gnn --model {given['model']}")
+    if args.model == "gan" and given.get("model", "mlp") not in ("mlp", "dcgan"):
+        raise errors.ValueError(f"train gan: --model must be mlp or dcgan, got {given['model']!r}")
     run_class = run_class_for(args.model)
     out = args.out or default_out(args.model, given)
     prepare_run_folder(out, resume=args.resume, force=args.force)
-    by_epochs = args.model != "gpt"
+    by_epochs = args.model not in ("gpt", "gan")
     if args.resume:
         run = run_class.resume(out, overrides=given)
         say(f"resuming {out} from " + (f"epoch {run.epoch + 1}" + ("" if args.model == "gnn" else f", step {run.batch}")
                                        if by_epochs else f"step {run.step}"))
     else:
-        run = run_class(given if args.model in ("classifier", "gnn") else {"model": args.model, **given}, out)
+        run = run_class(given if args.model in ("classifier", "gnn", "gan") else {"model": args.model, **given}, out)
         say(describe_run(run))
     start = time.perf_counter()
     history = run.fit(progress=not args.no_progress)
     if history:
         last = history[-1]
         result = (f"final val acc {last['val_accuracy']:.2%} (best {max(r['val_accuracy'] for r in history):.2%})"
-                  if by_epochs else f"final val loss {last['val_loss']:.4f}")
+                  if by_epochs else run.summary(last) if args.model == "gan" else f"final val loss {last['val_loss']:.4f}")
+        extra = ", samples.png" if args.model == "gan" else ""
         print(f"done in {time.perf_counter() - start:.1f} s: {result}; wrote {out}/checkpoint.safetensors, "
-              "metrics.jsonl, curves.png")
+              f"metrics.jsonl, curves.png{extra}")
     return 128 + run.stop_signal if run.stop_requested else 0   # 130 after Ctrl-C, 143 after SIGTERM, as shells report
 
 
@@ -148,6 +155,10 @@ def graph_options(given):
 
 def describe_run(run):
     c = run.config
+    if run.kind == "gan":
+        from .training.gan import describe
+
+        return describe(run)
     if run.kind == "node-classifier":
         from .training.node_classifier import describe
 
@@ -186,6 +197,17 @@ def command_generate(args):
         raise errors.ValueError("--prompt must hold at least one character")
     out = model.generate(ids, args.tokens, temperature=args.temperature, top_k=args.top_k)
     print(tokenizer.decode(out.numpy()[0]))
+
+
+def command_sample(args):
+    from .training import GANRun, checkpoint_path
+
+    path = checkpoint_path(args.checkpoint)
+    run = GANRun.resume(os.path.dirname(path), log=lambda message: None)
+    picture = args.out or os.path.join(os.path.dirname(path), f"sample-{args.n}.png")
+    run.draw_samples(picture, n=args.n)
+    kind = "points over the modes" if run.images is None else "images"
+    print(f"{args.n} generated {kind} from {path} (step {run.step}) saved to {picture}")
 
 
 def command_eval(args):
@@ -350,6 +372,7 @@ def main(argv=None):
     add_train_parser(commands)
     add_eval_parser(commands)
     add_generate_parser(commands)
+    add_sample_parser(commands)
     step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
     step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
     step.set_defaults(run=command_step)
@@ -401,9 +424,10 @@ def add_train_parser(commands):
                             "GAT, GraphSAGE) or gpt (a character model)")
     sequences = train.add_argument_group("classifier and gnn")
     sequences.add_argument("--model", dest="sequence_model",
-                           choices=["lstm", "gru", "rnn", "transformer", "bag"] + list(GRAPH_MODELS),
+                           choices=["lstm", "gru", "rnn", "transformer", "bag"] + list(GRAPH_MODELS) + ["mlp", "dcgan"],
                            help="classifier: default lstm (Embedding -> 2-layer LSTM -> Linear on the last real step); "
-                                "bag: the bag-of-tokens logistic regression baseline. gnn: gcn (default), gat or sage")
+                                "bag: the bag-of-tokens logistic regression baseline. gnn: gcn (default), gat or sage. "
+                                "gan: mlp (the 2-D sets' default) or dcgan (the digits')")
     sequences.add_argument("--data", help="classifier: pydoc-topics (the default: Python's help text by topic group), "
                                           "adding (the adding problem) or the path of a CSV/TSV file of text,label "
                                           "rows. gnn: karate (the default), sbm, cora (with --data-dir) or "
@@ -438,6 +462,13 @@ def add_train_parser(commands):
     mlp.add_argument("--val-split", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
                      help="fraction held out for validation (default 0.2)")
     mlp.add_argument("--split-seed", type=SEED, help="which samples are held out (default 0; fixed across seeds)")
+    gan = train.add_argument_group("gan")
+    gan.add_argument("--latent", type=COUNT, help="noise dimensions (default 2 for ring8 and grid25, 32 for digits)")
+    gan.add_argument("--loss", choices=["ns", "saturating", "hinge", "lsgan"],
+                     help="ns (default: non-saturating), saturating (the minimax game as written), hinge, lsgan")
+    gan.add_argument("--d-steps", type=COUNT, help="discriminator updates per generator update (default 1)")
+    gan.add_argument("--label-smoothing", type=number(float, 0.0, 0.5, high_open=True),
+                     help="aim D's real targets at 1 - this (ns and saturating; default 0)")
     gpt = train.add_argument_group("gpt")
     gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
     gpt.add_argument("--layers", type=COUNT, help="transformer blocks (default 4)")
@@ -445,8 +476,10 @@ def add_train_parser(commands):
     gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer; "
                                                        "gnn gat: 8)")
     gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
-    gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000)")
-    gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250)")
+    gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000; gan: 16000 on ring8, 8000 on "
+                                                 "grid25, 3000 on digits)")
+    gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250; "
+                                                      "gan: scores and pictures, 2000 / 1000 / 500)")
     both = train.add_argument_group("both")
     both.add_argument("--lr", type=NON_NEGATIVE, help="learning rate (default 0.1 for mlp, 1e-3 for gpt, "
                                                                "0.01 for gnn, 0.005 for its gat)")
@@ -471,6 +504,14 @@ def add_generate_parser(commands):
     generate.add_argument("--top-k", type=COUNT, help="sample only among the k most likely characters")
     generate.add_argument("--seed", type=SEED, default=0)
     generate.set_defaults(run=command_generate)
+
+
+def add_sample_parser(commands):
+    sample = commands.add_parser("sample", help="draw what a trained GAN generates (an image grid or a scatter plot)")
+    sample.add_argument("--checkpoint", required=True, help="run folder or checkpoint file")
+    sample.add_argument("--n", type=COUNT, default=64, help="how many samples (default 64)")
+    sample.add_argument("--out", help="where to save the picture (default sample-N.png in the run folder)")
+    sample.set_defaults(run=command_sample)
 
 
 def add_eval_parser(commands):

@@ -6,6 +6,7 @@ from .digits import digits
 from .graphs import GraphBatch, NodeData, batch_graphs, cora, cycles, karate_club, sbm, small_graph
 from .idx import mnist, read_idx
 from .loader import DataLoader
+from .mixtures import grid25, mixture, ring8
 from .text import CharTokenizer, TextBatches, pydoc_corpus, read_corpus, split_ids
 from .sequences import adding_problem, temporal_order
 from .toy import circles, moons, spiral
@@ -14,4 +15,4 @@ __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "
            "spiral", "mnist", "read_idx", "CharTokenizer", "TextBatches", "pydoc_corpus", "read_corpus",
            "split_ids", "adding_problem", "temporal_order", "TextTokenizer", "text_classification",
            "read_labelled_texts", "PYDOC_GROUPS", "transforms", "NodeData", "GraphBatch", "karate_club", "sbm", "cora",
-           "cycles", "batch_graphs", "small_graph"]
+           "cycles", "batch_graphs", "small_graph", "ring8", "grid25", "mixture"]

@@ -3,8 +3,9 @@ transformer encoder), a graph network's node classifier (GCN, GAT, GraphSAGE) an
 character-level language model (the GPT)."""
 from .classifier import ClassifierRun
 from .common import checkpoint_path
+from .gan import GANRun
 from .language_model import LanguageModelRun, load_for_generation
 from .node_classifier import NodeRun
 from .sequence_classifier import SequenceRun
 
-__all__ = ["ClassifierRun", "SequenceRun", "NodeRun", "LanguageModelRun", "checkpoint_path", "load_for_generation"]
+__all__ = ["ClassifierRun", "SequenceRun", "NodeRun", "GANRun", "LanguageModelRun", "checkpoint_path", "load_for_generation"]
