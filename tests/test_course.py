@@ -43,6 +43,12 @@ WRONG_ANSWERS = {
         ("return weights * (grad_weights - totals[index]), None", "return weights * grad_weights, None"),
         ("np.add.at(totals, index, weights * grad_weights)", "np.add.at(totals, index, grad_weights)"),
         ("return weights * (grad_weights - totals[index]), None", "return weights * (grad_weights - totals[index])")],
+    ("15_gans", "15_gan_losses.py"): [
+        ("discriminator(fake.detach()), zeros)", "discriminator(fake), zeros)"),
+        ("g_loss = F.binary_cross_entropy_with_logits(discriminator(fake), ones)",
+         "g_loss = -F.binary_cross_entropy_with_logits(discriminator(fake), zeros)"),
+        ("g_loss = F.binary_cross_entropy_with_logits(discriminator(fake), ones)",
+         "g_loss = F.binary_cross_entropy_with_logits(discriminator(fake.detach()), ones)")],
 }
 CASES = [(notes, solution, edit, index) for (notes, solution), edits in WRONG_ANSWERS.items()
          for index, edit in enumerate(edits)]

@@ -8,6 +8,9 @@
                           3 points: six steps agree with minisora's Adam (PyTorch's equations)
     relu_forward_gpu[blocks, threads](x, y)          lesson 10, a numba.cuda kernel
                           3 points: every element right for launches smaller and larger than x
+    gan_losses(generator, discriminator, real, noise) -> (d_loss, g_loss)      lesson 15
+                          3 points: both losses' values, D's loss reaching D only (G's samples
+                          detached), G's loss the non-saturating one, its gradients reaching G
 
 Each grader says which exercise it checks and returns one Result (grade_file reports it). Where
 a common slip explains a wrong answer, the message names it (the learning rate left out,
@@ -166,5 +169,56 @@ def grade_relu_kernel(kernel, say=print):
     return result
 
 
+def grade_gan_losses(function, say=print):
+    """The student's two GAN losses on small MLP players, against minisora's own (models.gan):
+    their values, and where each one's gradients go."""
+    from .. import random as ms_random
+    from ..autograd import no_grad
+    from ..models.gan import MLPDiscriminator, MLPGenerator, discriminator_loss, generator_loss
+
+    say("checking gan_losses")
+    ms_random.manual_seed(0)
+    generator, discriminator = MLPGenerator(3, [8], 2).double(), MLPDiscriminator(2, [8]).double()
+    rng = np.random.default_rng(0)
+    real, noise = Tensor(rng.standard_normal((6, 2))), Tensor(rng.standard_normal((6, 3)))
+    players = list(generator.parameters()) + list(discriminator.parameters())
+    with no_grad():
+        fake = generator(noise)
+        expected_d = discriminator_loss(discriminator(real), discriminator(fake)).item()
+        expected_g = generator_loss(discriminator(fake)).item()
+    count = len(list(generator.parameters()))
+    try:
+        d_loss, g_loss = function(generator, discriminator, real, noise)
+        values = (d_loss.item(), g_loss.item())
+        for p in players:
+            p.grad = None
+        d_loss.backward()
+    except Exception as error:
+        return failure("gan losses", error, "gan_losses(generator, discriminator, real, noise) and L_D's backward", 3.0)
+    if not np.isclose(values[0], expected_d, rtol=1e-10):
+        return Result("gan losses", False, f"your L_D is {values[0]:.6g}, -log D(x) - log(1 - D(G(z))) averaged is "
+                                           f"{expected_d:.6g}", 3.0)
+    if any(p.grad is not None for p in players[:count]):
+        return Result("gan losses", False, "L_D's gradients reach the generator: detach G's samples before D scores "
+                                           "them for its own loss", 3.0)
+    if not np.isclose(values[1], expected_g, rtol=1e-10):
+        saturating = -float(np.mean(np.logaddexp(0.0, discriminator(fake).numpy())))
+        hint = (" (that is log(1 - D(G(z))), the saturating loss: G should minimise -log D(G(z)))"
+                if np.isclose(values[1], saturating, rtol=1e-10) else "")
+        return Result("gan losses", False, f"your L_G is {values[1]:.6g}, -log D(G(z)) averaged is {expected_g:.6g}"
+                                           f"{hint}", 3.0)
+    try:
+        for p in players:
+            p.grad = None
+        g_loss.backward()
+    except Exception as error:
+        return failure("gan losses", error, "L_G's backward", 3.0)
+    if not all(p.grad is not None and bool(np.any(p.grad.numpy())) for p in players[:count]):
+        return Result("gan losses", False, "L_G's gradients do not reach the generator: score G's samples "
+                                           "without detaching them for G's loss", 3.0)
+    return Result("gan losses", True, "both losses match minisora's; L_D reaches D only, L_G reaches G", 3.0)
+
+
 FUNCTION_EXERCISES = {"gradient_step": grade_gradient_step, "train_epoch": grade_train_epoch,
-                      "adam_step": grade_adam_step, "relu_forward_gpu": grade_relu_kernel}
+                      "adam_step": grade_adam_step, "relu_forward_gpu": grade_relu_kernel,
+                      "gan_losses": grade_gan_losses}
