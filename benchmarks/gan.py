@@ -127,7 +127,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--quality", action="store_true", help="train both to the end and score their samples")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=16000)
+    parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--startup", action="store_true", help="also time a cold and a warm start")
     args = parser.parse_args()
     print(machine())

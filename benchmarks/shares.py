@@ -30,7 +30,8 @@ WORKLOADS = [("MLP 784-64-10 step", "train_step", "minisora_step", {"sizes": [78
              ("2-layer LSTM fwd+bwd", "lstm", "minisora_lstm", {}),
              ("LeNet step B128", "cnn", "minisora_step", {"workload": "lenet"}),
              ("conv 64->64 fwd+bwd", "cnn", "minisora_step", {"workload": "conv"}),
-             ("GCN step 100k nodes", "gnn", "minisora_step", {"workload": "gcn"})]
+             ("GCN step 100k nodes", "gnn", "minisora_step", {"workload": "gcn"}),
+             ("GAN step ring8", "gan", "minisora_step", {"seed": 0})]
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = """

@@ -60,7 +60,7 @@ print("saved", figure_path("15_gradients.png"))
 #
 # `GANRun` alternates the players: a D step (G's samples made without a graph: they are data to
 # D), then a G step (through D, whose parameters are frozen for it). `minisora train gan` runs
-# the same with checkpoints and pictures; its default is 16000 steps (8/8 modes and 85-86%
+# the same with checkpoints and pictures; its default is 20000 steps (8/8 modes and 88-94%
 # high-quality samples for seeds 0-2, benchmarks/RESULTS.md). Here a shorter run.
 
 # %%

@@ -476,7 +476,7 @@ def add_train_parser(commands):
     gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer; "
                                                        "gnn gat: 8)")
     gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
-    gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000; gan: 16000 on ring8, 8000 on "
+    gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000; gan: 20000 on ring8, 8000 on "
                                                  "grid25, 3000 on digits)")
     gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250; "
                                                       "gan: scores and pictures, 2000 / 1000 / 500)")

@@ -126,8 +126,10 @@ def test_the_dcgan_pair_runs_a_step_on_digits():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ring8_is_learned_with_the_seed_settings(seed):
-    """Adam 2e-4, betas 0.5/0.999, MLPs 2x128, the default 16000 steps: >= 7 of 8 modes and >= 80%
-    high-quality samples (measured 8/8 and 85-86%; PyTorch the same way: benchmarks/gan.py --quality)."""
+    """Adam 2e-4, betas 0.5/0.999, MLPs 2x128, the default 20000 steps: >= 7 of 8 modes and >= 80%
+    high-quality samples (measured 8/8 and 87.6 / 94.1 / 94.3%; the share moves by 10 points from one
+    evaluation to the next: at 16000 steps 85.3 / 77.4 / 79.4%. PyTorch the same way:
+    benchmarks/gan.py --quality)."""
     run = GANRun({"dataset": "ring8", "seed": seed}, "/dev/null", **QUIET)
     for _ in range(run.config["steps"]):
         run.train_step()

@@ -41,7 +41,7 @@ DEFAULTS = {"dataset": "ring8", "model": None, "latent": None, "hidden": [128, 1
             "eval_every": None, "eval_samples": 2500, "seed": 0, "device": "cpu"}
 # per data set: the 2-D mixtures with MLPs (a 2-D latent keeps the map from noise to plane easy to
 # look at), the digits with the small DCGAN pair
-DATA_DEFAULTS = {"ring8": {"model": "mlp", "latent": 2, "batch_size": 256, "steps": 16000, "eval_every": 2000},
+DATA_DEFAULTS = {"ring8": {"model": "mlp", "latent": 2, "batch_size": 256, "steps": 20000, "eval_every": 2000},
                  "grid25": {"model": "mlp", "latent": 2, "batch_size": 256, "steps": 8000, "eval_every": 1000},
                  "digits": {"model": "dcgan", "latent": 32, "batch_size": 64, "steps": 3000, "eval_every": 500}}
 SAMPLES = "samples.png"
