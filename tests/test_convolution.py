@@ -42,9 +42,16 @@ def test_kernels_match_the_direct_reference(name, dtype, device):
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(shape), rng.standard_normal(weight_shape)] + ([rng.standard_normal(weight_shape[0])]
                                                                               if bias else [])
-    particle = get("conv1d" if len(shape) == 3 else "conv2d")
+    kernels_agree_with_the_reference(get("conv1d" if len(shape) == 3 else "conv2d"), convolve(shape), arrays, options,
+                                     dtype, device)
+
+
+def kernels_agree_with_the_reference(particle, fn, arrays, options, dtype, device):
+    """fn(*arrays, **options) forward and backward on `device` in `dtype` against the particle's
+    direct NumPy reference (float32: within float32 rounding of it)."""
+    rng = np.random.default_rng(9)
     tensors = [ms.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in arrays]
-    out = convolve(shape)(*tensors, **options)
+    out = fn(*tensors, **options)
     tolerance = TOLERANCE["float64"] if dtype == "float64" else dict(rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out.numpy(), particle.reference(*arrays, **options), **tolerance)
     grad = rng.standard_normal(out.shape)
@@ -187,15 +194,7 @@ def test_conv_transpose2d_kernels_match_the_reference(name, dtype, device):
     rng = np.random.default_rng(5)
     arrays = [rng.standard_normal(shape), rng.standard_normal(weight_shape)]
     arrays += [rng.standard_normal(weight_shape[1] * options.get("groups", 1))] if bias else []
-    particle = get("conv_transpose2d")
-    tensors = [ms.tensor(a, dtype=dtype, device=device, requires_grad=True) for a in arrays]
-    out = F.conv_transpose2d(*tensors, **options)
-    tolerance = TOLERANCE["float64"] if dtype == "float64" else dict(rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(out.numpy(), particle.reference(*arrays, **options), **tolerance)
-    grad = rng.standard_normal(out.shape)
-    out.backward(ms.tensor(grad, dtype=dtype, device=device))
-    for i, (t, expected) in enumerate(zip(tensors, particle.reference_backward(*arrays, grad, **options))):
-        np.testing.assert_allclose(t.grad.numpy(), expected, **tolerance, err_msg=f"gradient of input {i}")
+    kernels_agree_with_the_reference(get("conv_transpose2d"), F.conv_transpose2d, arrays, options, dtype, device)
 
 
 @settings(max_examples=10, deadline=None)

@@ -43,6 +43,25 @@ def stop_on_signals(run):
             signal.signal(signum, handler)
 
 
+def layered(config, defaults, presets, key, what):
+    """A run's configuration: `defaults`, then the presets that the choice of config[key] brings,
+    then what was given (a None is an option not given)."""
+    chosen = {k: v for k, v in config.items() if v is not None}
+    choice = chosen.get(key, defaults[key])
+    if choice not in presets:
+        raise errors.ValueError(f"unknown {what} {choice!r}; choose {', '.join(presets)}")
+    return {**defaults, **presets[choice], **chosen}
+
+
+def wrapped_up(run, position):
+    """The end of a run's fit, after its last checkpoint: the curves drawn (a Ctrl-C costs only the
+    picture) and, when a signal stopped it, where it stands and how to go on. Returns its history."""
+    draw_curves_or_skip(run)
+    if run.stop_requested:
+        run.log(f"stopped: saved {position} to {run.out}; continue with --resume --out {run.out}")
+    return run.history
+
+
 def draw_curves_or_skip(run):
     """run.draw_curves(), where a Ctrl-C costs only the picture: the checkpoint is already saved."""
     try:

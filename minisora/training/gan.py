@@ -33,7 +33,7 @@ from ..models.gan import (DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGen
 from ..plot import gan_curves, image_grid, sample_scatter
 from ..serialization import save
 from ..tensor import Tensor
-from .common import (CHECKPOINT, CURVES, check_overrides, draw_curves_or_skip, load_run, say, stop_on_signals,
+from .common import (CHECKPOINT, CURVES, check_overrides, layered, load_run, say, stop_on_signals, wrapped_up,
                      write_metrics)
 
 DEFAULTS = {"dataset": "ring8", "model": None, "latent": None, "hidden": [128, 128], "loss": "ns", "lr": 2e-4,
@@ -56,11 +56,8 @@ class GANRun:
     kind = "gan"
 
     def __init__(self, config, out, log=say):
-        chosen = {k: v for k, v in config.items() if v is not None}
-        dataset = chosen.get("dataset", DEFAULTS["dataset"])
-        if dataset not in DATA_DEFAULTS:
-            raise errors.ValueError(f"unknown GAN dataset {dataset!r}; choose ring8, grid25 or digits")
-        self.config = c = {**DEFAULTS, **DATA_DEFAULTS[dataset], **chosen}
+        self.config = c = layered(config, DEFAULTS, DATA_DEFAULTS, "dataset", "GAN dataset")
+        dataset = c["dataset"]
         check_loss(c["loss"])
         if c["d_steps"] < 1 or not 0.0 <= c["label_smoothing"] < 0.5:
             raise errors.ValueError(f"train gan: --d-steps must be >= 1 and --label-smoothing in [0, 0.5), got "
@@ -199,10 +196,7 @@ class GANRun:
                     started = time.perf_counter()
             bar.close()
             self.save_checkpoint()
-        draw_curves_or_skip(self)
-        if self.stop_requested:
-            self.log(f"stopped: saved step {self.step} to {self.out}; continue with --resume --out {self.out}")
-        return self.history
+        return wrapped_up(self, f"step {self.step}")
 
     def evaluate(self, seconds):
         steps = max(self.running.pop("steps"), 1)

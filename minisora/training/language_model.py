@@ -19,8 +19,8 @@ from ..data import CharTokenizer, TextBatches, read_corpus, split_ids
 from ..models import GPT
 from ..plot import training_curves
 from ..serialization import load, save
-from .common import (CHECKPOINT, CURVES, check_overrides, checkpoint_path, draw_curves_or_skip, load_run, say,
-                     stop_on_signals, write_metrics)
+from .common import (CHECKPOINT, CURVES, check_overrides, checkpoint_path, load_run, say, stop_on_signals,
+                     wrapped_up, write_metrics)
 
 DEFAULTS = {
     "model": "gpt", "corpus": "pydoc", "layers": 4, "d_model": 128, "heads": 4, "context": 64, "dropout": 0.0,
@@ -101,10 +101,7 @@ class LanguageModelRun:
                     self.evaluate(bar)
             bar.close()
             self.save_checkpoint()
-        draw_curves_or_skip(self)
-        if self.stop_requested:
-            self.log(f"stopped: saved step {self.step} to {self.out}; continue with --resume --out {self.out}")
-        return self.history
+        return wrapped_up(self, f"step {self.step}")
 
     def evaluate(self, bar=None):
         val_loss = self.validation_loss()

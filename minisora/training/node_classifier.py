@@ -21,7 +21,7 @@ from ..plot import embedding_projection, graph_classes, training_curves
 from ..serialization import save
 from ..tensor import Tensor
 from .classifier import make_optimizer
-from .common import CHECKPOINT, CURVES, draw_curves_or_skip, resumed, say, stop_on_signals, write_metrics
+from .common import CHECKPOINT, CURVES, layered, resumed, say, stop_on_signals, wrapped_up, write_metrics
 
 DEFAULTS = {"model": "gcn", "dataset": "karate", "data_dir": None, "nodes": 10_000, "hidden": None, "heads": 8,
             "dropout": None, "optimizer": "adam", "lr": None, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 200,
@@ -48,11 +48,7 @@ class NodeRun:
     kind = "node-classifier"
 
     def __init__(self, config, out, log=say):
-        chosen = {k: v for k, v in config.items() if v is not None}
-        model = chosen.get("model", DEFAULTS["model"])
-        if model not in MODEL_DEFAULTS:
-            raise errors.ValueError(f"unknown graph model {model!r}; choose gcn, gat or sage")
-        self.config = {**DEFAULTS, **MODEL_DEFAULTS[model], **chosen}
+        self.config = layered(config, DEFAULTS, MODEL_DEFAULTS, "model", "graph model")
         self.out, self.log = out, log
         ms_random.manual_seed(self.config["seed"])
         self.device = self.config["device"]
@@ -121,10 +117,7 @@ class NodeRun:
             bar.close()
             write_metrics(self.out, self.history)
             self.save_checkpoint()
-        draw_curves_or_skip(self)
-        if self.stop_requested:
-            self.log(f"stopped: saved epoch {self.epoch} to {self.out}; continue with --resume --out {self.out}")
-        return self.history
+        return wrapped_up(self, f"epoch {self.epoch}")
 
     def draw_curves(self):
         c = self.config
