@@ -24,7 +24,7 @@ from . import errors
 from .tensor import Tensor
 
 FORMAT = "minisora-checkpoint"
-VERSION = 1
+VERSION = 2   # 2: the SHA-256 of structure and arrays is required (1: written before it, or with it)
 
 
 class CheckpointError(errors.ValueError):
@@ -170,10 +170,13 @@ def _parse(raw, path):
         raise CheckpointError(f"load: {path} is a safetensors file but not a minisora checkpoint "
                               "(no minisora structure in its metadata); a plain file of named arrays (such as "
                               "PyTorch's safetensors.torch.save_file(model.state_dict())) reads with ms.load_safetensors")
-    if int(metadata.get("version", 0)) > VERSION:
+    version = int(metadata.get("version", 0))
+    if version > VERSION:
         raise CheckpointError(f"load: {path} was written by a newer minisora (format {metadata['version']})")
+    if version >= 2 and "sha256" not in metadata:   # (a damaged key must not turn the check off)
+        raise CheckpointError(f"load: {path} is corrupt: the checksum saved with its contents is missing")
     arrays = safetensors_arrays(raw)
     structure = metadata["structure"]
-    if "sha256" in metadata and _digest(structure, arrays) != metadata["sha256"]:   # (older files have none)
+    if "sha256" in metadata and _digest(structure, arrays) != metadata["sha256"]:   # (format 1 files may have none)
         raise CheckpointError(f"load: {path} is corrupt: its contents do not match the checksum saved with them")
     return _decode(json.loads(structure), arrays)

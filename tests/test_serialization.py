@@ -152,6 +152,28 @@ def test_only_checkpoint_errors_leave_load_whatever_the_damage(tmp_path, data):
     np.testing.assert_array_equal(loaded["model"]["w"], STATE["model"]["w"])
 
 
+def test_a_damaged_checksum_key_does_not_turn_the_check_off(tmp_path):
+    """Format 2 requires the checksum: a file whose "sha256" key was damaged is refused (before, a
+    damaged key turned the check off and damaged contents loaded); a format-1 file, written before
+    checksums, still loads."""
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    path = str(tmp_path / "ckpt.safetensors")
+    ms.save(STATE, path)
+    raw = open(path, "rb").read()
+    damaged = raw.replace(b'"sha256"', b'"sha257"')
+    assert damaged != raw
+    (tmp_path / "damaged").write_bytes(damaged)
+    with pytest.raises(CheckpointError, match="checksum saved with its contents is missing"):
+        ms.load(str(tmp_path / "damaged"))
+    with safe_open(path, "numpy") as handle:
+        metadata = dict(handle.metadata())
+    del metadata["sha256"]
+    save_file(load_file(path), str(tmp_path / "old"), metadata={**metadata, "version": "1"})
+    assert ms.load(str(tmp_path / "old"))["epoch"] == 7
+
+
 def test_a_deeply_nested_structure_is_a_checkpoint_error_not_a_recursion_error(tmp_path):
     from safetensors.numpy import save_file
     structure = "[" * 100_000 + "]" * 100_000
