@@ -11,7 +11,8 @@ import numpy as np
 from . import autograd, errors
 from . import random as ms_random
 from .particles import arithmetic, attention, dropout as dropout_particle, embedding as embedding_particle
-from .particles import activations, batch_norm as batch_norm_particle, convolution, graph as graph_particle
+from .particles import activations, batch_norm as batch_norm_particle, conv_transpose, convolution
+from .particles import graph as graph_particle
 from .particles import layer_norm as layer_norm_particle
 from .particles import losses, matmul as matmul_particle
 from .particles import multi_head_attention as multi_head_particle, pooling, positional, recurrent, shape
@@ -300,7 +301,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """conv2d's adjoint over (N, C, H, W) with weight (C, O / groups, kh, kw), as torch's
     F.conv_transpose2d: (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1 rows out."""
-    return autograd.call(convolution.ConvTranspose2d, *tensors_of(input, weight, bias), stride=stride,
+    return autograd.call(conv_transpose.ConvTranspose2d, *tensors_of(input, weight, bias), stride=stride,
                          padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
 
 

@@ -6,8 +6,8 @@ and benchmark every particle.
 from dataclasses import dataclass
 
 from .. import backends, errors
-from . import activations, arithmetic, attention, batch_norm, convolution, dropout, embedding, indexing  # noqa: F401
-from . import graph, layer_norm, losses, pooling  # noqa: F401
+from . import activations, arithmetic, attention, batch_norm, conv_transpose, convolution, dropout  # noqa: F401
+from . import embedding, graph, indexing, layer_norm, losses, pooling  # noqa: F401
 from . import matmul, multi_head_attention, pointwise, positional, recurrent, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry
 
