@@ -20,6 +20,7 @@ from numba import prange
 
 from .. import errors, random as ms_random
 from ..backends.kernel import kernel
+from ..particles.graph import group_by
 from .graph import Graph
 
 
@@ -48,17 +49,18 @@ def pick_neighbours_kernel(indptr, sources, frontier, fanout, uniforms, first_un
 
 
 def by_target_sources(graph):
-    """(indptr, sources): node t's sources (the nodes it hears) are sources[indptr[t]:indptr[t + 1]]."""
+    """(indptr, sources) on the host, kept on the graph: node t's sources (the nodes it hears) are
+    sources[indptr[t]:indptr[t + 1]]. (Grouped from the host's copy of the edges: the sampler runs
+    on the CPU whatever device the graph's own groupings live on.)"""
     def build():
-        grouping = graph.by_target()
-        indptr, order = np.asarray(grouping.indptr), np.asarray(grouping.order)
+        indptr, order = group_by(graph.host_edges[1], graph.num_nodes)
         return indptr, np.ascontiguousarray(graph.host_edges[0][order])
     return graph.kept("sources_by_target", build)
 
 
 def sample_neighbours(graph, seeds, fanouts, generator):
     """The Subgraph reached from `seeds` by len(fanouts) rounds of neighbour sampling."""
-    indptr, sources = by_target_sources(graph.to("cpu") if graph.device != "cpu" else graph)
+    indptr, sources = by_target_sources(graph)
     local = {int(node): i for i, node in enumerate(seeds)}
     nodes, frontier = list(map(int, seeds)), np.asarray(seeds, np.int64)
     edge_sources, edge_targets = [], []

@@ -341,14 +341,14 @@ edge_dots = edge_dots_kernel.on_gpu(edge_dots_gpu)
 
 
 # 3. the particles -----------------------------------------------------------------------------------
-def check_index(particle, backend, index, count, what):
+def check_index(particle, backend, index, count):
     """index as flat int64 ids, range-checked against `count` rows (an IndexError naming the particle)."""
     if index.dtype.kind not in "iu":
-        particle.fail(f"{what} must be integers, got {describe(index)}", TypeError)
+        particle.fail(f"index must be integers, got {describe(index)}", TypeError)
     if index.ndim != 1:
-        particle.fail(f"{what} must be one id per edge (E,), got {describe(index)}")
+        particle.fail(f"index must be one id per edge (E,), got {describe(index)}")
     flat = backend.astype(backend.contiguous(index), np.int64)
-    particle.check_ids(backend, flat, count, what.split()[0].rstrip("s"), lambda: f"{count} nodes")
+    particle.check_ids(backend, flat, count, "index", lambda: f"{count} nodes")
     return flat
 
 
@@ -373,7 +373,7 @@ def per_edge(particle, backend, src, index, num_nodes, groups, what="src"):
     src as packed rows (E, features), src's trailing shape), after every check."""
     particle.require_float(src)
     count = counted_nodes(particle, src, num_nodes)
-    flat = check_index(particle, backend, index, count, "index")
+    flat = check_index(particle, backend, index, count)
     if flat.size != src.shape[0]:
         particle.fail(f"{what} {describe(src)} has {src.shape[0]} rows, index {describe(index)} {flat.size} ids")
     rows, trailing = as_rows(backend, src)
@@ -400,7 +400,7 @@ class GatherRows(Particle):
         if x.ndim < 1:
             cls.fail(f"x must have a row per node, got {describe(x)}")
         backend = ctx.backend
-        flat = check_index(cls, backend, index, x.shape[0], "index")
+        flat = check_index(cls, backend, index, x.shape[0])
         rows, trailing = as_rows(backend, x)
         y = backend.empty((flat.size, rows.shape[1]), x.dtype)
         ctx.run(gather, rows, flat, backend.full((x.shape[0],), 1.0, x.dtype), y)
@@ -413,7 +413,7 @@ class GatherRows(Particle):
         (flat,) = ctx.saved
         backend = ctx.backend
         groups = grouped(backend, flat, ctx.count, ctx.groups)
-        rows, _ = as_rows(backend, backend.astype(grad_y, grad_y.dtype))
+        rows, _ = as_rows(backend, grad_y)
         grad_x = backend.empty((ctx.count, rows.shape[1]), grad_y.dtype)
         ctx.run(segment_sum_kernel, rows, flat, groups.indptr, groups.order, False, True, grad_x)
         return backend.reshape(grad_x, ctx.x_shape), None

@@ -47,6 +47,11 @@ DATA_DEFAULTS = {"ring8": {"model": "mlp", "latent": 2, "batch_size": 256, "step
 SAMPLES = "samples.png"
 
 
+def fresh_running():
+    """The sums of a step's numbers since the last evaluation, and how many steps they hold."""
+    return {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "steps": 0}
+
+
 def scaled_digits():
     """The 1797 8x8 digits as (n, 1, 8, 8) float32 in [-1, 1] (a tanh generator's range)."""
     return (digits().arrays[0].reshape(-1, 1, 8, 8) * 2.0 - 1.0).astype(np.float32)
@@ -86,8 +91,7 @@ class GANRun:
             self.images = self.images.reshape(len(self.images), 64)
         # the fixed noise of the progress pictures, from a seed of its own: it never moves the run's random numbers
         self.fixed_noise = np.random.default_rng([c["seed"], 7]).standard_normal((64, c["latent"])).astype(np.float32)
-        self.step, self.history = 0, []
-        self.running = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "steps": 0}
+        self.step, self.history, self.running = 0, [], fresh_running()
         self.stop_requested, self.stop_signal = False, None
 
     # --- data and noise, all from minisora's seeded generator -----------------------------------
@@ -204,7 +208,7 @@ class GANRun:
         scores, said = self.score()
         row.update(scores, seconds=round(seconds, 4))
         self.history.append(row)
-        self.running = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0, "steps": 0}
+        self.running = fresh_running()
         self.log(f"step {self.step:>6}/{self.config['steps']}  L_D {row['d_loss']:.4f}  L_G {row['g_loss']:.4f}  "
                  f"D(x) {row['d_real']:.3f}  D(G(z)) {row['d_fake']:.3f}  {said}")
         write_metrics(self.out, self.history)
