@@ -71,12 +71,14 @@ def group_by(index, count):
 
 # 2. the kernels -------------------------------------------------------------------------------------
 @kernel(parallel=True)
-def gather_kernel(x, index, row_scale, y):
-    """y[e] = x[index[e]] * row_scale[index[e]] (row_scale: ones for a plain gather)."""
+def gather_kernel(x, index, indptr, mean, y):
+    """y[e] = x[index[e]], divided by how many edges node index[e] has (from the grouping's indptr)
+    when `mean` (scatter_mean's backward); a plain gather passes mean False and no grouping."""
     for e in prange(index.size):
         i = index[e]
+        share = 1.0 / max(indptr[i + 1] - indptr[i], 1) if mean else 1.0
         for j in range(x.shape[1]):
-            y[e, j] = x[i, j] * row_scale[i]
+            y[e, j] = x[i, j] * share
 
 
 @kernel(parallel=True)
@@ -210,11 +212,13 @@ def edge_dots_kernel(grad_y, x, sources, targets, grad_values):
 
 # GPU twins: a thread per number written (grouped), or per edge and feature (atomic)
 @gpu_kernel
-def gather_gpu(x, index, row_scale, y):
+def gather_gpu(x, index, indptr, mean, y):
     width = y.shape[1]
     for n in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         e, j = n // width, n % width
-        y[e, j] = x[index[e], j] * row_scale[index[e]]
+        i = index[e]
+        share = 1.0 / max(indptr[i + 1] - indptr[i], 1) if mean else 1.0
+        y[e, j] = x[i, j] * share
 
 
 @gpu_kernel
@@ -403,7 +407,7 @@ class GatherRows(Particle):
         flat = check_index(cls, backend, index, x.shape[0])
         rows, trailing = as_rows(backend, x)
         y = backend.empty((flat.size, rows.shape[1]), x.dtype)
-        ctx.run(gather, rows, flat, backend.full((x.shape[0],), 1.0, x.dtype), y)
+        ctx.run(gather, rows, flat, backend.empty((1,), np.int64), False, y)
         ctx.save(flat)
         ctx.count, ctx.groups, ctx.x_shape = x.shape[0], groups, x.shape
         return backend.reshape(y, (flat.size,) + trailing)
@@ -451,11 +455,8 @@ class ScatterAdd(Particle):
         flat, indptr = ctx.saved
         backend = ctx.backend
         rows, _ = as_rows(backend, grad_y)
-        host_counts = np.diff(backend.to_numpy(indptr)) if cls.mean else None
-        scale = backend.asarray((1.0 / np.maximum(host_counts, 1)).astype(grad_y.dtype)) if cls.mean \
-            else backend.full((rows.shape[0],), 1.0, grad_y.dtype)
         grad_src = backend.empty((flat.size, rows.shape[1]), grad_y.dtype)
-        ctx.run(gather, rows, flat, scale, grad_src)
+        ctx.run(gather, rows, flat, indptr, cls.mean, grad_src)
         return backend.reshape(grad_src, ctx.src_shape), None
 
     @classmethod
