@@ -89,8 +89,8 @@ class GANRun:
         self.images = scaled_digits() if dataset == "digits" else None
         if self.images is not None and c["model"] == "mlp":
             self.images = self.images.reshape(len(self.images), 64)
-        # the fixed noise of the progress pictures, from a seed of its own: it never moves the run's random numbers
-        self.fixed_noise = np.random.default_rng([c["seed"], 7]).standard_normal((64, c["latent"])).astype(np.float32)
+        # the fixed noise of the progress pictures
+        self.fixed_noise = self.own_noise(64, 7)
         self.step, self.history, self.running = 0, [], fresh_running()
         self.stop_requested, self.stop_signal = False, None
 
@@ -100,6 +100,12 @@ class GANRun:
         if self.images is None:
             return Tensor(mixture(self.config["dataset"], n, generator), device=self.device)
         return Tensor(self.images[generator.integers(0, len(self.images), n)], device=self.device)
+
+    def own_noise(self, n, *key):
+        """n noise vectors from a generator of their own, seeded by (the run's seed, *key): pictures
+        and scores drawn from them never move the run's random numbers."""
+        return np.random.default_rng([self.config["seed"], *key]).standard_normal(
+            (n, self.config["latent"])).astype(np.float32)
 
     def noise(self, n=None):
         n = n or self.config["batch_size"]
@@ -158,8 +164,7 @@ class GANRun:
     def score(self):
         """The scores of eval_samples generated samples, drawn with their own seed (the run's random
         numbers do not move, so scoring never changes what training computes)."""
-        noise = np.random.default_rng([self.config["seed"], 11, self.step]).standard_normal(
-            (self.config["eval_samples"], self.config["latent"])).astype(np.float32)
+        noise = self.own_noise(self.config["eval_samples"], 11, self.step)
         generated = self.samples(len(noise), noise)
         if self.images is None:
             modes, std = MIXTURES[self.config["dataset"]]
@@ -172,11 +177,9 @@ class GANRun:
         """The fixed noise's 64 images (digits), or n generated points over the modes (2-D)."""
         title = f"{self.config['dataset']}, step {self.step}"
         if self.images is None:
-            noise = np.random.default_rng([self.config["seed"], 11]).standard_normal(
-                (n or self.config["eval_samples"], self.config["latent"])).astype(np.float32)
+            noise = self.own_noise(n or self.config["eval_samples"], 11)
             return sample_scatter(self.samples(len(noise), noise), MIXTURES[self.config["dataset"]][0], path, title)
-        noise = self.fixed_noise if n is None else np.random.default_rng([self.config["seed"], 7]).standard_normal(
-            (n, self.config["latent"])).astype(np.float32)
+        noise = self.fixed_noise if n is None else self.own_noise(n, 7)
         return image_grid(self.samples(len(noise), noise).reshape(-1, 8, 8), path, title=title)
 
     # --- the loop ---------------------------------------------------------------------------------------
