@@ -28,10 +28,10 @@ stage() {   # stage NAME SECONDS COMMAND...: run it, log it, say how it ended
 
 : > "$logs/summary.log"
 stage doctor 60 python3 -m minisora.cli doctor
-stage tests 200 env MINISORA_TEST_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_gpu_sizes.py \
+stage tests 300 env MINISORA_TEST_GPU=1 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_gpu_sizes.py \
     tests/test_gpu_runtime.py
-stage benchmarks 180 python3 benchmarks/gpu.py --rounds 5
-stage train 120 python3 -m minisora.cli train gpt --device cuda --steps 1000 --no-progress --out "$logs/run"
+stage benchmarks 120 python3 benchmarks/gpu.py --rounds 5
+stage train 90 python3 -m minisora.cli train gpt --device cuda --steps 1000 --no-progress --out "$logs/run"
 grep -h -E "^(CUDA|numba-cuda|GPU:|sgemm|char-GPT|nanoGPT|FAILED|ERROR|done in)|^=+ .*(passed|failed)|^[0-9]+ (passed|failed|skipped)" \
     "$logs"/{doctor,tests,benchmarks,train}.log >> "$logs/summary.log"
 cat "$logs/summary.log"

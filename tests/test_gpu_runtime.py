@@ -7,6 +7,7 @@ Runs on the simulator, which pools its memory the same way (and on a GPU with MI
 Oracle: the memory's own address, and values written before against values read after.
 """
 import gc
+import os
 import warnings
 
 import numpy as np
@@ -16,6 +17,8 @@ import minisora as ms
 from minisora.backends import gpu
 from minisora.backends import gpu_runtime
 from minisora.backends.gpu_runtime import memory_pool
+
+REAL_GPU = os.environ.get("MINISORA_TEST_GPU") == "1"
 
 pytestmark = pytest.mark.skipif(not ms.cuda.is_available(), reason=ms.cuda.why_not() or "cuda available")
 
@@ -152,8 +155,12 @@ def test_an_untested_numba_cuda_gets_one_warning_and_the_public_path_with_the_sa
     finally:
         gpu_runtime.enabled.cache_clear()
     assert len(public) == len(layered)
+    # The simulator runs threads one by one, so the two paths agree to the bit there. A real GPU adds
+    # the loss and the embedding's gradient with float atomics in whatever order its threads arrive:
+    # two runs of the same path differ in the last bits, so there they agree to float32's precision.
+    tolerance = 1e-5 if REAL_GPU else 0
     for a, b in zip(layered, public):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
 
 
 def test_the_tested_versions_run_the_layer(monkeypatch):
