@@ -1,5 +1,5 @@
 """The `minisora` command: train, eval, generate, sample (their options and runs in cli_training.py),
-step, check, course, lessons, lesson, demo, doctor, warmup, particles, cache clear."""
+finetune, fill (cli_pretraining.py), step, check, course, lessons, lesson, demo, doctor, warmup, particles, cache clear."""
 import argparse
 import os
 import platform
@@ -169,9 +169,11 @@ def main(argv=None):
     cache = commands.add_parser("cache", help="manage the compiled-kernel cache")
     cache.add_argument("action", choices=["clear"])
     cache.set_defaults(run=command_cache)
+    from .cli_pretraining import add_pretraining_commands
     from .cli_training import add_training_commands
 
     add_training_commands(commands)
+    add_pretraining_commands(commands)
     step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
     step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
     step.set_defaults(run=command_step)

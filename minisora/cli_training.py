@@ -1,6 +1,6 @@
 """The training commands of `minisora` (cli.py builds the command and its other subcommands):
-`train` (mlp, cnn, classifier, gnn, gan, gpt), `eval`, `generate` and `sample`, their options,
-and the runs they start (minisora.training)."""
+`train` (mlp, cnn, classifier, gnn, gan, gpt, mlm), `eval`, `generate` and `sample`, their options,
+and the runs they start (minisora.training). `finetune` and `fill` are in cli_pretraining.py."""
 import os
 import time
 
@@ -23,6 +23,8 @@ MODEL_OPTIONS = {
             "batch_size", "val_split", "split_seed", "seed", "device", "augment"),
     "gpt": ("corpus", "layers", "d_model", "heads", "context", "dropout", "batch_size", "steps", "lr",
             "weight_decay", "eval_every", "seed", "device"),
+    "mlm": ("corpus", "level", "window", "layers", "d_model", "heads", "context", "dropout", "positions", "pooling",
+            "mask_probability", "batch_size", "steps", "lr", "weight_decay", "eval_every", "seed", "device"),
     "gan": ("data", "sequence_model", "latent", "hidden", "loss", "lr", "batch_size", "steps", "d_steps", "label_smoothing",
             "eval_every", "seed", "device"),
     "gnn": ("sequence_model", "data", "data_dir", "nodes", "hidden", "heads", "dropout", "optimizer", "lr", "momentum",
@@ -35,10 +37,10 @@ CONFIG_NAMES = {"sequence_model": "model", "data": "dataset"}   # option -> the 
 
 
 def run_class_for(model):
-    from .training import ClassifierRun, GANRun, LanguageModelRun, NodeRun, SequenceRun
+    from .training import ClassifierRun, GANRun, LanguageModelRun, MaskedLanguageModelRun, NodeRun, SequenceRun
 
     return {"mlp": ClassifierRun, "cnn": ClassifierRun, "gpt": LanguageModelRun, "classifier": SequenceRun,
-            "gnn": NodeRun, "gan": GANRun}[model]
+            "gnn": NodeRun, "gan": GANRun, "mlm": MaskedLanguageModelRun}[model]
 
 
 def default_out(model, given):
@@ -51,7 +53,7 @@ def default_out(model, given):
     if model == "classifier":
         data = os.path.splitext(os.path.basename(str(given.get("dataset", "pydoc-topics"))))[0]
         return f"runs/{given.get('model', 'lstm')}-{data}"
-    return f"runs/gpt-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
+    return f"runs/{model}-{os.path.splitext(os.path.basename(str(given.get('corpus', 'pydoc'))))[0]}"
 
 
 def command_train(args):
@@ -77,7 +79,7 @@ def command_train(args):
     run_class = run_class_for(args.model)
     out = args.out or default_out(args.model, given)
     prepare_run_folder(out, resume=args.resume, force=args.force)
-    by_epochs = args.model not in ("gpt", "gan")
+    by_epochs = args.model not in ("gpt", "gan", "mlm")
     if args.resume:
         run = run_class.resume(out, overrides=given)
         say(f"resuming {out} from " + (f"epoch {run.epoch + 1}" + ("" if args.model == "gnn" else f", step {run.batch}")
@@ -85,13 +87,23 @@ def command_train(args):
     else:
         run = run_class(given if args.model in ("classifier", "gnn", "gan") else {"model": args.model, **given}, out)
         say(describe_run(run))
+    return fit_and_report(run, out, args.no_progress)
+
+
+def fit_and_report(run, out, no_progress):
+    """Train the run to its end (or a signal), say where it got; the exit code."""
     start = time.perf_counter()
-    history = run.fit(progress=not args.no_progress)
+    history = run.fit(progress=not no_progress)
     if history:
         last = history[-1]
-        result = (f"final val acc {last['val_accuracy']:.2%} (best {max(r['val_accuracy'] for r in history):.2%})"
-                  if by_epochs else run.summary(last) if args.model == "gan" else f"final val loss {last['val_loss']:.4f}")
-        extra = ", samples.png" if args.model == "gan" else ""
+        if "val_accuracy" in last:
+            result = f"final val acc {last['val_accuracy']:.2%} (best {max(r['val_accuracy'] for r in history):.2%})"
+        elif run.kind == "gan":
+            result = run.summary(last)
+        else:
+            result = f"final val loss {last['val_loss']:.4f}" + (
+                f" (unigram entropy {last['unigram_entropy']:.4f})" if "unigram_entropy" in last else "")
+        extra = ", samples.png" if run.kind == "gan" else ""
         print(f"done in {time.perf_counter() - start:.1f} s: {result}; wrote {out}/checkpoint.safetensors, "
               f"metrics.jsonl, curves.png{extra}")
     return 128 + run.stop_signal if run.stop_requested else 0   # 130 after Ctrl-C, 143 after SIGTERM, as shells report
@@ -129,6 +141,10 @@ def describe_run(run):
         from .training.node_classifier import describe
 
         return describe(run)
+    if run.kind == "fine-tuned-classifier":
+        from .training.fine_tuning import describe
+
+        return describe(run)
     if run.kind == "sequence-classifier":
         parameters = sum(p.numel() for p in run.model.parameters())
         data = ("the adding problem, T " + str(c["adding_length"]) if c["dataset"] == "adding" else
@@ -145,7 +161,8 @@ def describe_run(run):
                 f"val), {c['optimizer']} lr {c['lr']}, batch {c['batch_size']}, {c['epochs']} epochs, seed {c['seed']}, "
                 f"on {c['device']}")
     parameters = sum(p.numel() for p in run.model.parameters())
-    return (f"training gpt ({c['layers']} layers, d_model {c['d_model']}, {c['heads']} heads, context {c['context']}, "
+    what = "gpt (" if run.kind == "gpt" else f"a {c['level']}-level masked language model ({c['positions']} positions, "
+    return (f"training {what}{c['layers']} layers, d_model {c['d_model']}, {c['heads']} heads, context {c['context']}, "
             f"{parameters:,} parameters) on {c['corpus']} ({run.tokenizer.vocab_size} symbols, "
             f"{len(run.batches.ids):,} train tokens), AdamW lr {c['lr']}, batch {c['batch_size']}, {c['steps']} steps, "
             f"on {c['device']}")
@@ -179,14 +196,14 @@ def command_sample(args):
 def command_eval(args):
     from .plot import confusion_matrix, plot_confusion_matrix
     from .serialization import load
-    from .training import ClassifierRun, NodeRun, SequenceRun, checkpoint_path
+    from .training import ClassifierRun, FineTuningRun, NodeRun, SequenceRun, checkpoint_path
     from .training.classifier import accuracy_table
     from .training.data_setup import test_set
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
-    run_class = {"classifier": ClassifierRun, "sequence-classifier": SequenceRun,
-                 "node-classifier": NodeRun}.get(state.get("kind"))
+    run_class = {"classifier": ClassifierRun, "sequence-classifier": SequenceRun, "node-classifier": NodeRun,
+                 "fine-tuned-classifier": FineTuningRun}.get(state.get("kind"))
     if run_class is None:
         raise errors.ValueError(f"{path} holds a {state.get('kind')} run; eval scores classifiers (for a GPT: minisora generate)")
     # scored on the CPU, wherever it was trained
@@ -198,13 +215,13 @@ def command_eval(args):
     if run_class is NodeRun:
         dataset = args.split
     elif args.split == "test":
-        dataset = run.test if run_class is SequenceRun else test_set(config)
+        dataset = run.test if isinstance(run, SequenceRun) else test_set(config)
     else:
         dataset = {"train": run.loader.dataset, "val": run.validation}[args.split]
     loss, accuracy, predictions, targets = run.evaluate(dataset)
     names = state["classes"]
     print(f"{path}: {config['model']} on {config['dataset']} ({args.split}, {len(targets)} samples)")
-    if run_class is SequenceRun and run.regression:
+    if isinstance(run, SequenceRun) and run.regression:
         print(f"MSE {loss:.4f}   answered within 0.04: {accuracy:.2%}   (always answering 1 scores an MSE of 0.167)")
         return
     counts = confusion_matrix(targets, predictions, len(names))
@@ -220,7 +237,8 @@ def add_train_parser(commands):
     train.add_argument("model", choices=sorted(MODEL_OPTIONS),
                        help="mlp (digits, moons, MNIST), cnn (LeNet on digits or MNIST), classifier (text or "
                             "sequences: LSTM, GRU, RNN, transformer), gnn (a graph network classifying nodes: GCN, "
-                            "GAT, GraphSAGE) or gpt (a character model)")
+                            "GAT, GraphSAGE), gan, gpt (a character model) or mlm (a masked language model to "
+                            "pretrain an encoder for minisora finetune)")
     sequences = train.add_argument_group("classifier and gnn")
     sequences.add_argument("--model", dest="sequence_model",
                            choices=["lstm", "gru", "rnn", "transformer", "bag"] + list(GRAPH_MODELS) + ["mlp", "dcgan"],
@@ -232,8 +250,9 @@ def add_train_parser(commands):
                                           "rows. gnn: karate (the default), sbm, cora (with --data-dir) or "
                                           "Cora's folder")
     sequences.add_argument("--nodes", type=COUNT, help="gnn: nodes of the sbm graph (default 10000)")
-    sequences.add_argument("--level", choices=["char", "word"], help="tokens: words (default) or characters")
-    sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128)")
+    sequences.add_argument("--level", choices=["char", "word"], help="tokens: words (default; mlm: characters) or characters")
+    sequences.add_argument("--window", type=COUNT, help="characters per pydoc-topics text (default 128; mlm: the "
+                                                        "windows whose held-out passages it leaves out)")
     sequences.add_argument("--stride", type=COUNT, help="characters between pydoc-topics training windows "
                                                         "(default 32: overlapping; test windows never overlap)")
     sequences.add_argument("--max-length", type=COUNT, help="tokens kept per text (default 256)")
@@ -268,13 +287,20 @@ def add_train_parser(commands):
     gan.add_argument("--d-steps", type=COUNT, help="discriminator updates per generator update (default 1)")
     gan.add_argument("--label-smoothing", type=number(float, 0.0, 0.5, high_open=True),
                      help="aim D's real targets at 1 - this (ns and saturating; default 0)")
+    mlm = train.add_argument_group("mlm (a masked language model; also --corpus, --level, --window and gpt's sizes)")
+    mlm.add_argument("--positions", choices=["learned", "sinusoidal"], help="position vectors (default learned)")
+    mlm.add_argument("--pooling", choices=["mean", "cls"],
+                     help="a text's vector when fine-tuned: the mean of its states (default) or a <cls> token's")
+    mlm.add_argument("--mask-probability", type=number(float, 0.0, 1.0, low_open=True),
+                     help="share of the tokens chosen to guess (default 0.15, BERT's)")
     gpt = train.add_argument_group("gpt")
-    gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default) or the path of a UTF-8 file")
+    gpt.add_argument("--corpus", help="pydoc (Python's bundled help text, the default; mlm: less the passages "
+                                      "pydoc-topics holds out) or the path of a UTF-8 file")
     gpt.add_argument("--layers", type=COUNT, help="transformer blocks (default 4)")
     gpt.add_argument("--d-model", type=COUNT, help="vector size (default 128)")
     gpt.add_argument("--heads", type=COUNT, help="attention heads (default 4; also the classifier's transformer; "
                                                        "gnn gat: 8)")
-    gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64)")
+    gpt.add_argument("--context", type=COUNT, help="tokens the model sees at once (default 64; mlm 128)")
     gpt.add_argument("--steps", type=COUNT, help="training steps (default 3000; gan: 20000 on ring8, 8000 on "
                                                  "grid25, 3000 on digits)")
     gpt.add_argument("--eval-every", type=COUNT, help="steps between validation losses and samples (default 250; "
@@ -287,11 +313,16 @@ def add_train_parser(commands):
     both.add_argument("--dropout", type=number(float, 0.0, 1.0, high_open=True), help="default 0 (gnn: 0.5, gat 0.6)")
     both.add_argument("--seed", type=SEED, help="initial weights, data order and dropout (default 0)")
     both.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu; cuda needs a GPU)")
-    both.add_argument("--out", help="run folder (default runs/MODEL-DATASET)")
-    both.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    both.add_argument("--force", action="store_true", help="start over in an --out folder that holds a run")
-    both.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_folder_options(both, "runs/MODEL-DATASET")
     train.set_defaults(run=command_train)
+
+
+def add_run_folder_options(group, default):
+    """--out, --resume, --force, --no-progress: where a run lives, as every training command takes them."""
+    group.add_argument("--out", help=f"run folder (default {default})")
+    group.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    group.add_argument("--force", action="store_true", help="start over in an --out folder that holds a run")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_generate_parser(commands):

@@ -94,8 +94,8 @@ def cross_entropy(logits, targets, reduction="mean", ignore_index=-100, label_sm
     the mean's count); or class probabilities shaped as logits. label_smoothing e mixes the
     target with the uniform distribution: (1 - e) target + e / C.
 
-    The common case (class ids, no row ignored, no smoothing) is one fused particle,
-    cross_entropy; the rest are log_softmax and nll_loss composed."""
+    Class ids without smoothing (rows ignored or not) are one fused particle, cross_entropy;
+    the rest are log_softmax and nll_loss composed."""
     logits = as_tensor(logits)
     targets = as_tensor(targets, logits)
     losses.check_reduction(losses.CrossEntropy, reduction)
@@ -111,8 +111,8 @@ def cross_entropy(logits, targets, reduction="mean", ignore_index=-100, label_sm
         return per_position(loss, logits.shape, reduction)
     if targets.dtype.kind == "f":
         return soft_cross_entropy(logits, targets, reduction, label_smoothing)
-    if label_smoothing == 0.0 and not holds(targets, ignore_index):
-        return autograd.call(losses.CrossEntropy, logits, targets, reduction=reduction)
+    if label_smoothing == 0.0:
+        return autograd.call(losses.CrossEntropy, logits, targets, reduction=reduction, ignore_index=ignore_index)
     log_probs = logits.log_softmax(1)
     picked = nll_loss(log_probs, targets, reduction="none", ignore_index=ignore_index)
     counted = targets != ignore_index
@@ -176,14 +176,6 @@ def reduce_rows(per_row, count, reduction):
     if reduction == "sum":
         return total
     return total / count if count else total * math.nan
-
-
-def holds(ids, value):
-    """Whether the tensor of ids holds `value` (its known range answers without a copy from the GPU)."""
-    known = getattr(ids.data, "known_range", None)
-    if known is not None and not known[0] <= value <= known[1]:
-        return False
-    return bool((ids.numpy() == value).any())
 
 
 def mse_loss(input, target, reduction="mean"):

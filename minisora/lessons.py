@@ -79,12 +79,14 @@ def notebook(cells):
 
 
 def export(folder_out, edit=None):
-    """Write every lesson as an .ipynb into folder_out (with lesson_setup.py beside them); returns the
+    """Write every lesson as an .ipynb into folder_out (with lesson_setup.py and data/ beside them); returns the
     paths. `edit(number, lesson_path, notebook)`, when given, may change each notebook before it is written."""
     import shutil
 
     os.makedirs(folder_out, exist_ok=True)
     shutil.copy(os.path.join(folder(), "lesson_setup.py"), folder_out)
+    if os.path.isdir(os.path.join(folder(), "data")):   # what a lesson loads (lesson 12's pretrained encoder)
+        shutil.copytree(os.path.join(folder(), "data"), os.path.join(folder_out, "data"), dirs_exist_ok=True)
     written = []
     for number, _, path in available():
         book = to_notebook(path)

@@ -18,6 +18,7 @@ FIGURES = {1: {"01_neuron.png": (500, 350)}, 2: {"02_activations.png": (1000, 40
            9: {"09_gpt_loss.png": (500, 400), "09_gpt_attention.png": (1360, 340)},
            10: {"10_threads.png": (800, 220)},
            11: {"11_gradient_through_time.png": (600, 400), "11_adding_problem.png": (600, 400)},
+           12: {"12_mlm_loss.png": (600, 400), "12_schedule.png": (600, 400)},
            13: {"13_feature_maps.png": (1800, 430)}, 14: {"14_karate.png": (700, 600), "14_deepwalk.png": (600, 500)},
            15: {"15_gradients.png": (600, 400), "15_ring_good.png": (500, 500), "15_ring_collapse.png": (500, 500)},
            17: {}}
@@ -93,4 +94,4 @@ def test_every_exercise_is_linked_from_its_lesson():
         name = os.path.basename(exercise)
         assert f"minisora check lessons/exercises/{name}" in lessons[int(name[:2])], name
     assert {int(os.path.basename(e)[:2]) for e in glob.glob(os.path.join(ROOT, "lessons", "exercises", "*.py"))} >= \
-        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15}   # a lesson without an exercise is the exception (17: errata)
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}   # a lesson without an exercise is the exception (17: errata)

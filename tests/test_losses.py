@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 import minisora as ms
 from minisora import F
@@ -20,6 +20,41 @@ def test_cross_entropy_matches_reference(device, rows, classes, seed, reduction,
     check_against_reference(get("cross_entropy"), lambda x, t: F.cross_entropy(x, t, reduction=reduction),
                             [values(seed, (rows, classes), -4, 4), targets], {"reduction": reduction}, dtype,
                             [layout, "contiguous"], differentiable=[True, False], device=device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(rows=st.integers(1, 6), classes=st.integers(1, 7), seed=st.integers(0, 2**16), reduction=REDUCTIONS,
+       layout=st.sampled_from(LAYOUTS), dtype=st.sampled_from(["float32", "float64"]),
+       ignore_index=st.sampled_from([-100, 0, 2]), ignored=st.floats(0, 1))
+def test_cross_entropy_with_ignored_rows_matches_reference(device, rows, classes, seed, reduction, layout, dtype,
+                                                           ignore_index, ignored):
+    # ignore_index may be a real class id too (PyTorch allows it: 0 for padding), or one never drawn
+    rng = np.random.default_rng(seed)
+    targets = np.where(rng.random(rows) < ignored, ignore_index, rng.integers(0, classes, rows))
+    assume(reduction != "mean" or (targets != ignore_index).any())   # (a mean of no rows is NaN: tested below)
+    check_against_reference(get("cross_entropy"),
+                            lambda x, t: F.cross_entropy(x, t, reduction=reduction, ignore_index=ignore_index),
+                            [values(seed, (rows, classes), -4, 4), targets],
+                            {"reduction": reduction, "ignore_index": ignore_index}, dtype, [layout, "contiguous"],
+                            differentiable=[True, False], device=device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cross_entropy_ignored_rows_get_exactly_zero_and_are_not_counted(device):
+    # an MLM's loss: 3 of 8 positions chosen; even inf or NaN logits on the others change nothing
+    x = np.random.default_rng(3).standard_normal((8, 5))
+    x[0, 1], x[6, 2] = np.inf, np.nan
+    t = np.array([-100, 2, -100, -100, 4, 0, -100, -100])
+    logits = ms.tensor(x, dtype="float64", device=device, requires_grad=True)
+    loss = F.cross_entropy(logits, ms.tensor(t, device=device))
+    kept = t != -100
+    assert loss.item() == pytest.approx(_cross_entropy_oracle(x[kept], t[kept]), rel=1e-12)
+    loss.backward()
+    grad = logits.grad.numpy()
+    assert (grad[~kept] == 0.0).all() and not np.signbit(grad[~kept]).any()
+    np.testing.assert_allclose(grad[kept].sum(1), 0.0, atol=1e-15)   # each softmax row minus its one-hot
+    everything = F.cross_entropy(ms.tensor(x, device=device), ms.tensor(np.full(8, -100), device=device), reduction="sum")
+    assert everything.item() == 0.0
 
 
 @given(rows=st.integers(1, 4), classes=st.integers(1, 5), seed=st.integers(0, 2**16), reduction=REDUCTIONS)
@@ -67,6 +102,10 @@ def test_cross_entropy_bad_targets():
         F.cross_entropy(logits, ms.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match=r"^cross_entropy: reduction must be one of"):
         F.cross_entropy(logits, ms.tensor([0, 1]), reduction="avg")
+    with pytest.raises(IndexError, match=r"^cross_entropy: target class id -100 is out of range"):
+        F.cross_entropy(logits, ms.tensor([-100, 0]), ignore_index=-1)   # only ignore_index is let through
+    with pytest.raises(TypeError, match=r"^cross_entropy: ignore_index must be an int, got 1.5"):
+        F.cross_entropy(logits, ms.tensor([0, 1]), ignore_index=1.5)
 
 
 PAIR_LOSSES = [

@@ -13,6 +13,7 @@ from minisora.optim.adadelta import adadelta_reference
 from minisora.optim.adam import adam_reference
 from minisora.optim.rmsprop import rmsprop_reference
 from minisora.optim.sgd import sgd_reference
+from golden import fine_tuning_cases as tuning
 from golden.optimizer_cases import CASES
 from helpers import shapes
 
@@ -327,6 +328,35 @@ def test_cosine_annealing_lr():
     np.testing.assert_allclose(values, expected, rtol=1e-14)
 
 
+def test_warmup_linear_lr():
+    values = lrs(lambda o: ms.optim.lr_scheduler.WarmupLinearLR(o, warmup_steps=2, total_steps=6), 8)
+    # 0 at the first step, up to 0.1 at step 2, down to 0 at step 6, then 0
+    np.testing.assert_allclose(values, [0.0, 0.05, 0.1, 0.075, 0.05, 0.025, 0.0, 0.0], rtol=1e-14, atol=1e-17)
+    no_warmup = lrs(lambda o: ms.optim.lr_scheduler.WarmupLinearLR(o, warmup_steps=0, total_steps=4), 4)
+    np.testing.assert_allclose(no_warmup, [0.1, 0.075, 0.05, 0.025], rtol=1e-14)
+
+
+def test_fine_tuning_step_follows_pytorch_golden_trajectory():
+    # two parameter groups (the pretrained part's lower lr), AdamW, clip_grad_norm_, the warm-up
+    # and linear decay per step: the parameters and lrs PyTorch gave (fine_tuning.npz)
+    golden = np.load(os.path.join(os.path.dirname(__file__), "golden", "fine_tuning.npz"))
+    w0, v0, x, y = tuning.data()
+    w, v = parameter(w0), parameter(v0)
+    x, y = ms.tensor(x, dtype="float64"), ms.tensor(y, dtype="float64")
+    optimizer = ms.optim.AdamW([{"params": [w], "lr": tuning.ENCODER_LR}, {"params": [v]}], lr=tuning.HEAD_LR,
+                               weight_decay=tuning.WEIGHT_DECAY)
+    scheduler = ms.optim.lr_scheduler.WarmupLinearLR(optimizer, tuning.WARMUP, tuning.STEPS)
+    for step in range(tuning.STEPS):
+        optimizer.zero_grad()
+        (((x @ w.T).tanh() @ v.T - y) ** 2).sum().backward()
+        ms.optim.clip_grad_norm_([w, v], tuning.MAX_NORM)
+        np.testing.assert_allclose([g["lr"] for g in optimizer.param_groups], golden["lrs"][step], rtol=1e-14)
+        optimizer.step()
+        scheduler.step()
+        np.testing.assert_allclose(w.numpy(), golden["w"][step], rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(v.numpy(), golden["v"][step], rtol=1e-11, atol=1e-13)
+
+
 def test_scheduler_state_round_trip():
     optimizer = ms.optim.SGD([parameter([1.0])], lr=0.1)
     scheduler = ms.optim.lr_scheduler.StepLR(optimizer, step_size=2)
@@ -345,3 +375,6 @@ def test_scheduler_bad_input():
         ms.optim.lr_scheduler.StepLR(optimizer, step_size=0)
     with pytest.raises(ValueError, match="CosineAnnealingLR: T_max must be a positive int"):
         ms.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=0)
+    with pytest.raises(ValueError, match=r"WarmupLinearLR: need 0 <= warmup_steps <= total_steps .* got "
+                                         r"warmup_steps=5, total_steps=3"):
+        ms.optim.lr_scheduler.WarmupLinearLR(optimizer, warmup_steps=5, total_steps=3)

@@ -4,8 +4,10 @@ a user's own CSV/TSV file.
     text  "if x:"  --(characters)-->  [ 9,  8, 2, 27, 14]        --(words)-->  [ 7, 3, 12]
     batch of texts -> ids (n, L) int64 padded with 0 (<pad>), and each text's length (n,)
 
-Id 0 is padding and id 1 stands for any token not seen in training (<unk>); the others are the
-training texts' tokens, most frequent first.
+Id 0 is padding and id 1 stands for any token not seen in training (<unk>); a masked language
+model's tokenizer has two more: 2 is <mask> (a hidden token to guess) and 3 is <cls> (put in front
+of a text whose pooled vector is its state). The others are the training texts' tokens, most
+frequent first.
 
 pydoc topics: Python ships its reference manual's help topics (`pydoc_data.topics`, 79 topics,
 ~465,000 characters). Each topic belongs to one of four groups, after the manual's chapters
@@ -26,7 +28,8 @@ from .. import errors
 from ..tensor import Tensor
 from .dataset import TensorDataset
 
-PAD, UNKNOWN = "<pad>", "<unk>"
+PAD, UNKNOWN, MASK, CLS = "<pad>", "<unk>", "<mask>", "<cls>"
+MLM_SPECIALS = (MASK, CLS)   # the special tokens a masked language model's tokenizer adds
 PYDOC_GROUPS = {
     "statements": ("assert assignment async augassign break class compound continue del else for function "
                    "global if import nonlocal pass raise return try while with yield").split(),
@@ -52,22 +55,37 @@ class TextTokenizer:
         if level not in ("char", "word"):
             raise errors.ValueError(f"TextTokenizer: level must be 'char' or 'word', got {level!r}")
         tokens = list(tokens)
-        if tokens[:2] != [PAD, UNKNOWN] or len(set(tokens)) != len(tokens):
-            raise errors.ValueError(f"TextTokenizer: tokens must be distinct and start with {PAD!r}, {UNKNOWN!r}")
+        specials = [PAD, UNKNOWN] + (list(MLM_SPECIALS) if tokens[2:3] == [MASK] else [])
+        if tokens[:len(specials)] != specials or len(set(tokens)) != len(tokens):
+            raise errors.ValueError(f"TextTokenizer: tokens must be distinct and start with {PAD!r}, {UNKNOWN!r} "
+                                    f"(and, for a masked language model, {MASK!r}, {CLS!r})")
         self.tokens, self.level = tokens, level
         self.ids = {token: i for i, token in enumerate(tokens)}
+        self.special_ids = np.arange(len(specials))   # never masked, never drawn as a random token
 
     @classmethod
-    def fit(cls, texts, level="char", max_tokens=None):
-        """The tokens of `texts`, most frequent first (ties in sorted order), at most max_tokens in all."""
+    def fit(cls, texts, level="char", max_tokens=None, specials=()):
+        """The tokens of `texts`, most frequent first (ties in sorted order), at most max_tokens in all.
+        specials: MLM_SPECIALS for a masked language model's tokenizer (<mask> and <cls> after <unk>)."""
+        if tuple(specials) not in ((), MLM_SPECIALS):
+            raise errors.ValueError(f"TextTokenizer.fit: specials must be () or {MLM_SPECIALS}, got {specials!r}")
         counts = collections.Counter()
         splitter = cls([PAD, UNKNOWN], level)
         for text in texts:
             counts.update(splitter.split(text))
-        ranked = sorted(counts, key=lambda token: (-counts[token], token))
+        front = [PAD, UNKNOWN, *specials]
+        ranked = [token for token in sorted(counts, key=lambda token: (-counts[token], token)) if token not in front]
         if max_tokens is not None:
-            ranked = ranked[:max(0, int(max_tokens) - 2)]
-        return cls([PAD, UNKNOWN] + ranked, level)
+            ranked = ranked[:max(0, int(max_tokens) - len(front))]
+        return cls(front + ranked, level)
+
+    @property
+    def mask_id(self):
+        return self.ids.get(MASK)
+
+    @property
+    def cls_id(self):
+        return self.ids.get(CLS)
 
     @property
     def vocab_size(self):
@@ -112,17 +130,44 @@ def pydoc_topic_texts(window=128, stride=None):
     and test windows never overlap, and no window crosses a passage's end."""
     from pydoc_data.topics import topics
 
-    groups, passage = list(PYDOC_GROUPS), PASSAGE_WINDOWS * window
-    train, validation, test = [], [], []
+    groups = list(PYDOC_GROUPS)
+    parts = {"train": [], "validation": [], "test": []}
     for label, group in enumerate(groups):
         for topic in PYDOC_GROUPS[group]:
-            text = topics.get(topic, "")   # (a Python without the topic has one fewer)
-            for number, start in enumerate(range(0, len(text), passage)):
-                part = text[start:start + passage]
-                into, step = {4: (test, window), 9: (test, window), 7: (validation, window)}.get(
-                    number % 10, (train, stride or window))
-                into.extend((part[s:s + window], label) for s in range(0, len(part) - window + 1, step))
-    return train, validation, test, groups
+            for role, part in topic_passages(topics.get(topic, ""), window):   # (a Python may lack a topic)
+                step = stride or window if role == "train" else window
+                parts[role].extend((part[s:s + window], label) for s in range(0, len(part) - window + 1, step))
+    return parts["train"], parts["validation"], parts["test"], groups
+
+
+def topic_passages(text, window):
+    """[(role, passage)]: a topic's text in passages of PASSAGE_WINDOWS windows, the fifth and tenth
+    of every ten "test", the eighth "validation", the rest "train"."""
+    passage = PASSAGE_WINDOWS * window
+    roles = {4: "test", 9: "test", 7: "validation"}
+    return [(roles.get(number % 10, "train"), text[start:start + passage])
+            for number, start in enumerate(range(0, len(text), passage))]
+
+
+def pydoc_pretraining_text(window=128):
+    """Python's help text for pretraining: every topic, in sorted order, less the passages that
+    pydoc_topic_texts(window) holds out for validation and testing, and less each of their
+    windows wherever else it appears (the manual repeats some text across topics), so a model
+    fine-tuned on the topics is scored on text its pretraining never read."""
+    from pydoc_data.topics import topics
+
+    grouped = {topic for names in PYDOC_GROUPS.values() for topic in names}
+    kept = []
+    for name in sorted(topics):
+        if name not in grouped:
+            kept.append(topics[name])
+            continue
+        kept.extend(part for role, part in topic_passages(topics[name], window) if role == "train")
+    text = "\n".join(kept)
+    _, validation, test, _ = pydoc_topic_texts(window)
+    for held_out, _ in validation + test:
+        text = text.replace(held_out, "\n")
+    return text
 
 
 def read_labelled_texts(path):
@@ -155,12 +200,13 @@ def read_labelled_texts(path):
 
 
 def text_classification(source="pydoc-topics", level="char", window=128, max_length=256, max_tokens=20000,
-                        val_fraction=0.1, test_fraction=0.2, seed=0, stride=None):
+                        val_fraction=0.1, test_fraction=0.2, seed=0, stride=None, tokenizer=None):
     """(train, validation, test, tokenizer): TensorDatasets of (ids, lengths, labels) with `.classes`.
 
     source: "pydoc-topics" (see the module docstring; `stride`: where its training windows start),
     or the path of a CSV/TSV file of text,label rows (a seeded shuffle puts test_fraction of them
-    in the test set and val_fraction in the validation set)."""
+    in the test set and val_fraction in the validation set). tokenizer: one to use (a pretrained
+    model's) instead of one fitted to the training texts."""
     if source == "pydoc-topics":
         *parts, classes = pydoc_topic_texts(window, stride)
         name = f"pydoc topics (window {window})"
@@ -176,7 +222,8 @@ def text_classification(source="pydoc-topics", level="char", window=128, max_len
         cuts = [order[tested + validated:], order[tested:tested + validated], order[:tested]]
         parts = [[numbered[i] for i in cut] for cut in cuts]
         name = str(source)
-    tokenizer = TextTokenizer.fit((text for text, _ in parts[0]), level, max_tokens)
+    if tokenizer is None:
+        tokenizer = TextTokenizer.fit((text for text, _ in parts[0]), level, max_tokens)
 
     def dataset(pairs, part):
         ids, lengths = tokenizer.encode_batch([text for text, _ in pairs], max_length)

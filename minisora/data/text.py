@@ -83,11 +83,14 @@ def split_ids(ids, train_fraction=0.9):
 class TextBatches:
     """Random contiguous windows of a token sequence, drawn by the batches' own seeded generator."""
 
+    next_tokens = 1   # tokens a window needs past its context (a GPT's: the last one's target)
+
     def __init__(self, ids, context, batch_size, seed=0):
         ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) < context + 1:
-            raise errors.ValueError(f"TextBatches: {len(ids)} tokens cannot fill a window of context {context} plus "
-                                    "the next token; use a longer text or a smaller --context")
+        if len(ids) < context + self.next_tokens:
+            raise errors.ValueError(f"{type(self).__name__}: {len(ids)} tokens cannot fill a window of context "
+                                    f"{context}{' plus the next token' if self.next_tokens else ''}; use a longer "
+                                    "text or a smaller --context")
         self.ids, self.context, self.batch_size = ids, int(context), int(batch_size)
         self.generator = np.random.default_rng(seed)
 

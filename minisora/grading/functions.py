@@ -8,6 +8,10 @@
                           3 points: six steps agree with minisora's Adam (PyTorch's equations)
     relu_forward_gpu[blocks, threads](x, y)          lesson 10, a numba.cuda kernel
                           3 points: every element right for launches smaller and larger than x
+    mask_tokens(ids, vocab_size, mask_id, special_ids, generator) -> (inputs, labels)      lesson 12
+                          3 points: BERT's rule on 20,000 positions: 15% of the ordinary tokens
+                          chosen, of those 80% masked, 10% random, 10% kept (each share within 5
+                          standard deviations of its binomial), labels -100 where not chosen
     gan_losses(generator, discriminator, real, noise) -> (d_loss, g_loss)      lesson 15
                           3 points: both losses' values, D's loss reaching D only (G's samples
                           detached), G's loss the non-saturating one, its gradients reaching G
@@ -219,6 +223,60 @@ def grade_gan_losses(function, say=print):
     return Result("gan losses", True, "both losses match minisora's; L_D reaches D only, L_G reaches G", 3.0)
 
 
+def grade_mask_tokens(function, say=print):
+    """The student's masking rule on one large batch, against BERT's proportions (the draws are the
+    student's own, so the shares are tested, each within 5 standard deviations of its binomial)."""
+    say("checking mask_tokens")
+    vocab, mask_id, specials = 30, 2, np.arange(4)
+    ids = np.random.default_rng(0).integers(4, vocab, (200, 110))
+    ids[:, -10:] = 0   # padding
+    try:
+        inputs, labels = (np.asarray(a) for a in function(ids.copy(), vocab, mask_id, specials,
+                                                           np.random.default_rng(1)))
+    except Exception as error:
+        return failure("masking rule", error, "mask_tokens(ids, 30, 2, [0, 1, 2, 3], generator)", 3.0)
+    if inputs.shape != ids.shape or labels.shape != ids.shape:
+        return Result("masking rule", False, f"inputs {inputs.shape} and labels {labels.shape} must have the ids' "
+                                             f"shape {ids.shape}", 3.0)
+    chosen, ordinary = labels != -100, ids != 0
+    n = int(ordinary.sum())
+
+    def near(share, expected, count):
+        return abs(share - expected) < 5 * np.sqrt(expected * (1 - expected) / max(count, 1))
+
+    if chosen.mean() > 0.5:
+        return Result("masking rule", False, "labels hold a token at almost every position: the loss would score "
+                                             "them all; put -100 (ignore_index) where a token was not chosen", 3.0)
+    if (chosen & ~ordinary).any():
+        return Result("masking rule", False, "a padding (special) token was chosen: choose only the ordinary ones "
+                                             "(not in special_ids)", 3.0)
+    if not (labels[chosen] == ids[chosen]).all():
+        return Result("masking rule", False, "a chosen position's label must be its original token id", 3.0)
+    if not (inputs[~chosen] == ids[~chosen]).all():
+        return Result("masking rule", False, "a position that was not chosen changed: only chosen ones may", 3.0)
+    k = int(chosen.sum())
+    if not near(k / n, 0.15, n):
+        return Result("masking rule", False, f"{k / n:.1%} of the ordinary tokens were chosen; BERT chooses 15%", 3.0)
+    masked = chosen & (inputs == mask_id)
+    kept = chosen & (inputs == ids)
+    random = chosen & ~masked & ~kept
+    if masked.sum() == k:
+        return Result("masking rule", False, "every chosen token became <mask>: BERT masks 80%, puts a random token "
+                                             "in 10% and keeps 10% (no token is masked when the model is used)", 3.0)
+    ordinary_share = (vocab - len(specials) - 1) / (vocab - len(specials))   # a random draw that differs
+    shares = {"masked": (masked.sum() / k, 0.8), "random": (random.sum() / k, 0.1 * ordinary_share),
+              "kept": (kept.sum() / k, 0.1 + 0.1 * (1 - ordinary_share))}
+    for what, (share, expected) in shares.items():
+        if not near(share, expected, k):
+            return Result("masking rule", False, f"{share:.1%} of the chosen tokens were {what}; BERT's rule gives "
+                                                 f"{expected:.1%}", 3.0)
+    if np.isin(inputs[random], specials).any():
+        return Result("masking rule", False, "a random replacement was a special token: draw from the ordinary ids",
+                      3.0)
+    return Result("masking rule", True, f"{k} of {n} ordinary tokens chosen (15%), 80/10/10 masked/random/kept, "
+                                        "labels -100 elsewhere", 3.0)
+
+
 FUNCTION_EXERCISES = {"gradient_step": grade_gradient_step, "train_epoch": grade_train_epoch,
                       "adam_step": grade_adam_step, "relu_forward_gpu": grade_relu_kernel,
-                      "gan_losses": grade_gan_losses}
+                      "gan_losses": grade_gan_losses, "mask_tokens": grade_mask_tokens}

@@ -6,9 +6,10 @@
     kind "bag"   (the baseline: logistic regression on how often each token occurs)
         ids -> each token's share of the text's real tokens (B, vocab) -> Linear -> logits
     kind "transformer"
-        ids -> token + learned position embeddings -> transformer blocks with no causal mask (each
-        position sees the whole text; padding is masked out as a key) -> LayerNorm -> the mean
-        over the real positions -> Linear -> logits
+        ids -> TransformerEncoder (encoder.py: token + position embeddings -> transformer blocks
+        with no causal mask, padding masked out as a key -> LayerNorm) -> the mean over the real
+        positions (or the <cls> state) -> Linear -> logits. Its `encoder` is what a masked language
+        model pretrains (`minisora finetune --from` loads it by name; only the head starts fresh).
 
 An LSTM starts with its forget gates open (forget_bias: b_f = 1, so f = sigmoid(1) = 0.73 rather
 than 0.5, nn.forget_gate_bias_): gradients then reach early steps, and long memories are learned.
@@ -19,9 +20,10 @@ batch is put in that order and the logits back in the caller's), so the padding 
 """
 import numpy as np
 
-from .. import errors, functional as F
+from .. import errors
 from .. import nn
-from ..creation import arange, tensor
+from ..creation import tensor
+from .encoder import TransformerEncoder, checked_lengths
 
 RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 KINDS = tuple(RECURRENT) + ("transformer", "bag")
@@ -29,7 +31,8 @@ KINDS = tuple(RECURRENT) + ("transformer", "bag")
 
 class TextClassifier(nn.Module):
     def __init__(self, vocab_size, classes, kind="lstm", embedding_dim=64, hidden_size=128, num_layers=2,
-                 dropout=0.0, heads=4, max_length=512, forget_bias=1.0):
+                 dropout=0.0, heads=4, max_length=512, forget_bias=1.0, positions="learned", pooling="mean",
+                 cls_id=None):
         super().__init__()
         if kind not in KINDS:
             raise errors.ValueError(f"TextClassifier: kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -41,17 +44,17 @@ class TextClassifier(nn.Module):
                        "embedding_dim": int(embedding_dim), "hidden_size": int(hidden_size),
                        "num_layers": int(num_layers), "dropout": float(dropout), "heads": int(heads),
                        "max_length": int(max_length), "forget_bias": float(forget_bias)}
+        if kind == "transformer":
+            self.config.update(positions=positions, pooling=pooling, cls_id=None if cls_id is None else int(cls_id))
         if kind == "bag":
             self.head = nn.Linear(vocab_size, classes)
             return
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
         if kind == "transformer":
-            self.position_embedding = nn.Embedding(max_length, embedding_dim)
-            self.blocks = nn.Sequential(*(nn.TransformerBlock(embedding_dim, heads, causal=False, dropout=dropout)
-                                          for _ in range(num_layers)))
-            self.norm = nn.LayerNorm(embedding_dim)
+            self.encoder = TransformerEncoder(vocab_size, max_length + (pooling == "cls"), embedding_dim, heads,
+                                              num_layers, dropout, positions, pooling, cls_id)
             self.head = nn.Linear(embedding_dim, classes)
         else:
+            self.embedding = nn.Embedding(vocab_size, embedding_dim)
             self.recurrent = RECURRENT[kind](embedding_dim, hidden_size, num_layers=num_layers, batch_first=True,
                                              dropout=dropout if num_layers > 1 else 0.0)
             if kind == "lstm":
@@ -60,20 +63,15 @@ class TextClassifier(nn.Module):
 
     def forward(self, ids, lengths=None):
         """ids (B, T) int64 (0 pads), lengths (B,) the real tokens of each (all T if None) -> logits (B, classes)."""
-        if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise errors.TypeError(f"TextClassifier: ids must be integer token ids (batch, length), got "
-                                   f"{ids.dtype}{list(ids.shape)}")
-        batch, length = ids.shape
-        lengths = np.full(batch, length) if lengths is None else np.asarray(
-            lengths.numpy() if hasattr(lengths, "numpy") else lengths)
-        if lengths.shape != (batch,) or lengths.dtype.kind not in "iu" or (batch and (
-                lengths.min() < 1 or lengths.max() > length)):
-            raise errors.ValueError(f"TextClassifier: lengths must be {batch} integers from 1 to {length}, got "
-                                    f"{lengths.dtype}{list(lengths.shape)}")
+        lengths = checked_lengths(ids, lengths, "TextClassifier")
         if self.config["kind"] == "bag":
             return self.head(self.token_shares(ids, lengths))
         if self.config["kind"] == "transformer":
-            return self.encode_all_at_once(ids, lengths)
+            if ids.shape[1] > self.config["max_length"]:
+                raise errors.ValueError(f"TextClassifier: {ids.shape[1]} tokens exceed "
+                                        f"max_length={self.config['max_length']}")
+            hidden = self.encoder(ids, lengths)
+            return self.head(self.encoder.pooled(hidden, lengths))
         order = np.argsort(-lengths, kind="stable")   # longest first, as nn.LSTM's lengths want
         inverse = np.argsort(order)
         x = self.embedding(ids[tensor(order)])
@@ -91,17 +89,19 @@ class TextClassifier(nn.Module):
         np.add.at(counts, (np.nonzero(real)[0], host[real]), 1.0)
         return tensor(counts / lengths[:, None], dtype=self.head.weight.dtype, device=ids.device)
 
-    def encode_all_at_once(self, ids, lengths):
-        batch, length = ids.shape
-        if length > self.config["max_length"]:
-            raise errors.ValueError(f"TextClassifier: {length} tokens exceed max_length={self.config['max_length']}")
-        real = np.arange(length)[None, :] < lengths[:, None]   # (B, T)
-        x = self.embedding(ids) + self.position_embedding(arange(length, device=ids.device))
-        x = F.dropout(x, self.config["dropout"], self.training)
-        for block in self.blocks:
-            x = block(x, key_padding_mask=None if real.all() else ~real)
-        weights = tensor((real / lengths[:, None])[..., None], dtype=x.dtype, device=x.device)
-        return self.head((self.norm(x) * weights).sum(1))
+    def upgrade_state_dict(self, state_dict, prefix):
+        """Before the encoder had a module of its own (issue 27), a transformer classifier kept its
+        embeddings, blocks and norm at the top level: those names now live under `encoder.`."""
+        if self.config["kind"] != "transformer":
+            return state_dict
+        moved = {"embedding.": "encoder.token_embedding.", "position_embedding.": "encoder.position_embedding.",
+                 "blocks.": "encoder.blocks.", "norm.": "encoder.norm."}
+        renamed = {}
+        for name, value in state_dict.items():
+            local = name[len(prefix):] if name.startswith(prefix) else None
+            old = next((o for o in moved if local is not None and local.startswith(o)), None)
+            renamed[prefix + moved[old] + local[len(old):] if old else name] = value
+        return renamed
 
 
 class SequenceRegressor(nn.Module):

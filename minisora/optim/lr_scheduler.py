@@ -4,8 +4,11 @@
     ExponentialLR      lr = lr0 gamma^e
     LinearLR           lr = lr0 (start + (end - start) min(e, total) / total)
     CosineAnnealingLR  lr = eta_min + (lr0 - eta_min) (1 + cos(pi e / T_max)) / 2
+    WarmupLinearLR     lr = lr0 e / W                     for e < W   (warm-up: W steps from 0)
+                       lr = lr0 max(0, (N - e) / (N - W))  after     (linear decay to 0 at step N)
 
-Call `scheduler.step()` once per epoch, after `optimizer.step()`. Each schedule is written
+Call `scheduler.step()` once per epoch, after `optimizer.step()` (WarmupLinearLR: once per
+optimizer step, as BERT's fine-tuning does). Each schedule is written
 in closed form (PyTorch computes the same values step by step from the previous lr).
 """
 import math
@@ -84,3 +87,22 @@ class CosineAnnealingLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class WarmupLinearLR(LRScheduler):
+    """BERT's fine-tuning schedule (Hugging Face's get_linear_schedule_with_warmup): the first step
+    runs at lr 0, the lr climbs linearly to lr0 over warmup_steps, then falls linearly to 0 at
+    total_steps. Adam's first updates are its noisiest (its second moment has seen few gradients);
+    warming up keeps them from wrecking pretrained weights."""
+
+    def __init__(self, optimizer, warmup_steps, total_steps, last_epoch=-1):
+        if int(total_steps) < 1 or not 0 <= int(warmup_steps) <= int(total_steps):
+            raise errors.ValueError(f"WarmupLinearLR: need 0 <= warmup_steps <= total_steps and total_steps >= 1, "
+                                    f"got warmup_steps={warmup_steps!r}, total_steps={total_steps!r}")
+        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, base_lr, epoch):
+        if epoch < self.warmup_steps:
+            return base_lr * epoch / self.warmup_steps
+        return base_lr * max(0.0, (self.total_steps - epoch) / max(1, self.total_steps - self.warmup_steps))

@@ -2,6 +2,8 @@
 
     cross_entropy  l_r = ln sum_j e^(x_rj) - x_r,t_r          (t_r: the class id of row r)
                    dx_rj = dl_r (softmax(x_r)_j - [j = t_r])
+                   a row whose t_r is ignore_index: l_r = 0, dx_r = 0, and it is not counted
+                   in the mean (a masked language model scores only its chosen positions)
     mse_loss       l_i = (x_i - y_i)^2                         dx_i = 2 (x_i - y_i) dl_i, dy_i = -dx_i
     binary_cross_entropy               (p a probability, y the target in [0, 1])
                    l_i = -(y_i ln p_i + (1 - y_i) ln(1 - p_i))  dp_i = dl_i (p_i - y_i) / (p_i (1 - p_i))
@@ -29,26 +31,32 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 # 1. cross-entropy: one fused kernel each way ----------------------------------------------
-def cross_entropy_reference(logits, targets, reduction="mean"):
+def cross_entropy_reference(logits, targets, reduction="mean", ignore_index=-100):
     shifted = logits - logits.max(axis=1, keepdims=True)   # e^x never overflows
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    losses = -log_probs[np.arange(len(targets)), targets]
-    return {"mean": losses.mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
+    counted = targets != ignore_index
+    losses = np.where(counted, -log_probs[np.arange(len(targets)), np.where(counted, targets, 0)], 0.0)
+    mean = lambda: losses.sum() / counted.sum() if counted.any() else np.nan
+    return {"mean": mean, "sum": losses.sum, "none": lambda: losses}[reduction]()
 
 
-def cross_entropy_backward_reference(logits, targets, grad_loss, reduction="mean"):
+def cross_entropy_backward_reference(logits, targets, grad_loss, reduction="mean", ignore_index=-100):
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    probs[np.arange(len(targets)), targets] -= 1
-    row_grad = np.broadcast_to(grad_loss, (len(targets),)) / (len(targets) if reduction == "mean" else 1)
-    return probs * row_grad[:, None], None
+    counted = targets != ignore_index
+    probs[np.nonzero(counted)[0], targets[counted]] -= 1
+    row_grad = np.broadcast_to(grad_loss, (len(targets),)) / (max(counted.sum(), 1) if reduction == "mean" else 1)
+    return probs * (row_grad * counted)[:, None], None
 
 
 @kernel(reorder_sums=True)
-def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
+def cross_entropy_kernel(logits, targets, ignore_index, scale, losses, log_sum_exp, total, fast_exp):
     rows = logits.shape[0]
     running = 0.0
     for r in range(rows):
+        if targets[r] == ignore_index:
+            losses[r] = 0.0
+            continue
         row_max, exp_sum = row_max_and_exp_sum(logits, r, fast_exp)
         log_sum_exp[r] = row_max + np.log(exp_sum)
         losses[r] = log_sum_exp[r] - logits[r, targets[r]]
@@ -57,9 +65,14 @@ def cross_entropy_kernel(logits, targets, scale, losses, log_sum_exp, total, fas
 
 
 @kernel
-def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits, fast_exp):
+def cross_entropy_backward_kernel(logits, targets, ignore_index, log_sum_exp, grad_loss, grad_stride, scale,
+                                  grad_logits, fast_exp):
     rows, classes = logits.shape
     for r in range(rows):
+        if targets[r] == ignore_index:   # exactly 0 (its log_sum_exp was never computed)
+            for j in range(classes):
+                grad_logits[r, j] = 0.0
+            continue
         # grad_stride 0: one upstream number for the reduced loss; 1: one per row ("none").
         row_grad = grad_loss[r * grad_stride] * scale
         for j in range(classes):
@@ -70,10 +83,14 @@ def cross_entropy_backward_kernel(logits, targets, log_sum_exp, grad_loss, grad_
 
 # GPU twins: a block per row forward (its log-sum-exp), a thread per logit backward
 @gpu_kernel
-def cross_entropy_gpu(logits, targets, scale, losses, log_sum_exp, total):
+def cross_entropy_gpu(logits, targets, ignore_index, scale, losses, log_sum_exp, total):
     rows = logits.shape[0]
     scratch = cuda.shared.array(SCRATCH, float64)
     for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+        if targets[r] == ignore_index:   # (the same for every thread of the block: none waits alone)
+            if cuda.threadIdx.x == 0:
+                losses[r] = 0.0
+            continue
         row_max, exp_sum = block_row_max_and_exp_sum(logits, r, scratch)
         if cuda.threadIdx.x == 0:
             log_sum_exp[r] = row_max + math.log(exp_sum)
@@ -82,28 +99,32 @@ def cross_entropy_gpu(logits, targets, scale, losses, log_sum_exp, total):
 
 
 @gpu_kernel
-def cross_entropy_backward_gpu(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits):
+def cross_entropy_backward_gpu(logits, targets, ignore_index, log_sum_exp, grad_loss, grad_stride, scale,
+                               grad_logits):
     rows, classes = logits.shape
     start, step = cuda.grid(1), cuda.gridsize(1)
     for e in range(start, rows * classes, step):
         r, j = e // classes, e % classes
+        if targets[r] == ignore_index:
+            grad_logits[r, j] = 0.0
+            continue
         row_grad = grad_loss[r * grad_stride] * scale
         hit = row_grad if j == targets[r] else 0.0
         grad_logits[r, j] = row_grad * math.exp(logits[r, j] - log_sum_exp[r]) - hit
 
 
 @cross_entropy_kernel.gpu
-def launch_cross_entropy(logits, targets, scale, losses, log_sum_exp, total, fast_exp):
+def launch_cross_entropy(logits, targets, ignore_index, scale, losses, log_sum_exp, total, fast_exp):
     # (fast_exp is the CPU's choice: the GPU's own exp is fast at every dtype)
-    launch_rows(cross_entropy_gpu, logits.shape[0], logits.shape[1], logits, targets, scale, losses, log_sum_exp,
-                total)
+    launch_rows(cross_entropy_gpu, logits.shape[0], logits.shape[1], logits, targets, ignore_index, scale, losses,
+                log_sum_exp, total)
 
 
 @cross_entropy_backward_kernel.gpu
-def launch_cross_entropy_backward(logits, targets, log_sum_exp, grad_loss, grad_stride, scale, grad_logits,
-                                  fast_exp):
-    launch_elementwise(cross_entropy_backward_gpu, grad_logits.size, logits, targets, log_sum_exp, grad_loss,
-                       grad_stride, scale, grad_logits)
+def launch_cross_entropy_backward(logits, targets, ignore_index, log_sum_exp, grad_loss, grad_stride, scale,
+                                  grad_logits, fast_exp):
+    launch_elementwise(cross_entropy_backward_gpu, grad_logits.size, logits, targets, ignore_index, log_sum_exp,
+                       grad_loss, grad_stride, scale, grad_logits)
 
 
 def check_reduction(particle, reduction):
@@ -113,18 +134,20 @@ def check_reduction(particle, reduction):
 
 class CrossEntropy(Particle):
     name = "cross_entropy"
-    formula = "l_r = logsumexp(x_r) - x_r[t_r], averaged over rows"
-    gradient = "dx_r = dl_r (softmax(x_r) - onehot(t_r))"
+    formula = "l_r = logsumexp(x_r) - x_r[t_r], averaged over the rows whose t_r is not ignore_index"
+    gradient = "dx_r = dl_r (softmax(x_r) - onehot(t_r)); 0 on ignored rows"
     kernels = (cross_entropy_kernel, cross_entropy_backward_kernel)
 
     @classmethod
-    def forward(cls, ctx, logits, targets, reduction="mean"):
+    def forward(cls, ctx, logits, targets, reduction="mean", ignore_index=-100):
         cls.require_float(logits)
         check_reduction(cls, reduction)
         if logits.ndim != 2:
             cls.fail(f"logits must be (batch, classes), got {describe(logits)}; reshape to (-1, classes)")
         if targets.dtype.kind not in "iu":
             cls.fail(f"targets must be integer class ids, got {describe(targets)}", TypeError)
+        if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
+            cls.fail(f"ignore_index must be an int, got {ignore_index!r}", TypeError)
         rows, classes = logits.shape
         if targets.shape != (rows,):
             cls.fail(f"targets {describe(targets)} must have shape ({rows},) to match logits {describe(logits)}")
@@ -132,20 +155,33 @@ class CrossEntropy(Particle):
             cls.fail(f"logits {describe(logits)} have no classes")
         backend = ctx.backend
         targets = backend.astype(backend.contiguous(targets), np.int64)
-        cls.check_ids(backend, targets, classes, "target class id", lambda: f"logits {describe(logits)}")
+        counted = cls.counted_rows(backend, targets, classes, int(ignore_index), lambda: f"logits {describe(logits)}")
         logits = backend.contiguous(logits)
         losses = backend.empty((rows,), logits.dtype)
         log_sum_exp = backend.empty((rows,), np.float64)
         total = backend.zeros((1,), logits.dtype)
-        scale = 1.0 / rows if reduction == "mean" and rows else 1.0
+        scale = 1.0 / counted if reduction == "mean" and counted else 1.0
         if rows:
-            ctx.run(cross_entropy_kernel, logits, targets, scale, losses, log_sum_exp, total,
+            ctx.run(cross_entropy_kernel, logits, targets, int(ignore_index), scale, losses, log_sum_exp, total,
                     logits.dtype == np.float32)
-        elif reduction == "mean":
+        if reduction == "mean" and not counted:   # a mean of nothing, as PyTorch's
             total = backend.full((1,), np.nan, logits.dtype)
         ctx.save(logits, targets, log_sum_exp)
-        ctx.scale, ctx.reduction = scale, reduction
+        ctx.scale, ctx.reduction, ctx.ignore_index = scale, reduction, int(ignore_index)
         return losses if reduction == "none" else backend.reshape(total, ())
+
+    @classmethod
+    def counted_rows(cls, backend, targets, classes, ignore_index, where):
+        """How many rows count (their target is not ignore_index), after checking that each of
+        their ids is in [0, classes): GPU ids copied from the host carry their range, which
+        answers both without a copy back when it holds neither a bad id nor ignore_index."""
+        known = getattr(targets, "known_range", None)
+        if known is not None and 0 <= known[0] and known[1] < classes and not known[0] <= ignore_index <= known[1]:
+            return targets.size
+        host = backend.to_numpy(targets)
+        counted = host != ignore_index
+        cls.check_host_ids(host[counted], classes, "target class id", where)
+        return int(counted.sum())
 
     @staticmethod
     def backward(ctx, grad_loss):
@@ -155,8 +191,8 @@ class CrossEntropy(Particle):
         grad_logits = backend.empty(logits.shape, logits.dtype)
         stride = 1 if ctx.reduction == "none" else 0
         if logits.shape[0]:
-            ctx.run(cross_entropy_backward_kernel, logits, targets, log_sum_exp, grad_loss, stride, ctx.scale,
-                    grad_logits, logits.dtype == np.float32)
+            ctx.run(cross_entropy_backward_kernel, logits, targets, ctx.ignore_index, log_sum_exp, grad_loss, stride,
+                    ctx.scale, grad_logits, logits.dtype == np.float32)
         return grad_logits, None
 
     reference = staticmethod(cross_entropy_reference)

@@ -119,7 +119,11 @@ class Particle:
         known = getattr(ids, "known_range", None)
         if known is not None and (ids.size == 0 or 0 <= known[0] and known[1] < count):
             return
-        host = backend.to_numpy(ids)
+        cls.check_host_ids(backend.to_numpy(ids), count, what, where)
+
+    @classmethod
+    def check_host_ids(cls, host, count, what, where):
+        """check_ids on a NumPy array of ids."""
         if host.size and (host.min() < 0 or host.max() >= count):
             bad = host[(host < 0) | (host >= count)][0]
             cls.fail(f"{what} {int(bad)} is out of range [0, {count}) for {where()}", IndexError)

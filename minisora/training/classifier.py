@@ -88,16 +88,24 @@ class ClassifierRun:
         self.device = self.config["device"]
         train, validation, self.class_names, model = self.build()
         self.model = model.to(self.device)   # built on the CPU: the same initial weights on any device
-        self.optimizer = make_optimizer(self.config, self.model.parameters())
-        self.scheduler = make_scheduler(self.config, self.optimizer)
         self.loader = DataLoader(train, self.config["batch_size"], shuffle=True, seed=[self.config["seed"], 1],
                                  transform=self.augmentation(train))
+        self.optimizer = self.make_optimizer()
+        self.scheduler = self.make_scheduler()
         self.validation = validation
         self.epoch, self.batch = 0, 0            # completed epochs; steps done in the current one
         self.running = {"loss": 0.0, "correct": 0, "seen": 0}
         self.epoch_start_order = self.loader.state_dict()
         self.history = []
         self.stop_requested, self.stop_signal = False, None
+
+    scheduler_per_step = False   # the lr schedule steps once an epoch (a fine-tuning run's: once a batch)
+
+    def make_optimizer(self):
+        return make_optimizer(self.config, self.model.parameters())
+
+    def make_scheduler(self):
+        return make_scheduler(self.config, self.optimizer)
 
     def build(self):
         """(train set, validation set, class names, model) for this run's configuration."""
@@ -141,6 +149,8 @@ class ClassifierRun:
         if self.config["clip"]:
             optim.clip_grad_norm_(self.model.parameters(), self.config["clip"])
         self.optimizer.step()
+        if self.scheduler_per_step:
+            self.scheduler.step()
         correct = int(self.hits(self.predicted(outputs.numpy()), y.numpy()).sum())
         return loss.item(), correct
 
@@ -201,7 +211,7 @@ class ClassifierRun:
                "val_accuracy": val_accuracy, "lr": self.optimizer.param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - started, 4)}
         self.history.append(row)
-        if self.scheduler is not None:
+        if self.scheduler is not None and not self.scheduler_per_step:
             self.scheduler.step()
         self.epoch, self.batch = self.epoch + 1, 0
         self.epoch_start_order = self.loader.state_dict()   # where the next epoch's shuffle starts

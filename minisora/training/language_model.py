@@ -39,28 +39,50 @@ def make_optimizer(config, model):
 
 
 class LanguageModelRun:
-    kind = "gpt"   # what its checkpoints are marked as
+    kind, defaults = "gpt", DEFAULTS   # (what its checkpoints are marked as; its configuration's defaults)
+    tokenizer_class, title = CharTokenizer, "GPT"
 
     def __init__(self, config, out, log=say, tokenizer=None):
-        self.config = {**DEFAULTS, **config}
+        self.config = {**self.defaults, **config}
         self.out, self.log = out, log
         config = self.config
-        text = read_corpus(config["corpus"])
-        self.tokenizer = tokenizer or CharTokenizer.from_text(text)
+        text = self.corpus()
+        self.tokenizer = tokenizer or self.fit_tokenizer(text)
         train_ids, val_ids = split_ids(self.tokenizer.encode(text))
-        self.batches = TextBatches(train_ids, config["context"], config["batch_size"], seed=[config["seed"], 1])
+        self.batches = self.batches_of(train_ids, seed=[config["seed"], 1])
         # the validation windows are drawn once, from a fixed seed: the same text at every evaluation
         device = self.device = config["device"]
-        self.val_batches = [(x.to(device), y.to(device)) for x, y in TextBatches(
-            val_ids, config["context"], config["batch_size"], seed=12345).fixed(config["eval_batches"])]
+        self.val_batches = [(x.to(device), y.to(device))
+                            for x, y in self.batches_of(val_ids, seed=12345).fixed(config["eval_batches"])]
+        self.describe_data(train_ids, val_ids)
         ms_random.manual_seed(config["seed"])
         # built on the CPU, then moved: the same initial weights on every device
-        self.model = GPT(self.tokenizer.vocab_size, config["context"], config["d_model"], config["heads"],
-                         config["layers"], config["dropout"]).to(device)
+        self.model = self.make_model().to(device)
         self.optimizer = make_optimizer(config, self.model)
         self.step, self.history = 0, []
         self.stop_requested, self.stop_signal = False, None
         self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
+
+    # --- what a kind of language model chooses (the masked one, masked_language_model.py, too) ---
+    def corpus(self):
+        return read_corpus(self.config["corpus"])
+
+    def fit_tokenizer(self, text):
+        return CharTokenizer.from_text(text)
+
+    def batches_of(self, ids, seed):
+        return TextBatches(ids, self.config["context"], self.config["batch_size"], seed=seed)
+
+    def describe_data(self, train_ids, val_ids):
+        """Measure what the data says before training (a GPT: nothing)."""
+
+    def extra_metrics(self):
+        """What else each evaluation's row of metrics.jsonl records (a GPT: nothing)."""
+        return {}
+
+    def make_model(self):
+        c = self.config
+        return GPT(self.tokenizer.vocab_size, c["context"], c["d_model"], c["heads"], c["layers"], c["dropout"])
 
     def train_step(self):
         x, y = self.batches.sample()
@@ -108,20 +130,24 @@ class LanguageModelRun:
         steps, seconds = max(self.running["steps"], 1), max(self.running["seconds"], 1e-9)
         row = {"step": self.step, "train_loss": self.running["loss"] / steps, "val_loss": val_loss,
                "ms_per_step": 1e3 * seconds / steps,
-               "tokens_per_second": steps * self.config["batch_size"] * self.config["context"] / seconds}
+               "tokens_per_second": steps * self.config["batch_size"] * self.config["context"] / seconds,
+               **self.extra_metrics()}
         self.history.append(row)
         self.running = {"loss": 0.0, "steps": 0, "seconds": 0.0}
-        text = self.sample()
         message = (f"step {self.step:5d}  train loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "
-                   f"{row['ms_per_step']:.0f} ms/step\n  sample: {text.strip()[:160]!r}")
+                   f"{row['ms_per_step']:.0f} ms/step\n  {self.sample_line()}")
         (bar.write if bar is not None and not bar.disable else self.log)(message)
         write_metrics(self.out, self.history)
         self.save_checkpoint()
 
+    def sample_line(self):
+        """What an evaluation shows of the model besides its losses: a generated sample."""
+        return f"sample: {self.sample().strip()[:160]!r}"
+
     def draw_curves(self):
         if self.history:
             training_curves(self.history, path=os.path.join(self.out, CURVES), x="step",
-                            title=f"GPT on {os.path.basename(str(self.config['corpus']))}")
+                            title=f"{self.title} on {os.path.basename(str(self.config['corpus']))}")
 
     def save_checkpoint(self):
         state = {
@@ -134,10 +160,10 @@ class LanguageModelRun:
 
     @classmethod
     def resume(cls, out, overrides=None, log=say):
-        state = load_run(out, "gpt")
+        state = load_run(out, cls.kind)
         config, overrides = dict(state["config"]), dict(overrides or {})
         check_overrides(config, overrides, ("steps", "eval_every", "device"))
-        run = cls({**config, **overrides}, out, log, CharTokenizer.from_state_dict(state["tokenizer"]))
+        run = cls({**config, **overrides}, out, log, cls.tokenizer_class.from_state_dict(state["tokenizer"]))
         run.restore(state)
         return run
 
