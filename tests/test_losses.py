@@ -204,3 +204,20 @@ def test_nll_loss_after_log_softmax_is_cross_entropy(device):
         F.nll_loss(logits, ms.tensor([0.0, 1.0, 1.0, 1.0], device=device))
     with pytest.raises(ValueError, match=r"^cross_entropy: label_smoothing must be in \[0, 1\], got 1.5"):
         F.cross_entropy(logits, ms.tensor(t, device=device), label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_ignore_index_matches_pytorch(reduction):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((7, 5)).astype(np.float32)
+    t = np.array([1, -100, 4, 0, -100, -100, 2])
+    ours = ms.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(ours, ms.tensor(t), reduction=reduction)
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(theirs, torch.tensor(t), reduction=reduction, ignore_index=-100)
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-6, atol=1e-7)
+    upstream = rng.standard_normal(loss.shape).astype(np.float32)
+    loss.backward(ms.tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=1e-7)
