@@ -197,6 +197,13 @@ def test_mlm_run_learns_and_resumes_bit_for_bit(tmp_path, corpus):
     assert state["kind"] == "mlm" and state["tokenizer"]["tokens"][:4] == ["<pad>", "<unk>", "<mask>", "<cls>"]
 
 
+def test_a_context_shorter_than_the_probe_says_so_instead_of_failing(tmp_path, corpus):
+    run = MaskedLanguageModelRun({**TINY_MLM, "corpus": corpus, "context": 12, "steps": 2, "eval_every": 2},
+                                 str(tmp_path), **QUIET)
+    run.fit(progress=False)
+    assert run.sample_line() == "fill: the probe 'def f(x): ret[MASK]rn x' is longer than the context of 12 tokens"
+
+
 @pytest.fixture
 def pretrained(tmp_path, corpus):
     out = str(tmp_path / "mlm")

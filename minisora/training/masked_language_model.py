@@ -66,6 +66,8 @@ class MaskedLanguageModelRun(LanguageModelRun):
 
     def sample_line(self):
         probe = PROBES[self.config["level"]]
+        if len(masked_ids(self.tokenizer, probe)[0]) > self.config["context"]:
+            return f"fill: the probe {probe!r} is longer than the context of {self.config['context']} tokens"
         guesses = fill(self.model, self.tokenizer, probe, top_k=1)
         return f"fill: {probe!r} -> {filled_text(self.tokenizer, probe, guesses)!r}"
 
