@@ -56,8 +56,9 @@ def add_finetune_parser(commands):
     from .cli_training import add_run_folder_options
 
     tune = commands.add_parser("finetune", help="fine-tune a pretrained encoder (minisora train mlm) on a few labels")
-    tune.add_argument("--from", dest="pretrained", help="the `minisora train mlm` run folder (or checkpoint); its sizes "
-                                                        "and tokenizer are used, and its weights unless --init scratch")
+    tune.add_argument("--from", dest="pretrained", metavar="DIR",
+                      help="the `minisora train mlm` run folder (or checkpoint); its sizes and tokenizer are used, "
+                           "and its weights unless --init scratch")
     tune.add_argument("--data", help="pydoc-topics (the default) or the path of a CSV/TSV file of text,label rows")
     tune.add_argument("--labels-fraction", type=number(float, 0.0, 1.0, low_open=True),
                       help="share of the training texts that keep their label (default 1; a seeded draw, fixed by "
