@@ -113,7 +113,8 @@ finish(figure, figure_path("12_schedule.png"))
 # ## Does pretraining pay?
 #
 # The encoder above had seconds of pretraining. `lessons/data/pretrained_pydoc_words.safetensors`
-# is the same small encoder (2 blocks of 64) after 2500 steps, about two minutes on two cores:
+# is a small encoder (2 blocks of 64, a little wider than the one above) after 2500 steps, about
+# two minutes on two cores:
 #
 #     minisora train mlm --level word --context 32 --layers 2 --d-model 64 --heads 2 --steps 2500
 #
