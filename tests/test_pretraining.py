@@ -268,6 +268,21 @@ def test_fine_tuning_learns_and_resumes_bit_for_bit(tmp_path, pretrained):
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in history]
 
 
+def test_a_fine_tuned_run_evaluates_and_resumes_without_the_pretrained_folder(tmp_path, pretrained, capsys):
+    import shutil
+
+    out = str(tmp_path / "tuned")
+    run = FineTuningRun({**TINY_TUNE, "epochs": 1, "pretrained": pretrained, "dataset": small_csv(tmp_path)}, out,
+                        **QUIET)
+    run.fit(progress=False)
+    shutil.rmtree(pretrained)
+    assert main(["eval", "--checkpoint", out, "--split", "test"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    resumed = FineTuningRun.resume(out, {}, **QUIET)
+    for (name, a), (_, b) in zip(run.model.state_dict().items(), resumed.model.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
 def test_fine_tuning_bad_input(tmp_path, pretrained, corpus):
     data = small_csv(tmp_path)
     with pytest.raises(ValueError, match=r"--from DIR \(a `minisora train mlm` run\) is required"):

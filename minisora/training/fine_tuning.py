@@ -33,8 +33,9 @@ DEFAULTS = {
     "model": "transformer", "dataset": "pydoc-topics", "pretrained": None, "init": "pretrained", "freeze": "none",
     "labels_fraction": 1.0, "window": 128, "stride": 128, "lr": 3e-3, "encoder_lr": 1e-3, "weight_decay": 0.01,
     "warmup": 0.1, "clip": 1.0, "epochs": 10, "batch_size": 32, "dropout": 0.1, "val_split": 0.1, "split_seed": 0,
-    "seed": 0, "device": "cpu", "optimizer": "adamw", "scheduler": "warmup-linear",
+    "seed": 0, "device": "cpu", "optimizer": "adamw", "scheduler": "warmup-linear", "encoder_source": None,
 }
+ENCODER_SIZES = ("context", "d_model", "layers", "heads", "positions", "pooling")   # what the classifier copies
 FREEZE = {"none": (), "embeddings": ("token_embedding.", "position_embedding."), "encoder": ("",)}
 
 
@@ -76,9 +77,13 @@ class FineTuningRun(SequenceRun):
 
     def build(self):
         c = self.config
-        state = pretrained_state(c["pretrained"])
-        pretrained = state["config"]
-        tokenizer = TextTokenizer.from_state_dict(state["tokenizer"])
+        state = None
+        if c["encoder_source"] is None:   # a new run: the pretrained run's sizes and tokenizer, kept in the config
+            state = pretrained_state(c["pretrained"])   # so that eval and --resume no longer need its folder
+            c["encoder_source"] = {"config": {key: state["config"][key] for key in ENCODER_SIZES},
+                                   "tokenizer": state["tokenizer"]}
+        pretrained = c["encoder_source"]["config"]
+        tokenizer = TextTokenizer.from_state_dict(c["encoder_source"]["tokenizer"])
         if tokenizer.level == "char" and c["dataset"] == "pydoc-topics" and c["window"] > pretrained["context"]:
             raise errors.ValueError(f"finetune: windows of {c['window']} characters are longer than the "
                                     f"{pretrained['context']} the encoder was pretrained on; pass --window "
@@ -94,7 +99,7 @@ class FineTuningRun(SequenceRun):
                                num_layers=pretrained["layers"], dropout=c["dropout"], heads=pretrained["heads"],
                                max_length=pretrained["context"], positions=pretrained["positions"],
                                pooling=pretrained["pooling"], cls_id=tokenizer.cls_id)
-        if c["init"] == "pretrained":
+        if c["init"] == "pretrained" and state is not None:   # (a run made again loads its own weights next)
             try:
                 model.encoder.load_state_dict(encoder_weights(state, c["pretrained"]))
             except errors.ValueError as error:
