@@ -19,6 +19,8 @@ classifier's loop (classifier.py):
     gradient clipping              --clip (the norm over every parameter), 1.0 by default
 
 --init scratch trains the same classifier from random weights (the baseline pretraining must beat).
+The run's configuration keeps the pretrained run's sizes and tokenizer (`encoder_source`), so
+`minisora eval` and `--resume` need only the fine-tuned run's folder.
 """
 import numpy as np
 
