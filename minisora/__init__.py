@@ -9,7 +9,7 @@ from . import config  # first: every layer reads its switches
 from . import errors
 from . import autograd  # it closes the autograd <-> tensor import cycle
 from . import backends, cuda, functional, inspect, particles
-from . import data, metrics, models, nn, optim, plot
+from . import data, metrics, models, nn, optim, plot, quant
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backends.kernel import debug
 from .errors import Error
@@ -32,6 +32,6 @@ float32, float64, int64 = "float32", "float64", "int64"
 __all__ = [
     "Tensor", "Error", "errors", "config", "tensor", "as_tensor", "cuda", "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
     "manual_seed", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "debug", "functional", "F",
-    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "save", "load", "load_safetensors", "cat", "stack", "split", "chunk", "unbind", "where", "matmul", "exp", "log", "sqrt",
+    "particles", "backends", "inspect", "nn", "optim", "data", "models", "plot", "quant", "save", "load", "load_safetensors", "cat", "stack", "split", "chunk", "unbind", "where", "matmul", "exp", "log", "sqrt",
     "abs", "sign", "sin", "cos", "clamp", "maximum", "minimum",
 ]

@@ -170,10 +170,12 @@ def main(argv=None):
     cache.add_argument("action", choices=["clear"])
     cache.set_defaults(run=command_cache)
     from .cli_pretraining import add_pretraining_commands
+    from .cli_quantize import add_quantize_parser
     from .cli_training import add_training_commands
 
     add_training_commands(commands)
     add_pretraining_commands(commands)
+    add_quantize_parser(commands)
     step = commands.add_parser("step", help="walk the neuron y = ReLU(w.x + b) forward and backward, particle by particle")
     step.add_argument("--script", help='keys to press, e.g. "n; n; k; q" (default: read the keyboard)')
     step.set_defaults(run=command_step)

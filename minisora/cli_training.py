@@ -199,6 +199,7 @@ def command_eval(args):
     from .training import ClassifierRun, FineTuningRun, NodeRun, SequenceRun, checkpoint_path
     from .training.classifier import accuracy_table
     from .training.data_setup import test_set
+    from .training.quantization import restore_quantized
 
     path = checkpoint_path(args.checkpoint)
     state = load(path)
@@ -209,7 +210,7 @@ def command_eval(args):
     # scored on the CPU, wherever it was trained
     config = {**state["config"], "device": "cpu", **({"data_dir": args.data_dir} if args.data_dir else {})}
     run = run_class(config, os.path.dirname(path))
-    run.model.load_state_dict(state["model"])
+    restore_quantized(run.model, state).load_state_dict(state["model"])
     # the run already holds the train/validation split (and a sequence run its test set, a graph its node
     # splits); MNIST's test files are read anew
     if run_class is NodeRun:

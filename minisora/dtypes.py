@@ -3,7 +3,9 @@ import numpy as np
 
 from . import errors
 
-DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+# int8, uint8 and int32 hold quantized values (minisora.quant); arithmetic takes the first four
+DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_, "int8": np.int8,
+          "uint8": np.uint8, "int32": np.int32}
 
 
 def as_dtype(dtype):
@@ -12,7 +14,8 @@ def as_dtype(dtype):
         return None
     name = getattr(dtype, "__name__", None) or str(np.dtype(dtype) if not isinstance(dtype, str) else dtype)
     if name not in DTYPES:
-        raise errors.TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64 or bool")
+        raise errors.TypeError(f"unsupported dtype {dtype!r}: minisora tensors are float32, float64, int64, bool "
+                               "or (quantized) int8, uint8, int32")
     return np.dtype(DTYPES[name])
 
 

@@ -97,7 +97,9 @@ SAMPLES = {
                                                                   np.array([[0, 1, 2, 2], [2, 0, 2, 1]])], {}),
 }
 # Particles whose results are not one float tensor, each checked by its own few lines below.
-SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell"}   # (the last two: test_recurrent.py)
+SPECIAL = {"compare", "split", "cast", "unbind", "lstm_cell",   # (unbind, lstm_cell: test_recurrent.py)
+           # integer results, or a straight-through gradient no finite difference measures: test_quantization.py
+           "quantize", "dequantize", "fake_quantize", "quantized_linear"}
 NOT_DIFFERENTIABLE = {"dropout": [True, False]}   # the noise is an input without a gradient
 REFUSES_NON_FINITE = {"binary_cross_entropy"}     # its input must be probabilities, as in PyTorch
 ENTRIES = {entry.name: entry for entry in catalog()}

@@ -53,6 +53,15 @@ WRONG_ANSWERS = {
          "g_loss = -F.binary_cross_entropy_with_logits(discriminator(fake), zeros)"),
         ("g_loss = F.binary_cross_entropy_with_logits(discriminator(fake), ones)",
          "g_loss = F.binary_cross_entropy_with_logits(discriminator(fake.detach()), ones)")],
+    ("16_quantization", "16_quantize.py"): [
+        ("np.rint(np.asarray(x, dtype=np.float64) / scale + zero_point)",
+         "np.floor(np.asarray(x, dtype=np.float64) / scale + zero_point + 0.5)"),
+        ("np.clip(q, -128, 127).astype(np.int8)", "q.astype(np.int8)"),
+        ("dtype=np.float64) / scale + zero_point)", "dtype=np.float64) / scale)"),
+        ("np.rint(np.asarray(x, dtype=np.float64) / scale + zero_point)",
+         "(np.asarray(x, dtype=np.float64) / scale + zero_point).astype(int)"),
+        ("np.rint(np.asarray(x, dtype=np.float64) / scale + zero_point)",
+         "np.rint(np.asarray(x, dtype=np.float64) / scale) + zero_point")],
 }
 CASES = [(notes, solution, edit, index) for (notes, solution), edits in WRONG_ANSWERS.items()
          for index, edit in enumerate(edits)]

@@ -21,7 +21,7 @@ FIGURES = {1: {"01_neuron.png": (500, 350)}, 2: {"02_activations.png": (1000, 40
            12: {"12_mlm_loss.png": (600, 400), "12_schedule.png": (600, 400)},
            13: {"13_feature_maps.png": (1800, 430)}, 14: {"14_karate.png": (700, 600), "14_deepwalk.png": (600, 500)},
            15: {"15_gradients.png": (600, 400), "15_ring_good.png": (500, 500), "15_ring_collapse.png": (500, 500)},
-           17: {}}
+           16: {"16_quantization.png": (1000, 400)}, 17: {}}
 
 
 def png_size(path):

@@ -15,6 +15,10 @@
     gan_losses(generator, discriminator, real, noise) -> (d_loss, g_loss)      lesson 15
                           3 points: both losses' values, D's loss reaching D only (G's samples
                           detached), G's loss the non-saturating one, its gradients reaching G
+    quantize_int8(x, scale, zero_point) -> q      lesson 16
+                          3 points: every number as minisora's quantize (PyTorch's) gives it:
+                          ties to even, the zero point added before rounding, saturation
+                          instead of wrapping
 
 Each grader says which exercise it checks and returns one Result (grade_file reports it). Where
 a common slip explains a wrong answer, the message names it (the learning rate left out,
@@ -277,6 +281,53 @@ def grade_mask_tokens(function, say=print):
                                         "labels -100 elsewhere", 3.0)
 
 
+def grade_quantize_int8(function, say=print):
+    """The student's int8 quantizer against minisora's quantize particle (PyTorch's numbers) on
+    scales that are powers of two, where x / scale is exact whatever way it is computed, with every
+    tie, numbers past both ends, and three zero points."""
+    from ..particles import get
+
+    say("checking quantize_int8")
+    x = np.concatenate([np.arange(-80, 81) * 0.125, [40.0, -40.0, 1e6, -1e6, 0.2, -0.3]])
+    for scale, zero_point in ((0.25, 0), (0.25, 5), (0.0625, -3)):
+        expected = get("quantize").reference(x, scale, zero_point)
+        try:
+            q = np.asarray(function(x.copy(), scale, zero_point))
+        except Exception as error:
+            return failure("int8 quantizer", error, f"quantize_int8(x, {scale}, {zero_point})", 3.0)
+        if q.shape != x.shape or q.dtype != np.int8:
+            return Result("int8 quantizer", False, f"return an np.int8 array of x's shape {x.shape}, got "
+                                                   f"{q.dtype} {q.shape}", 3.0)
+        if np.array_equal(q, expected):
+            continue
+        steps = x / scale
+        if (steps.astype(np.int64).clip(-128 - zero_point, 127 - zero_point) + zero_point == q).all():
+            return Result("int8 quantizer", False, "0.8 steps became 0: the cast to int truncates towards 0; round to "
+                                                   "the nearest integer first (np.rint)", 3.0)
+        big = x > 127 * scale
+        if (q[big] < 0).any():
+            return Result("int8 quantizer", False, "a number past the top of the range came out negative: the int8 "
+                                                   "wrapped around; clamp to [-128, 127] before the cast", 3.0)
+        if zero_point and np.array_equal(q, get("quantize").reference(x, scale, 0)):
+            return Result("int8 quantizer", False, f"the zero point {zero_point} is missing: q = round(x / scale + "
+                                                   "zero_point)", 3.0)
+        if np.array_equal(q, np.clip(np.rint(steps) + zero_point, -128, 127)):
+            return Result("int8 quantizer", False, "the zero point was added after rounding: PyTorch rounds x / scale "
+                                                   "+ zero_point as one number (0.5 steps with zero point 5: round(5.5) "
+                                                   "= 6, round(0.5) + 5 = 5)", 3.0)
+        ties = np.isclose(steps % 1, 0.5)
+        if not np.array_equal(q[~ties], expected[~ties]):
+            wrong = np.flatnonzero(q != expected)[0]
+        else:
+            return Result("int8 quantizer", False, "2.5 steps rounded to 3: ties go to the even integer (np.rint; "
+                                                   "2.5 -> 2, 3.5 -> 4), as PyTorch and IEEE round", 3.0)
+        return Result("int8 quantizer", False, f"x = {x[wrong]} (scale {scale}, zero point {zero_point}): yours "
+                                               f"{q[wrong]}, expected {expected[wrong]}", 3.0)
+    return Result("int8 quantizer", True, "every number as PyTorch's quantize_per_tensor: ties to even, the zero "
+                                          "point, saturation at both ends", 3.0)
+
+
 FUNCTION_EXERCISES = {"gradient_step": grade_gradient_step, "train_epoch": grade_train_epoch,
                       "adam_step": grade_adam_step, "relu_forward_gpu": grade_relu_kernel,
-                      "gan_losses": grade_gan_losses, "mask_tokens": grade_mask_tokens}
+                      "gan_losses": grade_gan_losses, "mask_tokens": grade_mask_tokens,
+                      "quantize_int8": grade_quantize_int8}

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from .. import backends, errors
 from . import activations, arithmetic, attention, batch_norm, conv_transpose, convolution, dropout  # noqa: F401
 from . import embedding, graph, indexing, layer_norm, losses, pooling  # noqa: F401
-from . import matmul, multi_head_attention, pointwise, positional, recurrent, reductions, shape, softmax  # noqa: F401
+from . import matmul, multi_head_attention, pointwise, positional, quantization, quantized_linear  # noqa: F401
+from . import recurrent, reductions, shape, softmax  # noqa: F401
 from .particle import Context, Particle, registry
 
 

@@ -77,6 +77,10 @@ def load_run(out, kind):
     state = load(checkpoint_path(out))
     if state.get("kind") != kind:
         raise errors.ValueError(f"--resume: {out} holds a {state.get('kind', 'unknown')} run, not a {kind} run")
+    if "quantization" in state:
+        raise errors.ValueError(f"--resume: {out} holds an int8 model made by `minisora quantize`, which evaluates "
+                                f"and generates but does not train; resume the float run "
+                                f"({state['quantization']['source']})")
     return state
 
 

@@ -186,12 +186,14 @@ def default_prompt(tokenizer):
 
 
 def load_for_generation(path):
-    """(model, tokenizer) from a GPT checkpoint, ready to generate."""
+    """(model, tokenizer) from a GPT checkpoint (float or quantized), ready to generate."""
+    from .quantization import restore_quantized
+
     state = load(checkpoint_path(path))
     if state.get("kind") != "gpt":
         raise errors.ValueError(f"{path} holds a {state.get('kind', 'unknown')} run, not a GPT: generate needs a GPT checkpoint")
     config = state["config"]
     tokenizer = CharTokenizer.from_state_dict(state["tokenizer"])
     model = GPT(tokenizer.vocab_size, config["context"], config["d_model"], config["heads"], config["layers"])
-    model.load_state_dict(state["model"])
+    restore_quantized(model, state).load_state_dict(state["model"])
     return model, tokenizer
