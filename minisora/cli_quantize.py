@@ -9,13 +9,13 @@ def command_quantize(args):
     from .training.quantization import quantize_run, report_table
 
     out = args.out or args.checkpoint.rstrip("/") + "-int8"
-    rows, sparsity = quantize_run(args.checkpoint, out, calibrate=args.calibrate, qat_steps=args.qat_steps,
+    rows, sparsity, written = quantize_run(args.checkpoint, out, calibrate=args.calibrate, qat_steps=args.qat_steps,
                                   observer=args.observer, prune=args.prune, per_row=args.per_row, force=args.force)
     if sparsity:
         print(sparsity_table(sparsity) + "\n")
     print(report_table(rows))
     follow = "generate" if rows[0]["val_accuracy"] is None else "eval"
-    print(f"\nwrote {out}/checkpoint.safetensors ({rows[-1]['model']}); try: minisora {follow} --checkpoint {out}")
+    print(f"\nwrote {out}/checkpoint.safetensors ({written['model']}); try: minisora {follow} --checkpoint {out}")
 
 
 def add_quantize_parser(commands):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import config, functional as F
-from . import nn, optim
+from . import nn, optim, quant
 from .creation import tensor
 
 
@@ -38,6 +38,11 @@ def compile_all(dtypes):
         image = tensor(rng.random((1, 2, 4, 4)), dtype=dtype, requires_grad=True)
         results += [nn.Conv2d(2, 2, 3, padding=1).to(dtype)(image), F.max_pool2d(image, 2), F.avg_pool2d(image, 2),
                     F.adaptive_avg_pool2d(image, 1), nn.BatchNorm2d(2).to(dtype)(image)]
+        results.append(quant.fake_quantize(x, 0.1, 0))
+        if dtype == "float32":   # integers have no backward: the int8 layer (quantize, the int8 product), dequantize
+            quant.QuantizedLinear.from_float(nn.Linear(3, 4))(x.detach())
+            quant.dequantize(quant.quantize_per_tensor(x, 0.1, 0), 0.1, 0)
+            calls += 2
         for result in results:
             result.sum().backward()
             calls += 1

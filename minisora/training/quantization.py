@@ -10,8 +10,9 @@
 
 Each row says: the model's size on disk (its weights alone, as ms.save writes them), its
 validation accuracy (MLP, CNN) or loss (GPT), and the time one pass over the validation set
-takes on this CPU (the best of two, after a first pass that compiles). The last int8 model is written to `out`, a checkpoint that `minisora eval`
-or `minisora generate` reads like any other (the layout of its int8 layers travels with it).
+takes on this CPU (the best of two, after a first pass that compiles). The int8 model (QAT's if
+any, else PTQ's) is written to `out`, a checkpoint that `minisora eval` or `minisora generate`
+reads like any other (the layout of its int8 layers travels with it).
 """
 import os
 import tempfile
@@ -112,7 +113,8 @@ def train_with_fake_quantization(run, model, steps, lr_scale=0.1):
 
 def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax", prune=0.0, per_row=False,
                  force=False, log=say):
-    """Quantize the run in `checkpoint`, write the int8 one to `out`; returns the report's rows."""
+    """Quantize the run in `checkpoint`, write the int8 one (the QAT model if any, else PTQ's) to
+    `out`; returns (the report's rows, the sparsity report or None, the written model's row)."""
     state, run = load_float_run(checkpoint, log)
     if os.path.abspath(out) == os.path.dirname(os.path.abspath(checkpoint_path(checkpoint))):
         raise errors.ValueError(f"quantize: --out {out} is the float run's own folder; the int8 run goes beside it")
@@ -127,11 +129,13 @@ def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax",
     model = quant.quantize_model(start_from(run, state, prune, per_row), inputs, observer=observer)
     pruned_note = f", {prune:.0%} pruned" if prune else ""
     rows.append(measure(f"int8 PTQ{pruned_note}", run, model))
+    written = rows[-1]
     if qat_steps:
         model = quant.prepare_qat(start_from(run, state, prune, per_row))
         train_with_fake_quantization(run, model, qat_steps)
         model = quant.convert(model)
         rows.append(measure(f"int8 QAT ({qat_steps} steps){pruned_note}", run, model))
+        written = rows[-1]
         # the control: the same steps without fake quantization, so the table tells what QAT
         # recovered from what any further training would have given
         control = start_from(run, state, prune, per_row)
@@ -143,7 +147,7 @@ def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax",
                                    "calibrate": calibrate, "observer": observer, "qat_steps": qat_steps, "prune": prune,
                                    "per_row": per_row, "report": rows}})
     save(saved, os.path.join(out, CHECKPOINT))
-    return rows, sparsity
+    return rows, sparsity, written
 
 
 def start_from(run, state, prune, per_row):
@@ -159,7 +163,7 @@ def report_table(rows):
     base = rows[0]
     scored = "val_accuracy" if base["val_accuracy"] is not None else "val_loss"
     header = f"{'model':<28} {'size on disk':>13} {'smaller':>8} {'val accuracy' if scored == 'val_accuracy' else 'val loss':>12}" \
-             f" {'change':>9} {'eval time':>10}"
+             f" {'change':>9} {'eval time':>11}"
     lines = [header]
     for row in rows:
         score = row[scored]
@@ -167,7 +171,7 @@ def report_table(rows):
         change = (f"{100 * (score - base[scored]):+.2f} pt" if scored == "val_accuracy"
                   else f"{score - base[scored]:+.4f}")
         lines.append(f"{row['model']:<28} {row['bytes'] / 1e6:>10.3f} MB {base['bytes'] / row['bytes']:>7.2f}x "
-                     f"{shown:>12} {change:>9} {row['seconds']:>8.2f} s")
+                     f"{shown:>12} {change:>9} {1e3 * row['seconds']:>8.1f} ms")
     return "\n".join(lines)
 
 
