@@ -14,7 +14,10 @@ s_x s_w[n] after it. Three outputs, one kernel each, sharing that loop:
     "int8"     y requantized, q_y = clamp(round_half_even(y / s_y) + z_y) (the next layer's input:
                the requantize step fused, so y is never written out in float32)
 
-The multiplier s_x s_w[n] comes in as float32 numbers, rounded once on the host.
+The multiplier s_x s_w[n] comes in as float32 numbers, rounded once on the host. On the CPU the
+epilogue rounds as NumPy's float32 arithmetic does (the product, then the sum); a GPU's compiler
+fuses the two into one multiply-add (one rounding), so its float32 output may differ in the last
+bit, and a requantized output by one step where that bit decides a tie.
 """
 import numpy as np
 from numba import float32, int32, prange
