@@ -31,7 +31,8 @@ from numba import float32, prange
 from .. import errors
 from ..backends.gpu import cuda, gpu_kernel
 from ..backends.kernel import kernel, scalar
-from .particle import FLOATS, Particle, describe
+from .dropout import dropout_backward_kernel
+from .particle import Particle, describe
 
 RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 ROUNDER = 6755399441055744.0   # 1.5 * 2**52
@@ -108,12 +109,6 @@ def fake_quantize_kernel(x, inv_scale, scale, zero_point, inner, qmin, qmax, y, 
         y[i], inside[i] = fake_quantized_value(x[i], inv_scale[c], scale[c], zero_point[c], qmin, qmax)
 
 
-@kernel
-def pass_inside_kernel(grad_y, inside, grad_x):
-    for i in range(grad_y.size):
-        grad_x[i] = grad_y[i] if inside[i] else grad_y[i] * 0
-
-
 @gpu_kernel
 def quantize_gpu(x, inv_scale, zero_point, inner, qmin, qmax, fused, q):
     start, step = cuda.grid(1), cuda.gridsize(1)
@@ -138,16 +133,8 @@ def fake_quantize_gpu(x, inv_scale, scale, zero_point, inner, qmin, qmax, y, ins
         y[i], inside[i] = fake_quantized_value(x[i], inv_scale[c], scale[c], zero_point[c], qmin, qmax)
 
 
-@gpu_kernel
-def pass_inside_gpu(grad_y, inside, grad_x):
-    start, step = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, grad_y.size, step):
-        grad_x[i] = grad_y[i] if inside[i] else grad_y[i] * 0
-
-
 quantize_kernel.on_gpu(quantize_gpu)
 dequantize_kernel.on_gpu(dequantize_gpu)
-pass_inside_kernel.on_gpu(pass_inside_gpu)
 fake_quantize_kernel.on_gpu(fake_quantize_gpu)
 
 
@@ -213,11 +200,8 @@ class Quantize(Particle):
     def reference(x, scale=1.0, zero_point=0, axis=None, dtype="int8"):
         qmin, qmax = RANGES[str(dtype)]
         x = np.asarray(x, np.float32)
-        scale, zero_point = np.float32(np.asarray(scale)), np.asarray(zero_point)
-        if axis is not None:   # the parameters along their axis, broadcast over the others
-            where = [1] * x.ndim
-            where[axis] = -1
-            scale, zero_point = scale.reshape(where), zero_point.reshape(where)
+        scale = along(np.float32(np.asarray(scale)), axis, x.ndim)
+        zero_point = along(np.asarray(zero_point), axis, x.ndim)
         inv_scale = np.float32(1) / scale
         if axis is None:
             v = (x.astype(np.float64) * inv_scale + zero_point).astype(np.float32)
@@ -254,9 +238,8 @@ class Dequantize(Particle):
     def reference(q, scale=1.0, zero_point=0, axis=None):
         if axis is None:
             return ((q.astype(np.int64) - zero_point).astype(np.float32) * np.float32(scale)).astype(np.float32)
-        where = [1] * q.ndim
-        where[axis] = -1
-        scale, zero_point = np.asarray(scale, np.float64).reshape(where), np.asarray(zero_point).reshape(where)
+        scale = along(np.asarray(scale, np.float64), axis, q.ndim)
+        zero_point = along(np.asarray(zero_point), axis, q.ndim)
         return ((q.astype(np.int64) - zero_point) * scale).astype(np.float32)
 
 
@@ -264,7 +247,8 @@ class FakeQuantize(Particle):
     name = "fake_quantize"
     formula = "y = s (clamp(round_half_even(x / s) + z, qmin, qmax) - z)"
     gradient = "dx = dy where round(x / s) + z is inside [qmin, qmax], else 0 (straight-through)"
-    kernels = (fake_quantize_kernel, pass_inside_kernel)
+    # the gradient passes where the clamp let x through: dropout's backward with p = 0 (a mask, no scaling)
+    kernels = (fake_quantize_kernel, dropout_backward_kernel)
 
     @classmethod
     def forward(cls, ctx, x, scale=1.0, zero_point=0, qmin=-128, qmax=127, axis=None):
@@ -289,7 +273,7 @@ class FakeQuantize(Particle):
         backend = ctx.backend
         grad_y = backend.contiguous(grad_y)
         grad_x = backend.empty(grad_y.shape, grad_y.dtype)
-        ctx.run(pass_inside_kernel, backend.flat(grad_y), backend.flat(inside), backend.flat(grad_x))
+        ctx.run(dropout_backward_kernel, backend.flat(grad_y), backend.flat(inside), 0.0, backend.flat(grad_x))
         return (grad_x,)
 
     @staticmethod
@@ -305,13 +289,19 @@ class FakeQuantize(Particle):
 
 def fake_quantize_reference(x, scale, zero_point, qmin, qmax, axis):
     """(y, inside) of fake_quantize in NumPy, vectorized."""
-    scale, zero_point = np.asarray(scale, np.float64), np.asarray(zero_point, np.float64)
-    if axis is not None:
-        where = [1] * x.ndim
-        where[axis] = -1
-        scale, zero_point = scale.reshape(where), zero_point.reshape(where)
+    scale = along(np.asarray(scale, np.float64), axis, x.ndim)
+    zero_point = along(np.asarray(zero_point, np.float64), axis, x.ndim)
     scale = scale.astype(np.float32).astype(x.dtype)
     q = np.rint(x * (np.ones((), x.dtype) / scale)) + zero_point
     inside = (q >= qmin) & (q <= qmax)
     q = np.where(np.isnan(q), qmin, np.clip(q, qmin, qmax))
     return ((q - zero_point) * scale).astype(x.dtype), inside
+
+
+def along(values, axis, ndim):
+    """Per-channel parameters shaped to broadcast along `axis` of an ndim-array (per tensor: as they are)."""
+    if axis is None:
+        return values
+    shape = [1] * ndim
+    shape[axis] = -1
+    return values.reshape(shape)

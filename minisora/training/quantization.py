@@ -127,7 +127,7 @@ def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax",
         rows.append(measure(f"float32, {prune:.0%} pruned{' per row' if per_row else ''}", run, pruned))
     inputs = calibration_inputs(run, calibrate)
     model = quant.quantize_model(start_from(run, state, prune, per_row), inputs, observer=observer)
-    pruned_note = f", {prune:.0%} pruned" if prune else ""
+    pruned_note = f", {prune:.0%} pruned{' per row' if per_row else ''}" if prune else ""
     rows.append(measure(f"int8 PTQ{pruned_note}", run, model))
     written = rows[-1]
     if qat_steps:
@@ -162,8 +162,8 @@ def report_table(rows):
     """The rows as a text table, each compared with the float32 model's."""
     base = rows[0]
     scored = "val_accuracy" if base["val_accuracy"] is not None else "val_loss"
-    header = f"{'model':<28} {'size on disk':>13} {'smaller':>8} {'val accuracy' if scored == 'val_accuracy' else 'val loss':>12}" \
-             f" {'change':>9} {'eval time':>11}"
+    title = "val accuracy" if scored == "val_accuracy" else "val loss"
+    header = f"{'model':<28} {'size on disk':>13} {'smaller':>8} {title:>12} {'change':>9} {'eval time':>11}"
     lines = [header]
     for row in rows:
         score = row[scored]
