@@ -52,6 +52,11 @@ print(f"ties to even: 0.5, 1.5, 2.5, -2.5 steps -> 0, 2, 2, -2; with z = 5 quant
       f"fake_quantize {as_fake:.0f}")
 
 # %% [markdown]
+# **Exercise**: write the int8 quantizer (round half to even, the zero point added before the
+# rounding, saturation instead of wrapping) in `lessons/exercises/16_quantize.py`, then grade it:
+# `minisora check lessons/exercises/16_quantize.py`.
+
+# %% [markdown]
 # ## Per tensor or per channel
 #
 # One scale for a whole weight matrix is set by its largest number: a neuron whose weights are

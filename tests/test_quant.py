@@ -166,7 +166,8 @@ def test_quantize_command_then_eval(tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     for argv, message in ((["train", "mlp", "--resume", "--out", out], "does not train; resume the float run"),
                           (["quantize", "--checkpoint", out, "--out", str(tmp_path / "again")], "already quantized"),
-                          (["quantize", "--checkpoint", run, "--out", run, "--force"], "the float run's own folder")):
+                          (["quantize", "--checkpoint", run, "--out", run, "--force"], "the float run's own folder"),
+                          (["quantize", "--checkpoint", run, "--out", out], "already holds a run; pass --force")):
         assert main(argv) != 0
         assert message in capsys.readouterr().err
 

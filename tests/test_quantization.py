@@ -11,7 +11,7 @@ from minisora import autograd, quant
 from minisora.particles import get
 from minisora.particles.quantized_linear import INT32_SAFE_DEPTH
 from minisora.backends.gpu import simulated
-from helpers import DEVICES, LAYOUTS, check_against_reference, shapes, values
+from helpers import DEVICES, LAYOUTS, check_against_reference, layout_tensor, shapes, values
 
 GOLDEN = np.load(__import__("os").path.join(__import__("os").path.dirname(__file__), "golden", "quantization.npz"))
 CASES = sorted({name.split("/")[0] for name in GOLDEN.files if "/" in name})
@@ -54,6 +54,33 @@ def test_the_goldens_hold_the_hard_cases():
     assert (golden("q") == 127).any() and (golden("q") == -128).any()     # saturation both ways
     assert (golden("fake_grad") == 0).any() and (golden("fake_grad") == 1).any()
     assert {int(case(n)[3]) for n in CASES if n.startswith("channel")} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@given(shape=shapes(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
+       dtype=st.sampled_from(["int8", "uint8"]), per_channel=st.booleans())
+def test_quantize_and_dequantize_kernels_match_their_references(device, shape, seed, layout, dtype, per_channel):
+    """Drawn shapes (size-1 dims among them), strided float input, per tensor and along the last axis."""
+    rng = np.random.default_rng(seed)
+    axis = len(shape) - 1 if per_channel else None
+    count = shape[-1] if per_channel else 1
+    qmin, qmax = RANGES[dtype]
+    scale, zero_point = rng.uniform(0.01, 0.5, count), rng.integers(qmin, qmax + 1, count)
+    x, held = layout_tensor(values(seed, shape, -40, 40), layout, "float32", requires_grad=False, device=device)
+    q = autograd.call(get("quantize"), x, scale=scale, zero_point=zero_point, axis=axis, dtype=dtype)
+    np.testing.assert_array_equal(q.numpy(), get("quantize").reference(held, scale, zero_point, axis, dtype))
+    back = quant.dequantize(q, scale, zero_point, axis)
+    np.testing.assert_array_equal(back.numpy(), get("dequantize").reference(q.numpy(), scale, zero_point, axis))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_empty_batch_quantizes_to_an_empty_batch(device):
+    empty = ms.zeros(0, 3, device=device)
+    q = quant.quantize_per_channel(empty, [0.1] * 3, [0] * 3, axis=1)
+    assert q.shape == (0, 3) and quant.dequantize(q, [0.1] * 3, [0] * 3, axis=1).shape == (0, 3)
+    w = ms.tensor(np.ones((2, 3), np.int8), dtype="int8", device=device)
+    y = quant.quantized_linear(q, w, ms.ones(2, device=device))
+    assert y.shape == (0, 2)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -118,6 +118,8 @@ def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax",
     state, run = load_float_run(checkpoint, log)
     if os.path.abspath(out) == os.path.dirname(os.path.abspath(checkpoint_path(checkpoint))):
         raise errors.ValueError(f"quantize: --out {out} is the float run's own folder; the int8 run goes beside it")
+    if os.path.exists(os.path.join(out, CHECKPOINT)) and not force:
+        raise errors.ValueError(f"quantize: --out {out} already holds a run; pass --force to replace it")
     prepare_run_folder(out, force=force)
     rows = [measure("float32", run, run.model)]
     sparsity = None
