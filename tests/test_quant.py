@@ -128,6 +128,15 @@ def test_post_training_quantization_and_qat_keep_the_accuracy_and_reload_exactly
     assert np.array_equal(reloaded.eval()(x).numpy(), int8(x).numpy())
 
 
+def test_dynamic_quantization_measures_each_batch():
+    model, _, val = digits_mlp(epochs=3)
+    base = accuracy(model, val)
+    dynamic = quant.quantize_dynamic(copy_of(model))
+    assert all(layer.dynamic for layer in (dynamic.layers[1], dynamic.layers[3]))
+    assert quant.layout(dynamic)["layers.1"]["dynamic"] is True
+    assert abs(accuracy(dynamic, val) - base) <= 0.01
+
+
 def test_magnitude_pruning_zeros_the_smallest_weights():
     model, _, _ = digits_mlp(epochs=1)
     before = [m.weight.numpy().copy() for m in (model.layers[1], model.layers[3])]

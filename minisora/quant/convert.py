@@ -15,6 +15,7 @@ freshly built float model back into that shape, so that the state dict loads int
 """
 from .. import errors
 from ..autograd import no_grad
+from ..nn.linear import Linear
 from .modules import Prepared, QuantizedConv2d, QuantizedLinear, qat_observer, quantizable
 from .observers import activation_observer
 
@@ -73,7 +74,7 @@ def convert(model):
 def quantize_dynamic(model, skip=()):
     """Every Linear to a QuantizedLinear whose input scale is measured on each batch (no calibration)."""
     for name, module in layers_to_quantize(model, skip):
-        if type(module).__name__ == "Linear":
+        if type(module) is Linear:
             replace(model, name, QuantizedLinear.from_float(module))
     return model.eval()
 

@@ -82,9 +82,6 @@ class QuantizedLayer(Module):
         multiplier = self.weight_scale * float(np.float32(scale))
         return quantized_linear(q, weight, multiplier, self.bias, x_zero_point=zero_point)
 
-    def weight_bytes(self):
-        return self.weight.numel() + 4 * self.weight_scale.numel()
-
 
 class QuantizedLinear(QuantizedLayer):
     def __init__(self, in_features, out_features, bias=True, dynamic=False):
