@@ -56,16 +56,21 @@ def test_the_goldens_hold_the_hard_cases():
     assert {int(case(n)[3]) for n in CASES if n.startswith("channel")} == {0, 1, 2}
 
 
+def drawn_parameters(seed, shape, per_channel, zero_points):
+    """(scales, zero points in the closed range `zero_points`, axis): one pair per tensor, or one per
+    slice along the last axis."""
+    rng = np.random.default_rng(seed)
+    count = shape[-1] if per_channel else 1
+    return (rng.uniform(0.01, 0.5, count), rng.integers(zero_points[0], zero_points[1] + 1, count),
+            len(shape) - 1 if per_channel else None)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @given(shape=shapes(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["int8", "uint8"]), per_channel=st.booleans())
 def test_quantize_and_dequantize_kernels_match_their_references(device, shape, seed, layout, dtype, per_channel):
     """Drawn shapes (size-1 dims among them), strided float input, per tensor and along the last axis."""
-    rng = np.random.default_rng(seed)
-    axis = len(shape) - 1 if per_channel else None
-    count = shape[-1] if per_channel else 1
-    qmin, qmax = RANGES[dtype]
-    scale, zero_point = rng.uniform(0.01, 0.5, count), rng.integers(qmin, qmax + 1, count)
+    scale, zero_point, axis = drawn_parameters(seed, shape, per_channel, RANGES[dtype])
     x, held = layout_tensor(values(seed, shape, -40, 40), layout, "float32", requires_grad=False, device=device)
     q = autograd.call(get("quantize"), x, scale=scale, zero_point=zero_point, axis=axis, dtype=dtype)
     np.testing.assert_array_equal(q.numpy(), get("quantize").reference(held, scale, zero_point, axis, dtype))
@@ -87,11 +92,8 @@ def test_an_empty_batch_quantizes_to_an_empty_batch(device):
 @given(shape=shapes(), seed=st.integers(0, 2**16), layout=st.sampled_from(LAYOUTS),
        dtype=st.sampled_from(["float32", "float64"]), per_channel=st.booleans())
 def test_fake_quantize_kernel_matches_reference(device, shape, seed, layout, dtype, per_channel):
-    rng = np.random.default_rng(seed)
-    axis = len(shape) - 1 if per_channel else None
-    count = shape[-1] if per_channel else 1
-    params = {"scale": rng.uniform(0.01, 0.5, count), "zero_point": rng.integers(-5, 6, count), "qmin": -128,
-              "qmax": 127, "axis": axis}
+    scale, zero_point, axis = drawn_parameters(seed, shape, per_channel, (-5, 5))
+    params = {"scale": scale, "zero_point": zero_point, "qmin": -128, "qmax": 127, "axis": axis}
     call = lambda x: autograd.call(get("fake_quantize"), x, **params)   # noqa: E731
     check_against_reference(get("fake_quantize"), call, [values(seed, shape, -40, 40)], params, dtype, [layout],
                             device=device)

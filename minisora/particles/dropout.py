@@ -57,6 +57,15 @@ def launch_dropout_backward(grad_y, keep, p, grad_x):
     launch_elementwise(dropout_backward_gpu, grad_y.size, grad_y, keep, p, grad_x)
 
 
+def masked_gradient(ctx, grad_y, keep, p):
+    """dx = dy m / (1 - p): the gradient through a mask (dropout's; fake_quantize's, with p = 0)."""
+    backend = ctx.backend
+    grad_y = backend.contiguous(grad_y)
+    grad_x = backend.empty(grad_y.shape, grad_y.dtype)
+    ctx.run(dropout_backward_kernel, backend.flat(grad_y), backend.flat(keep), float(p), backend.flat(grad_x))
+    return grad_x
+
+
 class Dropout(Particle):
     name = "dropout"
     formula, gradient = "y = x m / (1 - p), m ~ Bernoulli(1 - p)", "dx = dy m / (1 - p)"
@@ -81,11 +90,7 @@ class Dropout(Particle):
     @staticmethod
     def backward(ctx, grad_y):
         (keep,) = ctx.saved
-        backend = ctx.backend
-        grad_y = backend.contiguous(grad_y)
-        grad_x = backend.empty(grad_y.shape, grad_y.dtype)
-        ctx.run(dropout_backward_kernel, backend.flat(grad_y), backend.flat(keep), ctx.p, backend.flat(grad_x))
-        return grad_x, None
+        return masked_gradient(ctx, grad_y, keep, ctx.p), None
 
     @staticmethod
     def reference(x, noise, p=0.5):

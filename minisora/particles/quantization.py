@@ -31,7 +31,7 @@ from numba import float32, prange
 from .. import errors
 from ..backends.gpu import cuda, gpu_kernel
 from ..backends.kernel import kernel, scalar
-from .dropout import dropout_backward_kernel
+from .dropout import dropout_backward_kernel, masked_gradient
 from .particle import Particle, describe
 
 RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
@@ -270,11 +270,7 @@ class FakeQuantize(Particle):
     @staticmethod
     def backward(ctx, grad_y):
         (inside,) = ctx.saved
-        backend = ctx.backend
-        grad_y = backend.contiguous(grad_y)
-        grad_x = backend.empty(grad_y.shape, grad_y.dtype)
-        ctx.run(dropout_backward_kernel, backend.flat(grad_y), backend.flat(inside), 0.0, backend.flat(grad_x))
-        return (grad_x,)
+        return (masked_gradient(ctx, grad_y, inside, 0.0),)
 
     @staticmethod
     def reference(x, scale=1.0, zero_point=0, qmin=-128, qmax=127, axis=None):
