@@ -53,7 +53,12 @@ def quantized_value(x, inv_scale, zero_point, qmin, qmax, fused):
         v = float32(x * inv_scale + zero_point)
     else:       # per channel: the product rounded, then the sum
         v = float32(float32(x * inv_scale) + zero_point)
-    q = round_half_even(v)
+    return saturated(round_half_even(v), qmin, qmax)
+
+
+@scalar
+def saturated(q, qmin, qmax):
+    """q clamped to [qmin, qmax], NaN to qmax (as PyTorch's quantize): never wrapped around."""
     if not q <= qmax:
         return qmax
     return qmin if q < qmin else q

@@ -25,7 +25,7 @@ from numba import float32, int32, prange
 from ..backends.gpu import cuda, gpu_kernel
 from ..backends.kernel import kernel, scalar
 from .particle import Particle, describe
-from .quantization import RANGES, round_half_even
+from .quantization import RANGES, round_half_even, saturated
 
 INT32_SAFE_DEPTH = (2 ** 31 - 1) // (255 * 128)   # terms a sum of (q_x - z_x) q_w holds without overflow
 
@@ -116,10 +116,7 @@ def int8_linear_requantize_rows(x, x_zero_point, w, multiplier, bias, inv_out_sc
 @scalar
 def requantized(y, inv_out_scale, out_zero_point, qmin, qmax):
     """round_half_even(y / s_y) + z_y, clamped: the output as the next layer's int8 input."""
-    v = round_half_even(float(float32(float(y) * inv_out_scale))) + out_zero_point
-    if not v <= qmax:
-        return qmax
-    return qmin if v < qmin else v
+    return saturated(round_half_even(float(float32(float(y) * inv_out_scale))) + out_zero_point, qmin, qmax)
 
 
 @gpu_kernel
