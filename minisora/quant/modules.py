@@ -18,6 +18,7 @@ from .. import errors, functional as F
 from ..nn.convolution import Conv2d
 from ..nn.linear import Linear
 from ..nn.module import Module
+from ..particles.convolution import pair, paddings
 from ..tensor import Tensor
 from .functional import fake_quantize, quantize_per_channel, quantize_per_tensor, quantized_linear
 from .observers import MovingAverageObserver, qparams_from_range
@@ -116,7 +117,12 @@ class QuantizedConv2d(QuantizedLayer):
         kernel_size = tuple(kernel_size) if not isinstance(kernel_size, int) else (kernel_size,) * 2
         super().__init__((out_channels, in_channels, *kernel_size), bias, dynamic=False)
         self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), kernel_size
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        # conv2d's own checks and readings of stride, dilation and padding (the padding kept as given, for
+        # the layout; pads is (top, bottom, left, right))
+        self.stride = pair(stride, "stride", "QuantizedConv2d")
+        self.dilation = pair(dilation, "dilation", "QuantizedConv2d")
+        self.padding = padding
+        self.pads = paddings(padding, kernel_size, self.dilation, self.stride, "QuantizedConv2d")
 
     @classmethod
     def from_float(cls, conv, input_qparams):
@@ -129,11 +135,13 @@ class QuantizedConv2d(QuantizedLayer):
             raise errors.RuntimeError("QuantizedConv2d: runs on the CPU (its im2col is NumPy's); move the model and "
                                       "its inputs with .to('cpu')")
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise errors.ShapeError(f"QuantizedConv2d: expected inputs (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise errors.ShapeError(f"QuantizedConv2d: expected inputs (N, {self.in_channels}, H, W), "
+                                    f"got {tuple(x.shape)}")
         scale, zero_point = self.input_qparams(x)
         q = quantize_per_tensor(x, scale, zero_point).numpy()
-        (ph, pw), (sh, sw), (dh, dw), (kh, kw) = self.padding, self.stride, self.dilation, self.kernel_size
-        q = np.pad(q, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=zero_point)
+        (top, bottom, left, right), (sh, sw), (dh, dw) = self.pads, self.stride, self.dilation
+        kh, kw = self.kernel_size
+        q = np.pad(q, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=zero_point)
         span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
         windows = np.lib.stride_tricks.sliding_window_view(q, (span_h, span_w), axis=(2, 3))
         windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]                      # (N, C, Ho, Wo, kh, kw)
@@ -145,15 +153,12 @@ class QuantizedConv2d(QuantizedLayer):
 
     def layout(self):
         return {"kind": "conv2d", "in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": self.padding if isinstance(self.padding, (int, str)) else list(self.padding),
                 "dilation": list(self.dilation), "bias": self.bias is not None}
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, int8 weight per channel"
-
-
-def pair(value):
-    return tuple(value) if not isinstance(value, int) else (value, value)
 
 
 def quantizable(module):

@@ -25,8 +25,6 @@ from ..serialization import load, save
 from ..tensor import Tensor
 from .common import CHECKPOINT, checkpoint_path, prepare_run_folder, say
 
-KINDS = {"classifier": "classifier", "gpt": "gpt"}
-
 
 def load_float_run(path, log):
     """(checkpoint state, run) of a trained MLP/CNN classifier or GPT, rebuilt on the CPU."""
@@ -36,7 +34,7 @@ def load_float_run(path, log):
 
     state = load(checkpoint_path(path))
     kind = state.get("kind")
-    if kind not in KINDS or (kind == "classifier" and state["config"].get("model") not in ("mlp", "cnn")):
+    if kind not in ("classifier", "gpt") or (kind == "classifier" and state["config"].get("model") not in ("mlp", "cnn")):
         raise errors.ValueError(f"quantize: {path} holds a {state['config'].get('model', kind)} run; quantize takes "
                                 "the checkpoints of `minisora train mlp`, `train cnn` and `train gpt`")
     if "quantization" in state:
@@ -53,8 +51,12 @@ def load_float_run(path, log):
 
 
 def fresh_model(run, state):
-    """Another copy of the run's float model, with the checkpoint's weights."""
-    model = run.make_model() if hasattr(run, "tokenizer") else run.build()[3]
+    """Another copy of the run's float model, with the checkpoint's weights (a classifier's sizes
+    read from the run's data, not split again)."""
+    from .classifier import make_model
+    from .data_setup import shape_of
+
+    model = run.make_model() if run.kind == "gpt" else make_model(run.config, *shape_of(run.loader.dataset)[:2])
     model.load_state_dict(state["model"])
     return model
 
@@ -62,7 +64,7 @@ def fresh_model(run, state):
 def calibration_inputs(run, count):
     """`count` training samples (a GPT: windows of `context` tokens), in batches: the first ones of
     the training set, or a GPT's seeded draw, so the same command calibrates the same way."""
-    if hasattr(run, "tokenizer"):
+    if run.kind == "gpt":
         batches = -(-count // run.config["batch_size"])
         return [run.batches.sample()[0] for _ in range(batches)]
     train = run.loader.dataset
@@ -80,7 +82,7 @@ def measure(name, run, model):
     times = []
     for _ in range(3):   # the first pass compiles what it needs: the best of the next two is the speed
         started = time.perf_counter()
-        if hasattr(run, "tokenizer"):
+        if run.kind == "gpt":
             loss, accuracy = run.validation_loss(), None
         else:
             loss, accuracy = run.evaluate(run.validation)[:2]
@@ -96,7 +98,7 @@ def train_with_fake_quantization(run, model, steps, lr_scale=0.1):
 
     config = {**run.config, "lr": run.config["lr"] * lr_scale}
     run.model = model
-    if hasattr(run, "tokenizer"):
+    if run.kind == "gpt":
         run.optimizer = gpt_optimizer(config, model)
         for _ in range(steps):
             run.train_step()
@@ -123,13 +125,13 @@ def quantize_run(checkpoint, out, calibrate=512, qat_steps=0, observer="minmax",
     prepare_run_folder(out, force=force)
     rows = [measure("float32", run, run.model)]
     sparsity = None
+    pruned_note = f", {prune:.0%} pruned{' per row' if per_row else ''}" if prune else ""
     if prune:
         pruned = fresh_model(run, state)
         sparsity = quant.prune_magnitude(pruned, prune, per_row=per_row)
-        rows.append(measure(f"float32, {prune:.0%} pruned{' per row' if per_row else ''}", run, pruned))
+        rows.append(measure(f"float32{pruned_note}", run, pruned))
     inputs = calibration_inputs(run, calibrate)
     model = quant.quantize_model(start_from(run, state, prune, per_row), inputs, observer=observer)
-    pruned_note = f", {prune:.0%} pruned{' per row' if per_row else ''}" if prune else ""
     rows.append(measure(f"int8 PTQ{pruned_note}", run, model))
     written = rows[-1]
     if qat_steps:
