@@ -1,5 +1,6 @@
 """`minisora quantize`: a trained MLP, CNN or GPT run made int8 (minisora.training.quantization),
 with its report table; `minisora eval` and `minisora generate` read the result."""
+import os
 
 from .cli import COUNT, number
 
@@ -8,7 +9,8 @@ def command_quantize(args):
     from .quant import sparsity_table
     from .training.quantization import quantize_run, report_table
 
-    out = args.out or args.checkpoint.rstrip("/") + "-int8"
+    run_folder = args.checkpoint if os.path.isdir(args.checkpoint) else os.path.dirname(args.checkpoint) or "."
+    out = args.out or os.path.normpath(run_folder) + "-int8"   # beside the run, whether a folder or its file was given
     rows, sparsity, written = quantize_run(args.checkpoint, out, calibrate=args.calibrate, qat_steps=args.qat_steps,
                                   observer=args.observer, prune=args.prune, per_row=args.per_row, force=args.force)
     if sparsity:
@@ -35,6 +37,6 @@ def add_quantize_parser(commands):
     quantize.add_argument("--prune", type=number(float, 0.0, 1.0, high_open=True), default=0.0,
                           help="first zero this fraction of each layer's smallest weights (magnitude pruning)")
     quantize.add_argument("--per-row", action="store_true", help="--prune within each output neuron's weights")
-    quantize.add_argument("--out", help="where to write the int8 run (default CHECKPOINT-int8)")
+    quantize.add_argument("--out", help="where to write the int8 run (default: beside the run, its folder + -int8)")
     quantize.add_argument("--force", action="store_true", help="overwrite an --out folder that holds a run")
     quantize.set_defaults(run=command_quantize)

@@ -171,6 +171,10 @@ def test_quantize_command_then_eval(tmp_path, capsys):
     assert "int8 PTQ, 25% pruned" in text and "int8 QAT (5 steps)" in text and "float32 + the same 5 steps" in text
     state = ms.load(os.path.join(out, "checkpoint.safetensors"))
     assert set(state["quantization"]["layout"]) == {"layers.1", "layers.3"}
+    assert main(["quantize", "--checkpoint", os.path.join(run, "checkpoint.safetensors"), "--calibrate", "64",
+                 "--force"]) == 0
+    assert os.path.exists(os.path.join(run + "-int8", "checkpoint.safetensors"))   # the default: beside the run
+    capsys.readouterr()
     assert main(["eval", "--checkpoint", out]) == 0
     assert "accuracy" in capsys.readouterr().out
     for argv, message in ((["train", "mlp", "--resume", "--out", out], "does not train; resume the float run"),
